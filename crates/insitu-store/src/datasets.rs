@@ -1,0 +1,5 @@
+//! Tables and queries for the datasets area.
+
+use crate::migrate::Migration;
+
+pub(crate) const MIGRATIONS: &[Migration] = &[];
