@@ -1,1 +1,683 @@
-//! (to be written)
+//! Tensor operations for training with backward passes that candle's fused
+//! kernels lack (`candle_nn::ops::{rms_norm, softmax_last_dim}` and the rope
+//! kernels silently drop gradients).
+//!
+//! Frozen weights are never differentiated: [`linear`] and [`rms_norm`]
+//! compute a weight gradient only when the weight is a `Var` leaf, so a LoRA
+//! run spends no time or memory on the base model's weight gradients.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Shape, Tensor, WithDType, D,
+};
+
+/// Target id that contributes no loss (prompt tokens, padding).
+pub const IGNORE_INDEX: u32 = u32::MAX;
+
+/// Floating types the CPU kernels here are written for.
+trait Real: WithDType + Copy {
+    fn exp(self) -> Self;
+    fn ln(self) -> Self;
+    fn neg_infinity() -> Self;
+}
+
+impl Real for f32 {
+    fn exp(self) -> Self {
+        f32::exp(self)
+    }
+    fn ln(self) -> Self {
+        f32::ln(self)
+    }
+    fn neg_infinity() -> Self {
+        f32::NEG_INFINITY
+    }
+}
+
+impl Real for f64 {
+    fn exp(self) -> Self {
+        f64::exp(self)
+    }
+    fn ln(self) -> Self {
+        f64::ln(self)
+    }
+    fn neg_infinity() -> Self {
+        f64::NEG_INFINITY
+    }
+}
+
+/// The contiguous elements a layout addresses, or an error naming the op.
+fn contiguous_slice<'a, T: WithDType>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    op: &str,
+) -> candle_core::Result<&'a [T]> {
+    let Some((start, end)) = l.contiguous_offsets() else {
+        candle_core::bail!("{op}: input must be contiguous (call .contiguous() first)")
+    };
+    Ok(&s.as_slice::<T>()?[start..end])
+}
+
+fn unsupported(op: &str, dtype: DType) -> candle_core::Error {
+    candle_core::Error::Msg(format!(
+        "{op}: dtype {dtype:?} is not supported — train in f32 (or f64 for tests)"
+    ))
+}
+
+// ---------------------------------------------------------------- linear
+
+/// `x · Wᵀ` whose backward returns the input gradient and, only when `W` is a
+/// trainable `Var`, the weight gradient.
+struct LinearOp;
+
+impl CustomOp2 for LinearOp {
+    fn name(&self) -> &'static str {
+        "insitu-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (out_f, in_f) = wl.shape().dims2()?;
+        let x_dims = xl.shape().dims();
+        let k = *x_dims.last().unwrap_or(&0);
+        if k != in_f {
+            candle_core::bail!("linear: input width {k} does not match weight {out_f}x{in_f}")
+        }
+        let Some((start, _)) = xl.contiguous_offsets() else {
+            candle_core::bail!("linear: input must be contiguous")
+        };
+        let m = xl.shape().elem_count() / k.max(1);
+        let x2 = Layout::contiguous_with_offset((m, k), start);
+        let wt = wl.transpose(0, 1)?;
+        let out = xs.matmul(ws, (1, m, out_f, k), &x2, &wt)?;
+        let mut dims = x_dims.to_vec();
+        *dims.last_mut().expect("rank >= 1") = out_f;
+        Ok((out, Shape::from(dims)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (out_f, in_f) = w.dims2()?;
+        let m = grad.elem_count() / out_f;
+        let g2 = grad.reshape((m, out_f))?;
+        let gx = g2.matmul(w)?.reshape(x.shape())?;
+        let gw = if w.is_variable() {
+            Some(g2.t()?.matmul(&x.reshape((m, in_f))?)?)
+        } else {
+            None
+        };
+        Ok((Some(gx), gw))
+    }
+}
+
+/// `x · Wᵀ (+ b)` for `x` of shape `(…, in)` and `W` of shape `(out, in)`.
+/// `W` must be a leaf (a loaded tensor or a `Var`), not the result of an op.
+pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let y = if x.device().is_cpu() {
+        x.contiguous()?.apply_op2(w, LinearOp)?
+    } else {
+        // Other devices: stock matmul (correct, but also differentiates W).
+        x.broadcast_matmul(&w.t()?)?
+    };
+    match bias {
+        Some(b) => y.broadcast_add(b),
+        None => Ok(y),
+    }
+}
+
+// ---------------------------------------------------------------- rms norm
+
+/// RMSNorm `x / √(mean(x²) + ε) · w` (Zhang & Sennrich 2019) with a backward.
+struct RmsNormOp {
+    eps: f64,
+}
+
+impl RmsNormOp {
+    fn fwd<T: Real>(&self, x: &[T], w: &[T], n: usize) -> Vec<T> {
+        let mut out = vec![T::zero(); x.len()];
+        for (row, dst) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+            let ms = row.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>() / n as f64;
+            let r = T::from_f64(1.0 / (ms + self.eps).sqrt());
+            for ((d, &v), &g) in dst.iter_mut().zip(row).zip(w) {
+                *d = v * r * g;
+            }
+        }
+        out
+    }
+}
+
+impl CustomOp2 for RmsNormOp {
+    fn name(&self) -> &'static str {
+        "insitu-rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let n = wl.shape().elem_count();
+        if xl.shape().dims().last() != Some(&n) {
+            candle_core::bail!(
+                "rms_norm: input {:?} does not end in the weight width {n}",
+                xl.shape()
+            )
+        }
+        let out = match xs.dtype() {
+            DType::F32 => CpuStorage::F32(self.fwd(
+                contiguous_slice(xs, xl, "rms_norm")?,
+                contiguous_slice(ws, wl, "rms_norm")?,
+                n,
+            )),
+            DType::F64 => CpuStorage::F64(self.fwd(
+                contiguous_slice(xs, xl, "rms_norm")?,
+                contiguous_slice(ws, wl, "rms_norm")?,
+                n,
+            )),
+            dt => return Err(unsupported("rms_norm", dt)),
+        };
+        Ok((out, xl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // r = 1/√(mean(x²)+ε), x̂ = x·r; dx = r·(g·w − x̂·mean(g·w·x̂)); dw = Σ g·x̂.
+        let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+            .sqrt()?
+            .recip()?;
+        let xhat = x.broadcast_mul(&r)?;
+        let gw = grad.broadcast_mul(w)?;
+        let dot = (&gw * &xhat)?.mean_keepdim(D::Minus1)?;
+        let dx = (gw - xhat.broadcast_mul(&dot)?)?.broadcast_mul(&r)?;
+        let dw = if w.is_variable() {
+            let n = w.elem_count();
+            Some((grad * &xhat)?.reshape(((), n))?.sum(0)?)
+        } else {
+            None
+        };
+        Ok((Some(dx), dw))
+    }
+}
+
+/// RMSNorm over the last dimension with weight `w` (a leaf tensor or `Var`).
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, RmsNormOp { eps })
+}
+
+// ---------------------------------------------------------------- softmax
+
+/// Softmax over the last dimension with backward `y ⊙ (g − Σ g⊙y)`.
+struct SoftmaxOp;
+
+fn softmax_rows<T: Real>(x: &[T], n: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); x.len()];
+    for (row, dst) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
+        let max = row
+            .iter()
+            .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+        let mut sum = T::zero();
+        for (d, &v) in dst.iter_mut().zip(row) {
+            *d = (v - max).exp();
+            sum += *d;
+        }
+        for d in dst.iter_mut() {
+            *d = *d / sum;
+        }
+    }
+    out
+}
+
+impl CustomOp1 for SoftmaxOp {
+    fn name(&self) -> &'static str {
+        "insitu-softmax"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let n = *l.shape().dims().last().unwrap_or(&1);
+        let out = match s.dtype() {
+            DType::F32 => {
+                CpuStorage::F32(softmax_rows(contiguous_slice::<f32>(s, l, "softmax")?, n))
+            }
+            DType::F64 => {
+                CpuStorage::F64(softmax_rows(contiguous_slice::<f64>(s, l, "softmax")?, n))
+            }
+            dt => return Err(unsupported("softmax", dt)),
+        };
+        Ok((out, l.shape().clone()))
+    }
+
+    fn bwd(&self, _x: &Tensor, y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let dot = (grad * y)?.sum_keepdim(D::Minus1)?;
+        Ok(Some((grad.broadcast_sub(&dot)? * y)?))
+    }
+}
+
+/// Softmax over the last dimension, differentiable.
+pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() {
+        x.contiguous()?.apply_op1(SoftmaxOp)
+    } else {
+        // Composable form: shift by the (detached) row max, exponentiate, normalise.
+        let max = x.max_keepdim(D::Minus1)?.detach();
+        let e = x.broadcast_sub(&max)?.exp()?;
+        e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
+    }
+}
+
+// ---------------------------------------------------------------- rope, swiglu
+
+/// Rotary position embedding (Su et al. 2021), HF "rotate half" layout:
+/// `x·cos + rotate_half(x)·sin`; `cos`/`sin` broadcast against `x` of shape
+/// `(b, heads, t, head_dim)` and are `(b, 1, t, head_dim)`. Composable, so the
+/// backward is candle's own.
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+    let d = x.dim(D::Minus1)?;
+    let x1 = x.narrow(D::Minus1, 0, d / 2)?;
+    let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
+}
+
+/// SwiGLU gate (Shazeer 2020): `silu(gate) ⊙ up`.
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
+    gate.silu()? * up
+}
+
+// ---------------------------------------------------------------- cross entropy
+
+/// Per-row negative log-likelihood of `targets` under `softmax(logits)`.
+struct CrossEntropyOp {
+    targets: Vec<u32>,
+}
+
+fn nll_rows<T: Real>(x: &[T], n: usize, targets: &[u32]) -> candle_core::Result<Vec<T>> {
+    let mut out = Vec::with_capacity(targets.len());
+    for (row, &t) in x.chunks_exact(n).zip(targets) {
+        if t == IGNORE_INDEX {
+            out.push(T::zero());
+            continue;
+        }
+        if t as usize >= n {
+            candle_core::bail!("cross_entropy: target id {t} is outside the vocabulary of {n}")
+        }
+        let max = row
+            .iter()
+            .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+        let sum = row.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
+        out.push(sum.ln() + max - row[t as usize]);
+    }
+    Ok(out)
+}
+
+/// `g_i · (softmax(x_i) − onehot(t_i))`, zero for ignored rows.
+fn nll_grad_rows<T: Real>(x: &[T], g: &[T], n: usize, targets: &[u32]) -> Vec<T> {
+    let mut out = vec![T::zero(); x.len()];
+    for (((row, dst), &t), &gi) in x
+        .chunks_exact(n)
+        .zip(out.chunks_exact_mut(n))
+        .zip(targets)
+        .zip(g)
+    {
+        if t == IGNORE_INDEX {
+            continue;
+        }
+        let max = row
+            .iter()
+            .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+        let mut sum = T::zero();
+        for (d, &v) in dst.iter_mut().zip(row) {
+            *d = (v - max).exp();
+            sum += *d;
+        }
+        let scale = gi / sum;
+        for d in dst.iter_mut() {
+            *d = *d * scale;
+        }
+        dst[t as usize] -= gi;
+    }
+    out
+}
+
+impl CustomOp1 for CrossEntropyOp {
+    fn name(&self) -> &'static str {
+        "insitu-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, n) = l.shape().dims2()?;
+        if rows != self.targets.len() {
+            candle_core::bail!(
+                "cross_entropy: {rows} rows of logits but {} targets",
+                self.targets.len()
+            )
+        }
+        let out = match s.dtype() {
+            DType::F32 => CpuStorage::F32(nll_rows(
+                contiguous_slice::<f32>(s, l, "cross_entropy")?,
+                n,
+                &self.targets,
+            )?),
+            DType::F64 => CpuStorage::F64(nll_rows(
+                contiguous_slice::<f64>(s, l, "cross_entropy")?,
+                n,
+                &self.targets,
+            )?),
+            dt => return Err(unsupported("cross_entropy", dt)),
+        };
+        Ok((out, Shape::from(rows)))
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        let op = CrossEntropyGradOp {
+            targets: self.targets.clone(),
+        };
+        Ok(Some(
+            x.contiguous()?.apply_op2_no_bwd(&grad.contiguous()?, &op)?,
+        ))
+    }
+}
+
+/// The backward of [`CrossEntropyOp`] as one pass over the logits.
+struct CrossEntropyGradOp {
+    targets: Vec<u32>,
+}
+
+impl CustomOp2 for CrossEntropyGradOp {
+    fn name(&self) -> &'static str {
+        "insitu-cross-entropy-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (_, n) = xl.shape().dims2()?;
+        let out = match xs.dtype() {
+            DType::F32 => CpuStorage::F32(nll_grad_rows(
+                contiguous_slice::<f32>(xs, xl, "ce-grad")?,
+                contiguous_slice::<f32>(gs, gl, "ce-grad")?,
+                n,
+                &self.targets,
+            )),
+            DType::F64 => CpuStorage::F64(nll_grad_rows(
+                contiguous_slice::<f64>(xs, xl, "ce-grad")?,
+                contiguous_slice::<f64>(gs, gl, "ce-grad")?,
+                n,
+                &self.targets,
+            )),
+            dt => return Err(unsupported("cross_entropy", dt)),
+        };
+        Ok((out, xl.shape().clone()))
+    }
+}
+
+/// Per-row NLL for logits `(rows, vocab)`; rows whose target is
+/// [`IGNORE_INDEX`] give 0 and no gradient. Result has shape `(rows,)`.
+pub fn cross_entropy_per_row(logits: &Tensor, targets: &[u32]) -> candle_core::Result<Tensor> {
+    let op = CrossEntropyOp {
+        targets: targets.to_vec(),
+    };
+    let logits = logits.contiguous()?;
+    if logits.device().is_cpu() {
+        logits.apply_op1(op)
+    } else {
+        let logits = logits.to_device(&Device::Cpu)?;
+        logits.apply_op1(op)
+    }
+}
+
+// ---------------------------------------------------------------- masks
+
+/// Additive attention mask `(b, 1, t, t)`: 0 where query `i` may attend key
+/// `j` (same segment and `j ≤ i`), −∞ elsewhere. `segments` is row-major
+/// `(b, t)`; packed sequences get distinct segment ids so that they never
+/// attend to each other.
+pub fn segment_causal_mask(
+    segments: &[u32],
+    b: usize,
+    t: usize,
+    dtype: DType,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    if segments.len() != b * t {
+        candle_core::bail!(
+            "segment_causal_mask: {} segment ids for a {b}x{t} batch",
+            segments.len()
+        )
+    }
+    let mut m = vec![f32::NEG_INFINITY; b * t * t];
+    for bi in 0..b {
+        let seg = &segments[bi * t..(bi + 1) * t];
+        for i in 0..t {
+            let row = &mut m[(bi * t + i) * t..(bi * t + i + 1) * t];
+            for j in 0..=i {
+                if seg[j] == seg[i] {
+                    row[j] = 0.0;
+                }
+            }
+        }
+    }
+    Tensor::from_vec(m, (b, 1, t, t), device)?.to_dtype(dtype)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use candle_core::Var;
+
+    /// Central finite difference of `f` w.r.t. every element of `v`,
+    /// compared with the analytic gradient.
+    pub(crate) fn check_grad(v: &Var, f: &dyn Fn() -> candle_core::Result<Tensor>, tol: f64) {
+        let loss = f().unwrap();
+        let grads = loss.backward().unwrap();
+        let analytic = grads
+            .get(v)
+            .expect("no gradient reached the variable")
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let base = v
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let shape = v.shape().clone();
+        let h = 1e-6;
+        for i in 0..base.len() {
+            let mut p = base.clone();
+            p[i] += h;
+            v.set(&Tensor::from_vec(p.clone(), &shape, &Device::Cpu).unwrap())
+                .unwrap();
+            let up = f().unwrap().to_vec0::<f64>().unwrap();
+            p[i] -= 2.0 * h;
+            v.set(&Tensor::from_vec(p, &shape, &Device::Cpu).unwrap())
+                .unwrap();
+            let down = f().unwrap().to_vec0::<f64>().unwrap();
+            let numeric = (up - down) / (2.0 * h);
+            let err = (numeric - analytic[i]).abs() / (1.0f64).max(numeric.abs());
+            assert!(
+                err < tol,
+                "element {i}: numeric {numeric} vs analytic {}",
+                analytic[i]
+            );
+        }
+        v.set(&Tensor::from_vec(base, &shape, &Device::Cpu).unwrap())
+            .unwrap();
+    }
+
+    pub(crate) fn randn(shape: &[usize], seed: u64) -> Tensor {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    /// A fixed random projection turns any output into a scalar loss whose
+    /// gradient touches every element.
+    fn project(y: &Tensor, seed: u64) -> candle_core::Result<Tensor> {
+        let p = randn(y.dims(), seed);
+        (y * p)?.sum_all()
+    }
+
+    #[test]
+    fn linear_gradients_match_finite_differences() {
+        let x = Var::from_tensor(&randn(&[2, 3, 4], 1)).unwrap();
+        let w = Var::from_tensor(&randn(&[5, 4], 2)).unwrap();
+        let b = randn(&[5], 3);
+        let f = || project(&linear(x.as_tensor(), w.as_tensor(), Some(&b))?, 9);
+        check_grad(&x, &f, 1e-6);
+        check_grad(&w, &f, 1e-6);
+    }
+
+    #[test]
+    fn linear_matches_plain_matmul() {
+        let x = randn(&[2, 3, 4], 1);
+        let w = randn(&[5, 4], 2);
+        let ours = linear(&x, &w, None).unwrap();
+        let plain = x.broadcast_matmul(&w.t().unwrap()).unwrap();
+        let diff = (ours - plain)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_vec0::<f64>()
+            .unwrap();
+        assert!(diff < 1e-12);
+    }
+
+    #[test]
+    fn frozen_linear_weight_gets_no_gradient() {
+        let x = Var::from_tensor(&randn(&[3, 4], 1)).unwrap();
+        let w = randn(&[5, 4], 2);
+        let norm_w = randn(&[5], 4);
+        let y = rms_norm(&linear(x.as_tensor(), &w, None).unwrap(), &norm_w, 1e-5).unwrap();
+        let grads = project(&y, 3).unwrap().backward().unwrap();
+        assert!(grads.get(x.as_tensor()).is_some());
+        assert!(
+            grads.get(&w).is_none(),
+            "a frozen weight was differentiated"
+        );
+        assert!(
+            grads.get(&norm_w).is_none(),
+            "a frozen norm weight was differentiated"
+        );
+    }
+
+    #[test]
+    fn rms_norm_gradients_match_finite_differences() {
+        let x = Var::from_tensor(&randn(&[2, 3, 6], 5)).unwrap();
+        let w = Var::from_tensor(&randn(&[6], 6)).unwrap();
+        let f = || project(&rms_norm(x.as_tensor(), w.as_tensor(), 1e-5)?, 7);
+        check_grad(&x, &f, 1e-6);
+        check_grad(&w, &f, 1e-6);
+    }
+
+    #[test]
+    fn softmax_gradient_matches_finite_differences_and_rows_sum_to_one() {
+        let x = Var::from_tensor(&randn(&[2, 3, 5], 8)).unwrap();
+        let y = softmax_last_dim(x.as_tensor()).unwrap();
+        let sums = y
+            .sum(D::Minus1)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-12));
+        let f = || project(&softmax_last_dim(x.as_tensor())?, 10);
+        check_grad(&x, &f, 1e-6);
+    }
+
+    #[test]
+    fn rope_and_swiglu_gradients_match_finite_differences() {
+        let x = Var::from_tensor(&randn(&[1, 2, 3, 4], 11)).unwrap();
+        let cos = randn(&[1, 1, 3, 4], 12);
+        let sin = randn(&[1, 1, 3, 4], 13);
+        let f = || project(&rope(x.as_tensor(), &cos, &sin)?, 14);
+        check_grad(&x, &f, 1e-6);
+        let up = randn(&[1, 2, 3, 4], 15);
+        let f = || project(&swiglu(x.as_tensor(), &up)?, 16);
+        check_grad(&x, &f, 1e-6);
+    }
+
+    #[test]
+    fn cross_entropy_matches_log_softmax_and_finite_differences() {
+        let x = Var::from_tensor(&randn(&[4, 7], 17)).unwrap();
+        let targets = [3, IGNORE_INDEX, 0, 6];
+        let per_row = cross_entropy_per_row(x.as_tensor(), &targets)
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let lsm = candle_nn::ops::log_softmax(x.as_tensor(), D::Minus1)
+            .unwrap()
+            .to_vec2::<f64>()
+            .unwrap();
+        for (i, &t) in targets.iter().enumerate() {
+            let want = if t == IGNORE_INDEX {
+                0.0
+            } else {
+                -lsm[i][t as usize]
+            };
+            assert!((per_row[i] - want).abs() < 1e-12, "row {i}");
+        }
+        let f = || project(&cross_entropy_per_row(x.as_tensor(), &targets)?, 18);
+        check_grad(&x, &f, 1e-6);
+        let grads = cross_entropy_per_row(x.as_tensor(), &targets)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let ignored = grads
+            .get(x.as_tensor())
+            .unwrap()
+            .get(1)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_vec0::<f64>()
+            .unwrap();
+        assert_eq!(ignored, 0.0, "an ignored row received gradient");
+    }
+
+    #[test]
+    fn segment_mask_blocks_other_segments_and_the_future() {
+        let m = segment_causal_mask(&[0, 0, 1, 1], 1, 4, DType::F32, &Device::Cpu).unwrap();
+        let m = m.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let allowed: Vec<bool> = m.iter().map(|v| *v == 0.0).collect();
+        #[rustfmt::skip]
+        let want = [
+            true, false, false, false,
+            true, true, false, false,
+            false, false, true, false,
+            false, false, true, true,
+        ];
+        assert_eq!(allowed, want);
+    }
+}
