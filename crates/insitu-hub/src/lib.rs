@@ -1,3 +1,24 @@
-//! The sponsor-facing hub service: parties and auth, model and bundle
-//! transfer, jobs, and the double-entry fee ledger. Never reaches into an
-//! appliance: appliances pull.
+//! The sponsor-facing hub service: parties and authentication, content-
+//! addressed model and bundle transfer, jobs and their states, and the
+//! double-entry fee ledger, over SQLite (embedded) or PostgreSQL with the
+//! same migrations. It never reaches into an appliance: appliances pull,
+//! signing every request with their enrolled ed25519 key.
+//!
+//! [`protocol`] and [`spec`] are shared with the appliance agent and the
+//! sponsor client (signing, manifests, file policy, the job spec).
+
+mod db;
+mod error;
+mod jobs;
+pub mod ledger;
+mod parties;
+pub mod protocol;
+mod server;
+pub mod spec;
+mod transfer;
+
+pub use db::{Backend, HubDb};
+pub use error::{HubError, Result};
+pub use ledger::{AccountBalance, LedgerReport};
+pub use server::{router, serve};
+pub use spec::{JobSpec, SpecIssue};
