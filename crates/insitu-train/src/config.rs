@@ -150,7 +150,11 @@ impl LlamaConfig {
     /// Checks the config against supported architectures and limits; the
     /// error names the field and the accepted range.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, msg: String| Err(Error::Invalid(format!("config.json: field {field:?}: {msg}")));
+        let bad = |field: &str, msg: String| {
+            Err(Error::Invalid(format!(
+                "config.json: field {field:?}: {msg}"
+            )))
+        };
         if !matches!(self.model_type.as_str(), "llama" | "mistral" | "qwen2") {
             return bad(
                 "model_type",
@@ -158,7 +162,10 @@ impl LlamaConfig {
             );
         }
         if self.hidden_act != "silu" {
-            return bad("hidden_act", format!("{:?} is not supported (only silu)", self.hidden_act));
+            return bad(
+                "hidden_act",
+                format!("{:?} is not supported (only silu)", self.hidden_act),
+            );
         }
         for (field, v, max) in [
             ("hidden_size", self.hidden_size, MAX_HIDDEN),
@@ -166,33 +173,52 @@ impl LlamaConfig {
             ("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS),
             ("num_attention_heads", self.num_attention_heads, 1024),
             ("vocab_size", self.vocab_size, MAX_VOCAB),
-            ("max_position_embeddings", self.max_position_embeddings, MAX_POSITIONS),
+            (
+                "max_position_embeddings",
+                self.max_position_embeddings,
+                MAX_POSITIONS,
+            ),
         ] {
             if v == 0 || v > max {
                 return bad(field, format!("{v} is outside 1..={max}"));
             }
         }
         let kv = self.kv_heads();
-        if kv == 0 || self.num_attention_heads % kv != 0 {
+        if kv == 0 || !self.num_attention_heads.is_multiple_of(kv) {
             return bad(
                 "num_key_value_heads",
-                format!("{kv} must divide num_attention_heads ({})", self.num_attention_heads),
+                format!(
+                    "{kv} must divide num_attention_heads ({})",
+                    self.num_attention_heads
+                ),
             );
         }
-        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+        if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad(
                 "hidden_size",
-                format!("{} is not divisible by num_attention_heads ({})", self.hidden_size, self.num_attention_heads),
+                format!(
+                    "{} is not divisible by num_attention_heads ({})",
+                    self.hidden_size, self.num_attention_heads
+                ),
             );
         }
-        if self.head_dim() % 2 != 0 {
-            return bad("head_dim", format!("{} must be even for rotary embeddings", self.head_dim()));
+        if !self.head_dim().is_multiple_of(2) {
+            return bad(
+                "head_dim",
+                format!("{} must be even for rotary embeddings", self.head_dim()),
+            );
         }
         if !(self.rms_norm_eps > 0.0 && self.rms_norm_eps < 1.0) {
-            return bad("rms_norm_eps", format!("{} must be in (0, 1)", self.rms_norm_eps));
+            return bad(
+                "rms_norm_eps",
+                format!("{} must be in (0, 1)", self.rms_norm_eps),
+            );
         }
-        if !(self.rope_theta > 0.0) {
-            return bad("rope_theta", format!("{} must be positive", self.rope_theta));
+        if self.rope_theta.is_nan() || self.rope_theta <= 0.0 {
+            return bad(
+                "rope_theta",
+                format!("{} must be positive", self.rope_theta),
+            );
         }
         Ok(())
     }
@@ -245,7 +271,8 @@ mod tests {
         let gpt2 = SMOLLM2_135M.replace("\"model_type\": \"llama\"", "\"model_type\": \"gpt2\"");
         let e = LlamaConfig::from_json(&gpt2).unwrap_err().to_string();
         assert!(e.contains("model_type"), "{e}");
-        let huge = SMOLLM2_135M.replace("\"num_hidden_layers\": 30", "\"num_hidden_layers\": 100000");
+        let huge =
+            SMOLLM2_135M.replace("\"num_hidden_layers\": 30", "\"num_hidden_layers\": 100000");
         let e = LlamaConfig::from_json(&huge).unwrap_err().to_string();
         assert!(e.contains("num_hidden_layers"), "{e}");
         let gqa = SMOLLM2_135M.replace("\"num_key_value_heads\": 3", "\"num_key_value_heads\": 4");

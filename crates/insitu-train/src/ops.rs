@@ -15,7 +15,7 @@ use candle_core::{
 pub const IGNORE_INDEX: u32 = u32::MAX;
 
 /// Floating types the CPU kernels here are written for.
-trait Real: WithDType + Copy {
+trait Real: WithDType + Copy + std::ops::DivAssign + std::ops::MulAssign {
     fn exp(self) -> Self;
     fn ln(self) -> Self;
     fn neg_infinity() -> Self;
@@ -238,7 +238,7 @@ fn softmax_rows<T: Real>(x: &[T], n: usize) -> Vec<T> {
             sum += *d;
         }
         for d in dst.iter_mut() {
-            *d = *d / sum;
+            *d /= sum;
         }
     }
     out
@@ -348,7 +348,7 @@ fn nll_grad_rows<T: Real>(x: &[T], g: &[T], n: usize, targets: &[u32]) -> Vec<T>
         }
         let scale = gi / sum;
         for d in dst.iter_mut() {
-            *d = *d * scale;
+            *d *= scale;
         }
         dst[t as usize] -= gi;
     }
