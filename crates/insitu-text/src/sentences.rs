@@ -80,7 +80,9 @@ fn punctuation_ends_sentence(text: &str, start: usize, i: usize) -> bool {
     }
     if bytes[i] != b'.' {
         // "?" after a space is a query marker ("? PE"), not a question mark.
-        return !(bytes[i] == b'?' && i > 0 && bytes[i - 1] == b' ');
+        let query_marker = bytes[i] == b'?'
+            && (text[start..i].trim().is_empty() || (i > 0 && bytes[i - 1] == b' '));
+        return !query_marker;
     }
     let word_start = text[start..i]
         .rfind(|c: char| c.is_whitespace() || c == '(')

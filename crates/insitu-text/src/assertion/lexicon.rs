@@ -52,6 +52,9 @@ use Kind::*;
 
 /// Placeholder token matching a four-digit year 1900–2099.
 pub(crate) const YEAR: &str = "<year>";
+/// Placeholder token matching a UK duration shorthand ("2/7" days, "3/52"
+/// weeks, "6/12" months) or a bare count ("3 day history").
+pub(crate) const DURATION: &str = "<dur>";
 
 pub(crate) const TRIGGERS: &[Trigger] = &[
     // ---- negation, forward
@@ -138,6 +141,14 @@ pub(crate) const TRIGGERS: &[Trigger] = &[
     t("has resolved", Negation, B, 5),
     t("settled", Negation, B, 4),
     t("rather than", Negation, F, 4),
+    t("nor", Negation, F, 4),
+    t("not complaining of", Negation, F, 10),
+    t("not c/o", Negation, F, 10),
+    t("not reporting", Negation, F, 10),
+    t("does not report", Negation, F, 10),
+    t("did not report", Negation, F, 10),
+    t("doesn't report", Negation, F, 10),
+    t("no reports of", Negation, F, 10),
     t("not consistent with", Negation, F, 8),
     t("inconsistent with", Negation, F, 8),
     t("not in keeping with", Negation, F, 8),
@@ -298,6 +309,7 @@ pub(crate) const TRIGGERS: &[Trigger] = &[
     t("childhood", Historical, F, 2),
     t("last year", Historical, X, 6),
     t("in <year>", Historical, X, 6),
+    t("<year>", Historical, B, 2),
     // ---- family (experiencer is not the patient)
     t("family history", Family, F, 10),
     t("family history of", Family, F, 10),
@@ -375,6 +387,10 @@ pub(crate) const TRIGGERS: &[Trigger] = &[
     t("history of the presenting complaint", Pseudo, F, 0),
     t("history of present illness", Pseudo, F, 0),
     t("history of presentation", Pseudo, F, 0),
+    t("<dur> history of", Pseudo, F, 0),
+    t("<dur> hx of", Pseudo, F, 0),
+    t("<dur> hx", Pseudo, F, 0),
+    t("<dur> h/o", Pseudo, F, 0),
     t("day history of", Pseudo, F, 0),
     t("days history of", Pseudo, F, 0),
     t("day hx of", Pseudo, F, 0),
@@ -404,6 +420,18 @@ pub(crate) const TRIGGERS: &[Trigger] = &[
     t("discussed with son", Pseudo, F, 0),
     t("accompanied by", Pseudo, F, 0),
     t("lives with", Pseudo, F, 0),
+    t("by mum", Pseudo, F, 0),
+    t("by mom", Pseudo, F, 0),
+    t("by dad", Pseudo, F, 0),
+    t("by mother", Pseudo, F, 0),
+    t("by father", Pseudo, F, 0),
+    t("by parents", Pseudo, F, 0),
+    t("with mum", Pseudo, F, 0),
+    t("with mom", Pseudo, F, 0),
+    t("with dad", Pseudo, F, 0),
+    t("with mother", Pseudo, F, 0),
+    t("with father", Pseudo, F, 0),
+    t("with parents", Pseudo, F, 0),
     t("should be", Pseudo, F, 0),
     t("not drain", Pseudo, F, 0),
     t("not extend", Pseudo, F, 0),
@@ -458,13 +486,10 @@ pub(crate) const TRIGGERS: &[Trigger] = &[
     t("positive for", Terminate, X, 0),
     t("+ve for", Terminate, X, 0),
     t("found to have", Terminate, X, 0),
-    t("diagnosed with", Terminate, X, 0),
     t("in view of", Terminate, X, 0),
     t("therefore", Terminate, X, 0),
     t("thus", Terminate, X, 0),
     t("then", Terminate, X, 0),
-    t("now", Terminate, X, 0),
-    t("currently", Terminate, X, 0),
     t("today", Terminate, X, 0),
     t("admitted with", Terminate, X, 0),
     t(";", Terminate, X, 0),

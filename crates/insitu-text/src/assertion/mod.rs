@@ -14,7 +14,7 @@ use crate::sentences::split_sentences;
 use crate::tokens::{tokenise, Token};
 use crate::Error;
 use insitu_types::Assertion;
-use lexicon::{Dir, Kind, Trigger, TRIGGERS, YEAR};
+use lexicon::{Dir, Kind, Trigger, DURATION, TRIGGERS, YEAR};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -156,8 +156,8 @@ fn compiled() -> &'static Compiled {
                 .phrase
                 .split_whitespace()
                 .flat_map(|w| {
-                    if w == YEAR {
-                        vec![YEAR.to_string()]
+                    if w == YEAR || w == DURATION {
+                        vec![w.to_string()]
                     } else {
                         tokenise(w).into_iter().map(|t| t.lower).collect()
                     }
@@ -181,6 +181,12 @@ fn token_matches(pattern: &str, tok: &str) -> bool {
             && tok.chars().all(|c| c.is_ascii_digit())
             && (tok.starts_with("19") || tok.starts_with("20"));
     }
+    if pattern == DURATION {
+        let (n, unit) = tok.split_once('/').unwrap_or((tok, "7"));
+        return !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+            && matches!(unit, "7" | "52" | "12" | "24");
+    }
     pattern == tok
 }
 
@@ -200,8 +206,13 @@ fn match_triggers(tokens: &[Token], concept: &Range<usize>) -> Vec<Match> {
             i += 1;
             continue;
         }
-        let found = lex.by_first.get(&tokens[i].lower).and_then(|cands| {
-            cands.iter().find(|(words, _)| {
+        let keys = [tokens[i].lower.as_str(), YEAR, DURATION];
+        let found = keys
+            .iter()
+            .filter(|k| token_matches(k, &tokens[i].lower) || **k == tokens[i].lower)
+            .filter_map(|k| lex.by_first.get(*k))
+            .flatten()
+            .filter(|(words, _)| {
                 let end = i + words.len();
                 end <= tokens.len()
                     && !(i..end).any(|k| concept.contains(&k))
@@ -210,7 +221,7 @@ fn match_triggers(tokens: &[Token], concept: &Range<usize>) -> Vec<Match> {
                         .zip(&tokens[i..end])
                         .all(|(w, t)| token_matches(w, &t.lower))
             })
-        });
+            .max_by_key(|(words, _)| words.len());
         match found {
             Some((words, trig)) => {
                 out.push(Match {
@@ -255,6 +266,16 @@ fn in_scope(m: &Match, concept: &Range<usize>, all: &[Match], tokens: &[Token]) 
         .filter(|t| !t.is_punct())
         .count();
     if words > m.cap as usize {
+        return false;
+    }
+    // "Delirium, likely multifactorial": a two-way uncertainty word after a
+    // comma qualifies what follows it, not what came before.
+    let looking_back = concept.end <= m.toks.start;
+    if looking_back
+        && m.dir == Dir::Both
+        && m.kind == Kind::Uncertainty
+        && tokens[between.clone()].iter().any(|t| t.lower == ",")
+    {
         return false;
     }
     !all.iter().any(|other| {
@@ -320,5 +341,14 @@ mod tests {
         let e = assert_concept("No fever.", "rash").unwrap_err().to_string();
         assert!(e.contains("rash"), "{e}");
         assert_eq!(find_concept("NO FEVER", "fever"), Some(3..8));
+    }
+
+    #[test]
+    fn comma_stops_backward_uncertainty() {
+        assert_eq!(
+            a("Delirium, likely multifactorial, is improving.", "delirium"),
+            Present
+        );
+        assert_eq!(a("PE likely.", "PE"), Possible);
     }
 }
