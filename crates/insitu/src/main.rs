@@ -125,31 +125,44 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.global);
     let g = cli.global.clone();
-    let result = match cli.command {
-        Command::Init(a) => cmd::init::run(a, &g),
-        Command::Status(a) => cmd::status::run(a, &g),
-        Command::Audit(a) => cmd::audit::run(a, &g),
-        Command::Synth(a) => cmd::synth::run(a, &g),
-        Command::Ingest(a) => cmd::ingest::run(a, &g),
-        Command::Deid(a) => cmd::deid::run(a, &g),
-        Command::Assert(a) => cmd::assert::run(a, &g),
-        Command::Dataset(a) => cmd::dataset::run(a, &g),
-        Command::Advise(a) => cmd::advise::run(a, &g),
-        Command::Base(a) => cmd::base::run(a, &g),
-        Command::Train(a) => cmd::train::run(a, &g),
-        Command::Merge(a) => cmd::merge::run(a, &g),
-        Command::Gate(a) => cmd::gate::run(a, &g),
-        Command::Users(a) => cmd::users::run(a, &g),
-        Command::Approve(a) => cmd::approve::run(a, &g),
-        Command::Export(a) => cmd::export::run(a, &g),
-        Command::Verify(a) => cmd::verify::run(a, &g),
-        Command::Hub(a) => cmd::hub::run(a, &g),
-        Command::Agent(a) => cmd::agent::run(a, &g),
-        Command::Sponsor(a) => cmd::sponsor::run(a, &g),
-        Command::Jobs(a) => cmd::jobs::run(a, &g),
-        Command::Demo(a) => cmd::demo::run(a, &g),
-    };
-    exit::report(result)
+    exit::report(dispatch(cli.command, &g))
+}
+
+/// Parses `args` (without the program name) as a command line and runs it in
+/// this process. The demo drives the pipeline through this, so that every
+/// step it shows is a command a person could type.
+pub fn run_command_line(args: &[String]) -> anyhow::Result<()> {
+    let cli = Cli::try_parse_from(std::iter::once("insitu".to_string()).chain(args.iter().cloned()))
+        .map_err(|e| anyhow::anyhow!("demo step `insitu {}` did not parse: {e}", args.join(" ")))?;
+    let g = cli.global.clone();
+    dispatch(cli.command, &g)
+}
+
+fn dispatch(command: Command, g: &Global) -> anyhow::Result<()> {
+    match command {
+        Command::Init(a) => cmd::init::run(a, g),
+        Command::Status(a) => cmd::status::run(a, g),
+        Command::Audit(a) => cmd::audit::run(a, g),
+        Command::Synth(a) => cmd::synth::run(a, g),
+        Command::Ingest(a) => cmd::ingest::run(a, g),
+        Command::Deid(a) => cmd::deid::run(a, g),
+        Command::Assert(a) => cmd::assert::run(a, g),
+        Command::Dataset(a) => cmd::dataset::run(a, g),
+        Command::Advise(a) => cmd::advise::run(a, g),
+        Command::Base(a) => cmd::base::run(a, g),
+        Command::Train(a) => cmd::train::run(a, g),
+        Command::Merge(a) => cmd::merge::run(a, g),
+        Command::Gate(a) => cmd::gate::run(a, g),
+        Command::Users(a) => cmd::users::run(a, g),
+        Command::Approve(a) => cmd::approve::run(a, g),
+        Command::Export(a) => cmd::export::run(a, g),
+        Command::Verify(a) => cmd::verify::run(a, g),
+        Command::Hub(a) => cmd::hub::run(a, g),
+        Command::Agent(a) => cmd::agent::run(a, g),
+        Command::Sponsor(a) => cmd::sponsor::run(a, g),
+        Command::Jobs(a) => cmd::jobs::run(a, g),
+        Command::Demo(a) => cmd::demo::run(a, g),
+    }
 }
 
 fn init_logging(g: &Global) {
