@@ -4,7 +4,7 @@
 //! inserting or reordering rows breaks the chain at the first bad sequence.
 
 use crate::migrate::Migration;
-use crate::{Result, Tx};
+use crate::{Result, Store, Tx};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -71,10 +71,34 @@ pub struct ChainCheck {
     pub first_bad_seq: Option<i64>,
     /// What is wrong there.
     pub problem: Option<String>,
+    /// Hashes of the events verified, in order (for [`ChainCheck::contains`]).
+    #[serde(skip)]
+    pub hashes: Vec<String>,
 }
 
-/// The canonical bytes hashed for an event: a JSON array with a fixed field
-/// order; `details` is serialised with sorted object keys.
+impl ChainCheck {
+    /// Whether the chain is intact.
+    pub fn is_intact(&self) -> bool {
+        self.first_bad_seq.is_none()
+    }
+
+    /// The sequence number of the verified event whose hash is `hash`, if
+    /// any. A head hash witnessed earlier must still be found here; if it is
+    /// not, events up to it were deleted or rewritten.
+    pub fn contains(&self, hash: &str) -> Option<i64> {
+        let hash = hash.trim().to_ascii_lowercase();
+        self.hashes
+            .iter()
+            .position(|h| *h == hash)
+            .map(|i| i as i64 + 1)
+    }
+}
+
+/// The canonical bytes hashed for an event: a compact JSON array with a
+/// fixed field order, `[seq, at, actor, action, subject, details, prev_hash]`,
+/// where every object inside `details` has its keys sorted. Written by hand
+/// rather than left to serde_json so that enabling serde_json's
+/// `preserve_order` feature anywhere in the build cannot change the hashes.
 pub(crate) fn event_hash(
     seq: i64,
     at: &str,
@@ -84,10 +108,84 @@ pub(crate) fn event_hash(
     details: &serde_json::Value,
     prev_hash: &str,
 ) -> String {
-    let canonical = serde_json::json!([seq, at, actor, action, subject, details, prev_hash]);
-    let bytes = serde_json::to_vec(&canonical).expect("json values always serialise");
-    hex::encode(Sha256::digest(&bytes))
+    let mut out = String::with_capacity(256);
+    out.push('[');
+    out.push_str(&seq.to_string());
+    for s in [at, actor, action, subject] {
+        out.push(',');
+        write_canonical(&serde_json::Value::from(s), &mut out);
+    }
+    out.push(',');
+    write_canonical(details, &mut out);
+    out.push(',');
+    write_canonical(&serde_json::Value::from(prev_hash), &mut out);
+    out.push(']');
+    hex::encode(Sha256::digest(out.as_bytes()))
 }
+
+/// Compact JSON with object keys in byte order.
+fn write_canonical(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::from(k.as_str()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Reads the last event's seq and hash (0 and GENESIS_HASH when empty).
+fn head(conn: &rusqlite::Connection) -> Result<(i64, String)> {
+    conn.query_row(
+        "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok((0, GENESIS_HASH.to_string())),
+        e => Err(e.into()),
+    })
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<(AuditEvent, String)> {
+    let details_text: String = r.get(5)?;
+    Ok((
+        AuditEvent {
+            seq: r.get(0)?,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            action: r.get(3)?,
+            subject: r.get(4)?,
+            details: serde_json::Value::Null,
+            prev_hash: r.get(6)?,
+            hash: r.get(7)?,
+        },
+        details_text,
+    ))
+}
+
+const EVENT_COLUMNS: &str = "seq, at, actor, action, subject, details, prev_hash, hash";
 
 impl Tx<'_> {
     /// Appends one event to the chain in this transaction and returns it.
@@ -98,27 +196,25 @@ impl Tx<'_> {
         subject: &str,
         details: serde_json::Value,
     ) -> Result<AuditEvent> {
-        let (last_seq, prev_hash): (i64, String) = self
-            .sql()
-            .query_row(
-                "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .or_else(|e| match e {
-                rusqlite::Error::QueryReturnedNoRows => Ok((0, GENESIS_HASH.to_string())),
-                e => Err(e),
-            })?;
+        let (last_seq, prev_hash) = head(self.sql())?;
         let seq = last_seq + 1;
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        // Normalise details through Value so key order is canonical (sorted).
-        let details: serde_json::Value = serde_json::from_str(&details.to_string())?;
         let hash = event_hash(seq, &at, actor, action, subject, &details, &prev_hash);
-        self.sql().execute(
-            "INSERT INTO audit_events (seq, at, actor, action, subject, details, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            rusqlite::params![seq, at, actor, action, subject, details.to_string(), prev_hash, hash],
-        )?;
+        self.sql()
+            .prepare_cached(
+                "INSERT INTO audit_events (seq, at, actor, action, subject, details, prev_hash, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(rusqlite::params![
+                seq,
+                at,
+                actor,
+                action,
+                subject,
+                details.to_string(),
+                prev_hash,
+                hash
+            ])?;
         Ok(AuditEvent {
             seq,
             at,
@@ -130,4 +226,140 @@ impl Tx<'_> {
             hash,
         })
     }
+}
+
+impl Store {
+    /// Events matching `filter`, in ascending sequence order. With a limit,
+    /// the latest `limit` matching events.
+    pub fn audit_events(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>> {
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE 1=1");
+        let mut params: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+        if let Some(action) = &filter.action {
+            // Prefix match on whole dotted segments: `ingest` matches
+            // `ingest.file` but not `ingestion`.
+            sql.push_str(" AND (action = ? OR substr(action, 1, ?) = ?)");
+            params.push(Box::new(action.clone()));
+            let prefix = format!("{action}.");
+            params.push(Box::new(prefix.len() as i64));
+            params.push(Box::new(prefix));
+        }
+        if let Some(actor) = &filter.actor {
+            sql.push_str(" AND actor = ?");
+            params.push(Box::new(actor.clone()));
+        }
+        if let Some(since) = filter.since_seq {
+            sql.push_str(" AND seq >= ?");
+            params.push(Box::new(since));
+        }
+        sql.push_str(" ORDER BY seq DESC");
+        if let Some(limit) = filter.limit {
+            sql.push_str(" LIMIT ?");
+            params.push(Box::new(limit as i64));
+        }
+        let mut st = self.conn().prepare(&sql)?;
+        let rows = st.query_map(rusqlite::params_from_iter(params.iter()), row_to_event)?;
+        let mut events = Vec::new();
+        for row in rows {
+            let (mut event, details_text) = row?;
+            event.details = serde_json::from_str(&details_text)?;
+            events.push(event);
+        }
+        events.reverse();
+        Ok(events)
+    }
+
+    /// The last event's sequence number and hash (0 and GENESIS_HASH when
+    /// the log is empty). Cheap; does not verify anything.
+    pub fn audit_head(&self) -> Result<(i64, String)> {
+        head(self.conn())
+    }
+
+    /// Walks the whole chain and recomputes every hash. Reports the first
+    /// sequence number where a row was edited, deleted, inserted or moved.
+    /// Deleting the newest rows leaves a shorter valid chain; that is caught
+    /// by comparing `head_hash` with a copy witnessed outside the appliance
+    /// (see [`ChainCheck::contains`]).
+    pub fn verify_chain(&self) -> Result<ChainCheck> {
+        let mut st = self.conn().prepare(&format!(
+            "SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY seq"
+        ))?;
+        let mut rows = st.query([])?;
+        let mut expected_seq = 1i64;
+        let mut prev_hash = GENESIS_HASH.to_string();
+        let mut hashes = Vec::new();
+        let broken = |seq: i64, problem: String, hashes: Vec<String>, prev: String| ChainCheck {
+            events: seq - 1,
+            head_hash: prev,
+            first_bad_seq: Some(seq),
+            problem: Some(problem),
+            hashes,
+        };
+        while let Some(r) = rows.next()? {
+            let (e, details_text) = row_to_event(r)?;
+            if e.seq != expected_seq {
+                let problem = if e.seq > expected_seq {
+                    format!(
+                        "event {expected_seq} is missing (the next stored event is {}): rows were deleted",
+                        e.seq
+                    )
+                } else {
+                    format!("sequence number {} is out of order", e.seq)
+                };
+                return Ok(broken(expected_seq, problem, hashes, prev_hash));
+            }
+            if e.prev_hash != prev_hash {
+                let problem = format!(
+                    "event {} does not follow event {}: its prev_hash {} differs from that event's \
+                     hash {} (a row was inserted, deleted or moved here)",
+                    e.seq,
+                    e.seq - 1,
+                    short(&e.prev_hash),
+                    short(&prev_hash)
+                );
+                return Ok(broken(e.seq, problem, hashes, prev_hash));
+            }
+            let details: serde_json::Value = match serde_json::from_str(&details_text) {
+                Ok(d) => d,
+                Err(err) => {
+                    let problem = format!(
+                        "event {}: details are not valid JSON ({err}): the row was edited",
+                        e.seq
+                    );
+                    return Ok(broken(e.seq, problem, hashes, prev_hash));
+                }
+            };
+            let recomputed = event_hash(
+                e.seq,
+                &e.at,
+                &e.actor,
+                &e.action,
+                &e.subject,
+                &details,
+                &e.prev_hash,
+            );
+            if recomputed != e.hash {
+                let problem = format!(
+                    "event {}: its contents no longer match its hash (stored {}, recomputed {}): the row was edited",
+                    e.seq,
+                    short(&e.hash),
+                    short(&recomputed)
+                );
+                return Ok(broken(e.seq, problem, hashes, prev_hash));
+            }
+            hashes.push(e.hash.clone());
+            prev_hash = e.hash;
+            expected_seq += 1;
+        }
+        Ok(ChainCheck {
+            events: expected_seq - 1,
+            head_hash: prev_hash,
+            first_bad_seq: None,
+            problem: None,
+            hashes,
+        })
+    }
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
 }

@@ -17,8 +17,9 @@ mod migrate;
 pub mod release;
 pub mod runs;
 
-pub use audit::{AuditEvent, AuditFilter, ChainCheck};
-pub use home::{Home, HomeConfig};
+pub use audit::{AuditEvent, AuditFilter, ChainCheck, GENESIS_HASH};
+pub use documents::{DocumentCounts, DocumentFilter, NewDocument, StoredDocument};
+pub use home::{Home, HomeConfig, Pseudonymiser};
 pub use migrate::SCHEMA_VERSIONS;
 
 use rusqlite::Connection;
@@ -89,12 +90,22 @@ impl Store {
     }
 
     /// Creates the home (directories, keys, config, database) if needed.
-    /// Returns the store and `true` when anything was created.
+    /// Returns the store and `true` when anything was created. An existing
+    /// home is checked first: a newer schema is refused before anything is
+    /// touched, and missing keys beside an existing database are an error.
     pub fn init(home: &Path) -> Result<(Store, bool)> {
         let home = Home::new(home);
-        let created_files = home.create_layout()?;
         let db = home.db_path();
         let fresh_db = !db.exists();
+        if !fresh_db {
+            migrate::check_not_newer(&migrate::connect(&db)?, &db)?;
+        }
+        let created_files = home.create_layout(!fresh_db)?;
+        if fresh_db {
+            // The database holds raw notes: create it owner-only before
+            // SQLite opens it (its -wal and -shm files copy these bits).
+            home::create_private_file(&db)?;
+        }
         let mut conn = migrate::connect(&db)?;
         migrate::apply(&mut conn, &db)?;
         let mut store = Store { conn, home };
@@ -103,10 +114,10 @@ impl Store {
                 tx.audit(
                     "system",
                     "home.init",
-                    &store_root_subject(tx),
+                    "home",
                     serde_json::json!({"schema_versions": SCHEMA_VERSIONS()}),
                 )?;
-                Ok(())
+                Ok::<(), StoreError>(())
             })?;
         }
         Ok((store, fresh_db || created_files))
@@ -133,14 +144,15 @@ impl Store {
         Ok(out)
     }
 
+    /// Migration versions recorded in this database, ascending.
+    pub fn applied_schema_versions(&self) -> Result<Vec<u32>> {
+        migrate::applied(&self.conn)
+    }
+
     /// Read-only access for queries outside a write transaction.
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
-}
-
-fn store_root_subject(_tx: &Tx<'_>) -> String {
-    "home".to_string()
 }
 
 /// A write transaction. Area modules add `impl Tx` blocks with their writes;

@@ -44,7 +44,40 @@ pub(crate) fn connect(db: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Versions recorded in `schema_migrations`, ascending (empty for a new file).
+pub(crate) fn applied(conn: &Connection) -> Result<Vec<u32>> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(Vec::new());
+    }
+    let mut st = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
+    let rows = st.query_map([], |r| r.get::<_, u32>(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Refuses a database holding migrations this binary does not know.
+pub(crate) fn check_not_newer(conn: &Connection, db: &Path) -> Result<()> {
+    let known = all();
+    let unknown: Vec<u32> = applied(conn)?
+        .into_iter()
+        .filter(|v| !known.iter().any(|m| m.version == *v))
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::NewerSchema {
+            path: db.to_path_buf(),
+            unknown,
+        })
+    }
+}
+
 pub(crate) fn apply(conn: &mut Connection, db: &Path) -> Result<()> {
+    check_not_newer(conn, db)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
              version INTEGER PRIMARY KEY,
@@ -52,28 +85,24 @@ pub(crate) fn apply(conn: &mut Connection, db: &Path) -> Result<()> {
              applied_at TEXT NOT NULL
          );",
     )?;
-    let applied: Vec<u32> = {
-        let mut st = conn.prepare("SELECT version FROM schema_migrations ORDER BY version")?;
-        let rows = st.query_map([], |r| r.get::<_, u32>(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
+    let pending: Vec<&Migration> = {
+        let applied = applied(conn)?;
+        all()
+            .into_iter()
+            .filter(|m| !applied.contains(&m.version))
+            .collect()
     };
-    let known = all();
-    let unknown: Vec<u32> = applied
-        .iter()
-        .copied()
-        .filter(|v| !known.iter().any(|m| m.version == *v))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(StoreError::NewerSchema {
-            path: db.to_path_buf(),
-            unknown,
-        });
-    }
-    for m in known {
-        if applied.contains(&m.version) {
+    for m in pending {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have applied it while we waited for the lock.
+        let done: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [m.version],
+            |r| r.get(0),
+        )?;
+        if done {
             continue;
         }
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute_batch(m.sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
