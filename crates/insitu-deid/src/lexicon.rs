@@ -9,7 +9,7 @@ const FIRST_NAMES: &str = include_str!("../data/first_names.txt");
 const FIRST_NAMES_EXTRA: &str = include_str!("../data/first_names_extra.txt");
 const SURNAMES: &str = include_str!("../data/surnames.txt");
 const PLACES: &str = include_str!("../data/places.txt");
-const COMMON_WORDS: &str = include_str!("../data/common_words.txt");
+const COMMON_WORDS: &str = include_str!("../data/english_words.txt");
 const CLINICAL: &str = include_str!("../data/clinical_terms.txt");
 
 /// All the compiled word lists. Built once per process.
