@@ -5,7 +5,10 @@
 //! scores. It works on plain strings only: it must not know about models,
 //! storage or PHI detection, and it never sees raw identifiers.
 
+pub mod abbreviations;
 pub mod assertion;
+pub mod dedup;
+pub mod quality;
 pub mod sections;
 pub mod sentences;
 pub mod tokens;
