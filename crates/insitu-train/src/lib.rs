@@ -11,6 +11,7 @@ mod error;
 pub use error::{Error, Result};
 
 // compute
+pub mod checkpoint;
 pub mod config;
 pub mod generate;
 pub mod lora;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod sft;
+pub mod tensorboard;
 
 // formats
 pub mod chat;
