@@ -8,6 +8,7 @@
 //! sponsor client (signing, manifests, file policy, the job spec).
 
 mod db;
+mod embedded;
 mod error;
 mod jobs;
 pub mod ledger;
@@ -18,6 +19,7 @@ pub mod spec;
 mod transfer;
 
 pub use db::{Backend, HubDb};
+pub use embedded::{scratch_postgres_database, RunningHub};
 pub use error::{HubError, Result};
 pub use ledger::{AccountBalance, LedgerReport};
 pub use server::{router, serve};

@@ -64,10 +64,21 @@ pub struct DatasetSection {
     pub min_patients: i64,
     /// Upper bound on training examples.
     pub max_examples: i64,
-    /// Patient-level split fractions: train, validation, test (sum to 1).
-    pub split: [f64; 3],
+    /// Patient-level split fractions (sum to 1).
+    pub split: Split,
     /// Seed for sampling and splits.
     pub seed: i64,
+}
+
+/// Patient-level split fractions.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// Fraction of patients for training.
+    pub train: f64,
+    /// Fraction for validation.
+    pub validation: f64,
+    /// Fraction for the held-out test.
+    pub test: f64,
 }
 
 /// `[hyperparameters]` (PEFT and TRL field names).
@@ -96,7 +107,8 @@ pub struct Hyperparameters {
 /// `[privacy]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrivacySection {
-    /// User-level DP budget, or `None` for no DP (`dp = "none"`).
+    /// User-level DP budget, or `None` for no DP (written `dp = "none"`).
+    #[serde(with = "dp_serde")]
     pub dp: Option<DpBudget>,
     /// Highest membership-inference AUC the gate may accept (0.5 = chance).
     pub max_mia_auc: f64,
@@ -121,6 +133,7 @@ pub struct EvaluationSection {
     /// Metrics reported on the test split.
     pub metrics: Vec<String>,
     /// The run fails evaluation above this test loss (absent = no bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_eval_loss: Option<f64>,
 }
 
@@ -172,6 +185,36 @@ impl JobSpec {
         match spec {
             Some(s) if c.issues.is_empty() => Ok(s),
             _ => Err(c.issues),
+        }
+    }
+}
+
+/// `dp = "none"` or `dp = { epsilon, delta }` in both TOML and JSON, so the
+/// serialised spec reads back through the same validator.
+mod dp_serde {
+    use super::DpBudget;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(dp: &Option<DpBudget>, s: S) -> Result<S::Ok, S::Error> {
+        match dp {
+            None => s.serialize_str("none"),
+            Some(b) => b.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DpBudget>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Tag(String),
+            Budget(DpBudget),
+        }
+        match Wire::deserialize(d)? {
+            Wire::Tag(t) if t == "none" => Ok(None),
+            Wire::Tag(t) => Err(serde::de::Error::custom(format!(
+                "dp: {t:?} — expected \"none\" or {{epsilon, delta}}"
+            ))),
+            Wire::Budget(b) => Ok(Some(b)),
         }
     }
 }
@@ -515,7 +558,11 @@ impl Checker {
         let max_examples = self.int(t, "dataset", "max_examples", None, 1, 100_000_000);
         let seed = self.int(t, "dataset", "seed", Some(0), 0, i64::MAX);
         let split = match t.get("split") {
-            None => Some([0.8, 0.1, 0.1]),
+            None => Some(Split {
+                train: 0.8,
+                validation: 0.1,
+                test: 0.1,
+            }),
             Some(Value::Object(s)) => {
                 for k in s.keys() {
                     if !["train", "validation", "test"].contains(&k.as_str()) {
@@ -530,7 +577,11 @@ impl Checker {
                 let te = self.float(s, "dataset.split", "test", None, 0.0, 1.0, false);
                 match (tr, va, te) {
                     (Some(a), Some(b), Some(c)) if ((a + b + c) - 1.0).abs() < 1e-6 => {
-                        Some([a, b, c])
+                        Some(Split {
+                            train: a,
+                            validation: b,
+                            test: c,
+                        })
                     }
                     (Some(a), Some(b), Some(c)) => {
                         self.issue(
