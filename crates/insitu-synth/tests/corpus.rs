@@ -353,3 +353,35 @@ fn identifiers_come_in_many_surface_forms() {
         .iter()
         .any(|p| p.starts_with('(') && p.contains("555-")));
 }
+
+#[test]
+fn identifiers_never_appear_outside_a_gold_span() {
+    // If an identifier's text occurs again in the note, that occurrence must
+    // be covered by a span too: a planted identifier without a span would
+    // count against a de-identifier that correctly removed it. Professions
+    // are ordinary words ("nurse") and are exempt.
+    let c = corpus(60, 13);
+    for n in &c.notes {
+        let spans: Vec<(usize, usize, Category)> = c
+            .phi
+            .iter()
+            .filter(|s| s.doc == n.id)
+            .map(|s| (s.start, s.end, s.category))
+            .collect();
+        let covered = |a: usize, b: usize| spans.iter().any(|&(s, e, _)| s <= a && b <= e);
+        for &(s, e, _) in spans.iter().filter(|(_, _, c)| *c != Category::Profession) {
+            let needle = &n.text[s..e];
+            if needle.len() < 5 {
+                continue;
+            }
+            for (at, _) in n.text.match_indices(needle) {
+                assert!(
+                    covered(at, at + needle.len()),
+                    "{}: {needle:?} at {at} has no span\n{}",
+                    n.id,
+                    n.text
+                );
+            }
+        }
+    }
+}
