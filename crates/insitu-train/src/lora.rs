@@ -89,17 +89,6 @@ impl LoraConfig {
     }
 }
 
-/// PEFT's tensor name for one LoRA factor, e.g.
-/// `base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight`.
-pub fn peft_tensor_name(layer: usize, module: &str, factor: char) -> String {
-    let block = if matches!(module, "gate_proj" | "up_proj" | "down_proj") {
-        "mlp"
-    } else {
-        "self_attn"
-    };
-    format!("base_model.model.model.layers.{layer}.{block}.{module}.lora_{factor}.weight")
-}
-
 /// A trainable low-rank update `(α/r)·B·A` attached to a frozen linear layer.
 #[derive(Debug, Clone)]
 pub struct LoraAdapter {
@@ -238,15 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn peft_names_and_init_follow_peft() {
-        assert_eq!(
-            peft_tensor_name(3, "q_proj", 'A'),
-            "base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight"
-        );
-        assert_eq!(
-            peft_tensor_name(0, "down_proj", 'B'),
-            "base_model.model.model.layers.0.mlp.down_proj.lora_B.weight"
-        );
+    fn init_follows_peft() {
         let cfg = LoraConfig {
             r: 4,
             ..LoraConfig::default()

@@ -6,8 +6,9 @@
 //! LoRA adapters or full fine-tuning are switched on after loading.
 
 use crate::config::LlamaConfig;
-use crate::lora::{peft_tensor_name, seeded_rng, LoraAdapter, LoraConfig, LoraLinear};
+use crate::lora::{seeded_rng, LoraAdapter, LoraConfig, LoraLinear};
 use crate::ops;
+use crate::peft::lora_tensor_name;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
@@ -377,9 +378,9 @@ impl Model {
                 let (in_f, out_f) = lin.features()?;
                 let ad = LoraAdapter::init(cfg, in_f, out_f, &mut rng, dtype, &device)?;
                 self.trainable
-                    .push((peft_tensor_name(i, module, 'A'), ad.a.clone()));
+                    .push((lora_tensor_name(i, module, 'A'), ad.a.clone()));
                 self.trainable
-                    .push((peft_tensor_name(i, module, 'B'), ad.b.clone()));
+                    .push((lora_tensor_name(i, module, 'B'), ad.b.clone()));
                 lin.adapter = Some(ad);
             }
         }
