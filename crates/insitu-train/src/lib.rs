@@ -18,6 +18,7 @@ pub mod lora;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod preset;
 pub mod sft;
 pub mod tensorboard;
 

@@ -114,7 +114,7 @@ impl PromptFormat<'_> {
     /// Prompt and completion ids. With a chat template, the prompt is the
     /// conversation without the last turn rendered with the generation prompt
     /// and the completion is whatever the template renders after it —
-    /// including its own EOS; EOS is appended only if the template leaves it out.
+    /// including its own EOS; EOS is appended only if the completion has none.
     pub fn tokenize(&self, ex: &TextExample) -> Result<TokenizedExample> {
         let (prompt, completion, specials_in_text) = match (ex, self.chat) {
             (TextExample::Chat(msgs), Some(t)) => {
@@ -146,10 +146,8 @@ impl PromptFormat<'_> {
         let prompt_len = ids.len();
         let mut completion_ids = self.tokenizer.encode(&completion, false)?;
         if let Some(&eos) = self.eos_ids.first() {
-            if !completion_ids
-                .last()
-                .is_some_and(|l| self.eos_ids.contains(l))
-            {
+            // ChatML-style templates write EOS then a newline: keep both as rendered.
+            if !completion_ids.iter().any(|l| self.eos_ids.contains(l)) {
                 completion_ids.push(eos);
             }
         }
@@ -675,7 +673,10 @@ impl Trainer {
                 tb.scalar("eval/loss", s as i64, v as f32)?;
             }
             write_metric(line)?;
-            if self.cfg.save_steps > 0 && s.is_multiple_of(self.cfg.save_steps) && s < self.total_steps {
+            if self.cfg.save_steps > 0
+                && s.is_multiple_of(self.cfg.save_steps)
+                && s < self.total_steps
+            {
                 tb.flush()?;
                 let (opt_state, _) = self.opt.state();
                 checkpoint::save(
