@@ -44,7 +44,10 @@ fn identity_block(w: &mut Writer<'_>) {
     match (us, w.rng.gen_range(0..4)) {
         (false, 0) => w.say(&["Name: {pt}\nDOB: {dob}\nNHS No: {nhs}\nHospital No: {hosp}\n", "Patient: {pt}\nD.O.B.: {dob}\nNHS number: {nhs}\nMRN: {hosp}\n"]),
         (false, 1) => w.say(&["{pt} | DOB {dob} | NHS {nhs} | {hosp}\n", "{pt}   DOB: {dob} ({age}y)   NHS: {nhs}\n"]),
-        (false, 2) => w.say(&["Patient name: {pt}\nDate of birth: {dob}   Age: {age}\nNHS Number: {nhs}   Unit No: {hosp}\nAddress: {addr}\n"]),
+        (false, 2) => w.say(&[
+            "Patient name: {pt}\nDate of birth: {dob}   Age: {age}\nNHS Number: {nhs}   Unit No: {hosp}\nAddress: {addr}\n",
+            "Surname: {pt_last}   Forename: {pt_first}\nDOB: {dob}   NHS: {nhs}   NI No: {ni}\nAddress: {addr}   Tel: {phone}\n",
+        ]),
         (false, _) => w.say(&["{pt_t} ({dob}), NHS no. {nhs}, hospital no. {hosp}\n", "RE: {pt}, {age}{sex}, NHS {nhs}\n"]),
         (true, 0) => w.say(&["Patient: {pt}\nDOB: {dob}\nMRN: {mrn}\n", "Name: {pt}    MRN: {mrn}    DOB: {dob}\n"]),
         (true, 1) => w.say(&["{pt} | MRN {mrn} | DOB {dob} | Age {age}\n"]),
@@ -110,6 +113,35 @@ fn vitals(w: &mut Writer<'_>) {
     } else {
         w.b.push(", GCS 15");
     }
+}
+
+/// A run of two or three observation sets through the evening, each with its
+/// (DATE-labelled) clock time.
+fn vitals_run(w: &mut Writer<'_>) {
+    let n = w.rng.gen_range(2..=3);
+    let us = w.p.style == crate::Style::Us;
+    for i in 0..n {
+        let at = w.at
+            - chrono::Duration::minutes(((n - 1 - i) * 4 * 60 + w.rng.gen_range(0..30)) as i64);
+        let t = crate::surface::time(&mut w.rng, w.p.style, at);
+        w.b.push(if i == 0 { "Obs " } else { "; " });
+        w.phi(Category::Date, &t);
+        w.b.push(": ");
+        let hr = w.rng.gen_range(70..125);
+        let sys = w.rng.gen_range(92..150);
+        let sats = w.rng.gen_range(90..99);
+        let t_c: f64 = w.rng.gen_range(36.4..38.9);
+        let temp = if us {
+            format!("{:.1}F", t_c * 9.0 / 5.0 + 32.0)
+        } else {
+            format!("{t_c:.1}")
+        };
+        w.b.push(&format!(
+            "HR {hr} BP {sys}/{} sats {sats}% T {temp}",
+            w.rng.gen_range(50..90)
+        ));
+    }
+    w.b.push(". ");
 }
 
 fn labs(w: &mut Writer<'_>) {
@@ -217,9 +249,7 @@ fn meds_block(w: &mut Writer<'_>, extra: &[(Drug, &str)]) {
     }
     for (i, d) in meds.iter().enumerate() {
         if inline {
-            if i > 0 {
-                w.b.push(", ");
-            }
+            w.b.push(if i > 0 { ", " } else { " " });
         } else {
             w.b.push("\n");
         }
@@ -306,7 +336,12 @@ fn family_block(w: &mut Writer<'_>) {
 
 fn social_block(w: &mut Writer<'_>) {
     let lives = w.p.lives_with;
-    w.text(&format!("Lives {lives}. "));
+    if w.chance(0.35) {
+        w.text(&format!("Lives {lives} in "));
+        w.say(&["{town}. ", "{town} ({postcode}). ", "a flat on {street}. "]);
+    } else {
+        w.text(&format!("Lives {lives}. "));
+    }
     w.say(&[
         "Works as a {profession} at {employer}. ",
         "Occupation: {profession} ({employer}). ",
@@ -350,7 +385,9 @@ fn presenting_history(w: &mut Writer<'_>) {
     let sym = some(w, acute.symptoms, 2, 3);
     let days = w.rng.gen_range(1..6);
     let dur = match w.rng.gen_range(0..3) {
-        0 => format!("{days}/7"),
+        0 if w.p.style == crate::Style::Nhs => format!("{days}/7"),
+        0 => format!("{days}d"),
+        1 if days == 1 => "1 day".to_string(),
         1 => format!("{days} days"),
         _ => format!("{} hours", days * 6),
     };
@@ -909,8 +946,7 @@ pub(crate) fn handover(w: &mut Writer<'_>) {
         w.b.push(".");
     }
     w.section(&["A:", "Assessment:"], " ");
-    vitals(w);
-    w.b.push(". ");
+    vitals_run(w);
     let diff = some(w, acute.differentials, 1, 1);
     w.say_f(
         &[
@@ -993,6 +1029,7 @@ pub(crate) fn discharge_summary(w: &mut Writer<'_>) {
             "GP: {ct:gp}, {practice}, {practice_addr}\n",
             "Registered GP: {ct:gp}\nPractice: {practice}\n",
             "GP practice: {practice} ({practice_phone})\n",
+            "GP: {ct:gp}, {practice} - {practice_url}\n",
         ]);
     }
     w.say(&[
@@ -1175,7 +1212,11 @@ pub(crate) fn discharge_summary(w: &mut Writer<'_>) {
 pub(crate) fn clinic_letter(w: &mut Writer<'_>) {
     let us = w.us();
     let acute = w.e.acute;
-    w.text(&format!("{} Outpatients\n", acute.specialty));
+    if us {
+        w.text(&format!("{} Clinic\n", acute.specialty));
+    } else {
+        w.text(&format!("{} Outpatients\n", acute.specialty));
+    }
     w.say(&[
         "{hospital}\n{hospital_addr}\nTel: {hospital_phone}\n",
         "{hospital}, {hospital_addr}\nSecretary: {hospital_phone}  Email: {cemail:cons}\n",
@@ -1351,7 +1392,11 @@ pub(crate) fn clinic_letter(w: &mut Writer<'_>) {
         "cc: Patient\n",
         "Copy to patient: {email}\n",
         "",
+        "Typed {hdate:note}\n",
     ]);
+    if !us && w.chance(0.2) {
+        w.say(&["This letter is also available to {pt_first} on the patient portal: {portal}\n"]);
+    }
 }
 
 impl Writer<'_> {

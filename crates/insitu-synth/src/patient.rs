@@ -502,16 +502,22 @@ pub(crate) fn patient(rng: &mut Rng8, seed: u64, index: usize, us_share: f64) ->
 
     let gp = clinician(rng, style, Role::Gp);
     let practice_address = self::address(rng, home);
+    let practice_patterns = match style {
+        Style::Nhs => &w.gp_practices_uk,
+        Style::Us => &w.gp_practices_us,
+    };
     let practice = fill_pattern(
-        pick(rng, &w.gp_practices),
+        pick(rng, practice_patterns),
         pick(rng, &w.streets),
         &surname(rng),
         &practice_address.town,
     );
     let practice_phone = phone(rng, style, practice_address.phone_code, false);
     let practice_url = match rng.gen_range(0..3) {
-        0 => format!("https://www.{}.nhs.uk", slug(&practice)),
-        1 => format!("www.{}.co.uk", slug(&practice)),
+        0 if style == Style::Nhs => format!("https://www.{}.nhs.uk", slug(&practice)),
+        0 => format!("https://www.{}.com", slug(&practice)),
+        1 if style == Style::Nhs => format!("www.{}.co.uk", slug(&practice)),
+        1 => format!("www.{}.org", slug(&practice)),
         _ => format!("http://{}.example.org/appointments", slug(&practice)),
     };
     let hospital_address = self::address(rng, home);

@@ -53,7 +53,7 @@ pub(crate) fn date(rng: &mut Rng8, style: Style, d: NaiveDate) -> String {
     let mon3 = &mon[..3];
     let yy = y % 100;
     match style {
-        Style::Nhs => match rng.gen_range(0..20) {
+        Style::Nhs => match rng.gen_range(0..21) {
             0..=4 => format!("{day:02}/{m:02}/{y}"),
             5 => format!("{day}/{m}/{y}"),
             6 => format!("{day:02}/{m:02}/{yy:02}"),
@@ -70,6 +70,7 @@ pub(crate) fn date(rng: &mut Rng8, style: Style, d: NaiveDate) -> String {
                 WEEKDAYS[d.weekday().num_days_from_monday() as usize]
             ),
             18 => format!("{day:02}-{m:02}-{y}"),
+            19 => format!("{day}/{m}"),
             _ => format!("{day}{} {mon3}", ordinal(day)),
         },
         Style::Us => match rng.gen_range(0..16) {
@@ -208,8 +209,9 @@ pub(crate) fn nhs_number_digits(seed: u64, index: usize) -> String {
     let offset = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) % SPACE;
     for attempt in 0..64u64 {
         let key = (index as u64) * 64 + attempt;
-        // 1_000_003 is prime and does not divide SPACE: multiplication permutes.
-        let nine = 400_000_000 + (key.wrapping_mul(1_000_003) + offset) % SPACE;
+        // The multiplier is coprime with SPACE (= 2^9·3·5^8), so this is a
+        // permutation of 0..SPACE; being large, it scatters neighbouring keys.
+        let nine = 400_000_000 + (key.wrapping_mul(370_248_451) % SPACE + offset) % SPACE;
         let digits: Vec<u8> = nine.to_string().bytes().map(|b| b - b'0').collect();
         let arr: [u8; 9] = digits.clone().try_into().expect("nine digits");
         if let Some(check) = nhs_check_digit(&arr) {
@@ -231,8 +233,9 @@ pub(crate) fn nhs_number(rng: &mut Rng8, digits: &str) -> String {
 pub(crate) fn unique_number(seed: u64, salt: u64, index: usize, width: u32) -> u64 {
     let space = 10u64.pow(width) - 10u64.pow(width - 1);
     let offset = (seed ^ salt).wrapping_mul(0x9E37_79B9_7F4A_7C15) % space;
-    // 7_919 is prime and coprime with every power of ten: a permutation.
-    10u64.pow(width - 1) + ((index as u64).wrapping_mul(7_919) + offset) % space
+    // The multiplier is coprime with 2, 3 and 5, hence with `space`
+    // (9·10^(width−1)): a permutation that scatters neighbouring indexes.
+    10u64.pow(width - 1) + ((index as u64).wrapping_mul(55_623_617) % space + offset) % space
 }
 
 /// A UK hospital (trust) number in one of several local formats.

@@ -36,7 +36,8 @@ pub(crate) struct Words {
     pub professions: Vec<&'static str>,
     pub employers: Vec<&'static str>,
     pub hospitals: Vec<&'static str>,
-    pub gp_practices: Vec<&'static str>,
+    pub gp_practices_uk: Vec<&'static str>,
+    pub gp_practices_us: Vec<&'static str>,
 }
 
 /// Non-empty, non-comment lines of a list file.
@@ -81,6 +82,16 @@ pub(crate) fn words() -> &'static Words {
         let suffixes: Vec<[&str; 2]> = lines(include_str!("../data/street_suffixes.txt"))
             .map(fields::<2>)
             .collect();
+        let practices: Vec<[&str; 2]> = lines(include_str!("../data/gp_practices.txt"))
+            .map(fields::<2>)
+            .collect();
+        let practices_for = |style: &str| -> Vec<&'static str> {
+            practices
+                .iter()
+                .filter(|[_, s]| *s == style)
+                .map(|[p, _]| *p)
+                .collect()
+        };
         Words {
             female: list(include_str!("../data/first_names_female.txt")),
             male: list(include_str!("../data/first_names_male.txt")),
@@ -128,7 +139,8 @@ pub(crate) fn words() -> &'static Words {
             professions: list(include_str!("../data/professions.txt")),
             employers: list(include_str!("../data/employers.txt")),
             hospitals: list(include_str!("../data/hospital_names.txt")),
-            gp_practices: list(include_str!("../data/gp_practices.txt")),
+            gp_practices_uk: practices_for("uk"),
+            gp_practices_us: practices_for("us"),
         }
     })
 }
@@ -156,7 +168,8 @@ mod tests {
             ("professions", w.professions.len()),
             ("employers", w.employers.len()),
             ("hospitals", w.hospitals.len()),
-            ("gp_practices", w.gp_practices.len()),
+            ("gp_practices_uk", w.gp_practices_uk.len()),
+            ("gp_practices_us", w.gp_practices_us.len()),
         ] {
             assert!(len > 0, "{name} is empty");
         }

@@ -33,6 +33,26 @@ pub(crate) struct Writer<'a> {
     pub at: NaiveDateTime,
 }
 
+/// Concepts and the abbreviations UK clinicians write for them.
+const CLINICAL_ABBREVIATIONS: &[(&str, &str)] = &[
+    ("shortness of breath", "SOB"),
+    ("shortness of breath on exertion", "SOBOE"),
+    ("increased breathlessness", "incr SOB"),
+    ("pulmonary embolism", "PE"),
+    ("deep vein thrombosis", "DVT"),
+    ("loss of consciousness", "LOC"),
+    ("right iliac fossa pain", "RIF pain"),
+    ("right upper quadrant pain", "RUQ pain"),
+    ("paroxysmal nocturnal dyspnoea", "PND"),
+    ("acute coronary syndrome", "ACS"),
+    ("intracranial haemorrhage", "ICH"),
+    ("urinary tract infection", "UTI"),
+    ("chest pain", "CP"),
+    ("abdominal pain", "abdo pain"),
+    ("fever", "pyrexia"),
+    ("type 2 diabetes mellitus", "T2DM"),
+];
+
 /// Respells British forms for US-style notes.
 pub(crate) fn localise(style: Style, s: &str) -> Cow<'_, str> {
     if style == Style::Nhs {
@@ -74,8 +94,17 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends a finding with its assertion.
+    /// NHS-style notes often abbreviate (`SOB`, `RIF pain`, `PE`); the
+    /// concept is labelled as written.
     pub fn finding(&mut self, concept: &str, a: Assertion, icd10: Option<&'static str>) {
-        let c = localise(self.p.style, concept).into_owned();
+        let short = CLINICAL_ABBREVIATIONS
+            .iter()
+            .find(|(long, _)| *long == concept)
+            .map(|(_, short)| *short);
+        let c = match short {
+            Some(s) if self.p.style == Style::Nhs && self.rng.gen_bool(0.4) => s.to_string(),
+            _ => localise(self.p.style, concept).into_owned(),
+        };
         self.b.finding(&c, a, icd10);
     }
 
@@ -229,6 +258,14 @@ impl<'a> Writer<'a> {
                 self.phi(Category::Name, &n);
             }
             "pt_first" => self.phi(Category::Name, &p.name.first.clone()),
+            "pt_last" => {
+                let last = if self.rng.gen_bool(0.5) {
+                    p.name.last.to_uppercase()
+                } else {
+                    p.name.last.clone()
+                };
+                self.phi(Category::Name, &last);
+            }
             "pt_init" => self.phi(Category::Name, &surface::initials(&p.name)),
             "pt_ref" => match self.rng.gen_range(0..10) {
                 0..=4 => self.fill("pt_t"),

@@ -375,6 +375,11 @@ fn identifiers_never_appear_outside_a_gold_span() {
                 continue;
             }
             for (at, _) in n.text.match_indices(needle) {
+                // A deliberate trap for de-identifiers: a town's name inside a
+                // clinical term is not an identifier.
+                if n.text[at..].starts_with("Manchester Triage System") {
+                    continue;
+                }
                 assert!(
                     covered(at, at + needle.len()),
                     "{}: {needle:?} at {at} has no span\n{}",
