@@ -432,17 +432,119 @@ fn presenting_history(w: &mut Writer<'_>) {
     }
 }
 
-/// ED triage note.
+/// ED triage note: a structured form or a compact nurse's entry.
 pub(crate) fn ed_triage(w: &mut Writer<'_>) {
+    if w.chance(0.35) {
+        ed_triage_compact(w);
+    } else {
+        ed_triage_structured(w);
+    }
+}
+
+/// The triage category with its system's wording.
+fn triage_words(w: &Writer<'_>) -> (&'static str, &'static str) {
     let us = w.us();
-    let acute = w.e.acute;
-    let (cat, colour) = match w.e.triage {
+    match w.e.triage {
         1 => ("1", if us { "ESI 1" } else { "Immediate (red)" }),
         2 => ("2", if us { "ESI 2" } else { "Very urgent (orange)" }),
         3 => ("3", if us { "ESI 3" } else { "Urgent (yellow)" }),
         4 => ("4", if us { "ESI 4" } else { "Standard (green)" }),
         _ => ("5", if us { "ESI 5" } else { "Non-urgent (blue)" }),
+    }
+}
+
+/// A compact triage entry as typed into an ED system in a hurry.
+fn ed_triage_compact(w: &mut Writer<'_>) {
+    let us = w.us();
+    let acute = w.e.acute;
+    let (cat, colour) = triage_words(w);
+    w.say(&[
+        "ED triage {date:arr} {time:arr}",
+        "Triage @ {time:arr} ({date:arr})",
+        "{dt:arr} - ED triage",
+    ]);
+    if us {
+        w.text(&format!(" - {colour}\n"));
+    } else {
+        w.text(&format!(" - cat {cat} ({colour})\n"));
+    }
+    if us {
+        w.say(&[
+            "{pt} {age}{sex} MRN {mrn}\n",
+            "{pt_t}, {age} y/o, MRN {mrn}\n",
+        ]);
+    } else {
+        w.say(&[
+            "{pt} {age}{sex} NHS {nhs}\n",
+            "{pt_t} ({age}) {hosp}\n",
+            "{pt}, {dob}, {nhs}\n",
+        ]);
+    }
+    let mode = if w.e.by_ambulance {
+        w.pick(&["BIBA", "Arrived by ambulance", "Ambulance"])
+    } else {
+        w.pick(&["Self-presented", "Walk-in", "Brought in by family"])
     };
+    w.section(&["Triage:", "Hx:", "Complaint:"], " ");
+    w.text(&format!("{mode}. "));
+    let sym = some(w, acute.symptoms, 1, 3);
+    w.say_f(
+        &[
+            "c/o {F}.",
+            "Complaining of {F}.",
+            "{Fc} since yesterday.",
+            "{Fc} - worse today.",
+        ],
+        FindingSlot {
+            concepts: &sym,
+            assertion: Assertion::Present,
+            icd10: None,
+        },
+    );
+    w.b.push(" ");
+    let neg = some(w, acute.negatives, 1, 2);
+    w.say_f(
+        &["Denies {Fo}.", "No {Fo}.", "Nil {Fo}.", "{Fc}: nil."],
+        FindingSlot {
+            concepts: &neg,
+            assertion: Assertion::Absent,
+            icd10: None,
+        },
+    );
+    w.section(&["Obs:", "Vitals:"], " ");
+    vitals(w);
+    w.section(&["PMH:", "Hx:"], " ");
+    pmh_block(w);
+    w.section(&["Meds:", "DHx:"], "");
+    meds_block(w, &[]);
+    w.section(&["Allergies:", "Allergy:"], " ");
+    allergy_line(w);
+    w.section(&["Plan:", "Action:"], " ");
+    let syn = w.pick(acute.synonyms);
+    w.say_f(
+        &["?{F} - ", "Query {F}; ", "{F}? "],
+        FindingSlot {
+            concepts: &[syn],
+            assertion: Assertion::Possible,
+            icd10: Some(acute.icd10),
+        },
+    );
+    let img = imaging_of(w);
+    let dest = w.pick(&["majors", "resus", "minors", "ambulatory care", "SDEC"]);
+    w.text(&format!("bloods, {} requested, to {dest}.", img.short));
+    w.b.close_section();
+    w.say(&[
+        "\n{c:nurse} {role:nurse}\n",
+        "\nTriage RN {c:nurse}\n",
+        "\n-- {ct:nurse}\n",
+    ]);
+}
+
+/// The structured triage form.
+fn ed_triage_structured(w: &mut Writer<'_>) {
+    let us = w.us();
+    let acute = w.e.acute;
+    let (cat, colour) = triage_words(w);
     w.say(&[
         "EMERGENCY DEPARTMENT - TRIAGE NOTE\n{hospital}\n",
         "{hospital} Emergency Department\nTriage assessment\n",
@@ -999,8 +1101,148 @@ pub(crate) fn handover(w: &mut Writer<'_>) {
     ]);
 }
 
-/// Discharge summary.
+/// Discharge summary: a structured summary, or (NHS) a letter to the GP.
 pub(crate) fn discharge_summary(w: &mut Writer<'_>) {
+    if !w.us() && w.chance(0.3) {
+        discharge_letter(w);
+    } else {
+        discharge_structured(w);
+    }
+}
+
+/// The discharge summary as a letter to the GP, in prose.
+fn discharge_letter(w: &mut Writer<'_>) {
+    let acute = w.e.acute;
+    w.say(
+        &[
+            "{hospital}\n{ward}\n",
+            "{hospital}\nDepartment of SPEC\n",
+            "{hospital}, {hospital_addr}\n",
+        ]
+        .map(|t| t.replace("SPEC", acute.specialty))
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    w.say(&["{date:dis}\n\n", "Date: {date:dis}\n\n"]);
+    w.say(&["{ct:gp}\n{practice}\n{practice_addr}\n\n", "{practice}\n\n"]);
+    w.say(&["Dear {ct:gp},\n\n", "Dear Colleague,\n\n"]);
+    w.say(&[
+        "Re: {pt_t}, DOB {dob}, NHS No {nhs}\n{addr}\n",
+        "RE: {pt} ({dob}) - NHS {nhs} - Hosp no {hosp}\n",
+    ]);
+    w.section(&["\nDiagnosis:", "\nDischarge diagnosis:"], " ");
+    w.say_f(
+        &["{Fc}"],
+        FindingSlot {
+            concepts: &[acute.name],
+            assertion: Assertion::Present,
+            icd10: Some(acute.icd10),
+        },
+    );
+    w.section(&["\nSummary:", "\nClinical summary:"], "\n");
+    w.say(&[
+        "Your patient was admitted on {date:arr} under the care of {ct:cons} ",
+        "{pt_t} was admitted to {ward} on {date:arr} ",
+        "Thank you for referring {pt_t}, who was admitted on {date:arr} ",
+    ]);
+    let sym = some(w, acute.symptoms, 1, 2);
+    w.say_f(
+        &[
+            "with {F}. ",
+            "having presented with {F}. ",
+            "following a short history of {F}. ",
+        ],
+        FindingSlot {
+            concepts: &sym,
+            assertion: Assertion::Present,
+            icd10: None,
+        },
+    );
+    let neg = some(w, acute.negatives, 1, 2);
+    w.say_f(
+        &["There was no {Fo}. ", "{He} denied {Fo}. "],
+        FindingSlot {
+            concepts: &neg,
+            assertion: Assertion::Absent,
+            icd10: None,
+        },
+    );
+    if let Some(op) = acute.operation.as_ref() {
+        w.text(&format!(
+            "{} underwent {} on ",
+            if w.p.name.female { "She" } else { "He" },
+            op.name
+        ));
+        w.fill_slot("date:op");
+        w.say(&[
+            " without complication. ",
+            ", which went well. ",
+            "; recovery was uneventful. ",
+        ]);
+    } else {
+        let drugs: Vec<&str> = acute.inpatient_drugs.iter().map(|d| d.name).collect();
+        w.text(&format!(
+            "{} was treated with {} and improved. ",
+            if w.p.name.female { "She" } else { "He" },
+            drugs.join(" and ")
+        ));
+    }
+    let diff_assertion = absent_or_possible(w, 0.7);
+    let diff = some(w, acute.differentials, 1, 1);
+    w.say_f(
+        if diff_assertion == Assertion::Absent {
+            &["We found no evidence of {F}. ", "{Fc} was excluded. "]
+        } else {
+            &[
+                "{Fc} remains possible and is for review in clinic. ",
+                "We could not entirely exclude {F}. ",
+            ]
+        },
+        FindingSlot {
+            concepts: &diff,
+            assertion: diff_assertion,
+            icd10: None,
+        },
+    );
+    w.section(&["\nPast medical history:", "\nPMH:"], " ");
+    pmh_block(w);
+    w.section(&["\nMedications on discharge:", "\nTTO:"], "");
+    let new: Vec<(Drug, &str)> = acute
+        .discharge_drugs
+        .iter()
+        .map(|d| (*d, " (new)"))
+        .collect();
+    meds_block(w, &new);
+    w.section(&["\nActions for GP:", "\nGP actions:"], " ");
+    w.say(&[
+        "Please check U&Es in one week.",
+        "Please review BP and titrate medication.",
+        "No specific actions.",
+        "Please arrange a medication review in 4/52.",
+    ]);
+    w.section(&["\nInformation given to patient:", "\nAdvice:"], " ");
+    let warn = some(w, acute.warning_signs, 1, 2);
+    w.say_f(
+        &[
+            "{He} has been advised to return if {Fo} develops.",
+            "We have asked {him} to seek help urgently if {Fo}.",
+        ],
+        FindingSlot {
+            concepts: &warn,
+            assertion: Assertion::Hypothetical,
+            icd10: None,
+        },
+    );
+    w.b.close_section();
+    w.say(&[
+        "\n\nYours sincerely,\n\n{cfull:jr}\n{role:jr} to {ct:cons}\n",
+        "\n\nKind regards,\n{c:jr} ({role:jr}), bleep {bleep:jr}\n",
+    ]);
+}
+
+/// The structured discharge summary.
+fn discharge_structured(w: &mut Writer<'_>) {
     let us = w.us();
     let acute = w.e.acute;
     w.say(if us {
