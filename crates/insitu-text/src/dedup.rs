@@ -13,7 +13,7 @@
 //! (copy-forward) or across the corpus (templates, pasted letters).
 //! Feed documents in timeline order (by patient, then written time).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
@@ -103,7 +103,7 @@ impl DocVerdict {
 }
 
 /// Totals over everything fed so far.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DedupReport {
     /// Documents seen.
     pub documents: u64,
