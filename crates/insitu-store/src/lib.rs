@@ -149,10 +149,85 @@ impl Store {
         migrate::applied(&self.conn)
     }
 
+    /// What the home holds, for `insitu status`. Areas whose tables do not
+    /// exist yet count as 0.
+    pub fn status(&self) -> Result<StatusSummary> {
+        let counts = self.document_counts()?;
+        let (head_seq, head_hash) = self.audit_head()?;
+        Ok(StatusSummary {
+            home: self.home.root().display().to_string(),
+            schema_versions: self.applied_schema_versions()?,
+            documents: counts.documents,
+            patients: counts.patients,
+            sources: counts.sources,
+            datasets: self.count_first_table(&["datasets"])?,
+            runs: self.count_first_table(&["runs", "train_runs"])?,
+            bundles: self.count_first_table(&["release_bundles", "bundles"])?,
+            audit: AuditHead {
+                events: self.count_first_table(&["audit_events"])?,
+                head_seq,
+                head_hash,
+            },
+        })
+    }
+
+    /// Rows in the first of `tables` that exists, else 0. The names are a
+    /// fixed list from this crate, never user input.
+    fn count_first_table(&self, tables: &[&str]) -> Result<i64> {
+        for table in tables {
+            let exists: bool = self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+                [table],
+                |r| r.get(0),
+            )?;
+            if exists {
+                let sql = format!("SELECT count(*) FROM \"{table}\"");
+                return Ok(self.conn.query_row(&sql, [], |r| r.get(0))?);
+            }
+        }
+        Ok(0)
+    }
+
     /// Read-only access for queries outside a write transaction.
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Summary of a home (`insitu status --json`; the shape is documented in
+/// docs/foundation.md and only ever extended).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StatusSummary {
+    /// The home directory.
+    pub home: String,
+    /// Applied migration versions, ascending.
+    pub schema_versions: Vec<u32>,
+    /// Stored documents.
+    pub documents: i64,
+    /// Distinct patient keys among them.
+    pub patients: i64,
+    /// Distinct source names.
+    pub sources: i64,
+    /// Datasets built.
+    pub datasets: i64,
+    /// Training runs.
+    pub runs: i64,
+    /// Export bundles written.
+    pub bundles: i64,
+    /// The audit log's head.
+    pub audit: AuditHead,
+}
+
+/// The newest audit event, as a witness would record it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditHead {
+    /// Number of events stored (equals `head_seq` unless rows were deleted;
+    /// `insitu audit verify` checks).
+    pub events: i64,
+    /// Sequence number of the newest event (0 when empty).
+    pub head_seq: i64,
+    /// Its hash (GENESIS_HASH when empty).
+    pub head_hash: String,
 }
 
 /// A write transaction. Area modules add `impl Tx` blocks with their writes;
