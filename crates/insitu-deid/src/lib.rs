@@ -110,7 +110,13 @@ impl Detector {
         let mut spans = Vec::new();
         self.patterns.scan(text, &self.config, &mut spans);
         names::scan(text, &mut spans);
-        merge(text, spans)
+        let mut spans = merge(text, spans);
+        let ages = ages_beside_names(text, &spans, self.config.ages);
+        if !ages.is_empty() {
+            spans.extend(ages);
+            spans = merge(text, spans);
+        }
+        spans
     }
 }
 
@@ -123,6 +129,39 @@ pub fn scan(text: &str) -> Vec<Span> {
             Detector::new(DetectorConfig::default()).expect("built-in patterns compile")
         })
         .scan(text)
+}
+
+/// "Mrs Patience Addo, 45, presented": a bare number set off right after a
+/// name is that person's age, a convention of clinical and letter writing.
+fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span> {
+    let mut out = Vec::new();
+    for s in spans.iter().filter(|s| s.category == Category::Name) {
+        let rest = &text[s.end..];
+        let Some(after) = rest.strip_prefix(", ").or_else(|| rest.strip_prefix(" (")) else {
+            continue;
+        };
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if !(1..=3).contains(&digits) {
+            continue;
+        }
+        let next = after[digits..].chars().next();
+        if !matches!(next, Some(',' | ')' | 'y' | ';') | None) {
+            continue;
+        }
+        let n: u32 = after[..digits].parse().unwrap_or(0);
+        if n > 125 || (policy == AgePolicy::Over89 && n <= 89) {
+            continue;
+        }
+        let start = s.end + (rest.len() - after.len());
+        out.push(Span {
+            start,
+            end: start + digits,
+            category: Category::Age,
+            detector: "age_beside_name",
+            confidence: 0.7,
+        });
+    }
+    out
 }
 
 /// Resolves overlaps (the more confident span decides the category, the union

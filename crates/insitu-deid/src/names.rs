@@ -37,6 +37,8 @@ pub(crate) struct Word {
     line: usize,
     /// The word carries a possessive ("Parkinson's").
     possessive: bool,
+    /// A digit touches the word ("ST4", "x3days"): a code, never a name.
+    glued_digit: bool,
 }
 
 fn is_word_char(c: char) -> bool {
@@ -100,6 +102,8 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
         let (base, possessive) = strip_possessive(raw);
         let end = start + base.len();
         let shape = shape_of(base);
+        let glued_digit = text[..start].ends_with(|c: char| c.is_ascii_digit())
+            || text[start + raw.len()..].starts_with(|c: char| c.is_ascii_digit());
         out.push(Word {
             start,
             end,
@@ -109,6 +113,7 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
             sentence_start,
             line,
             possessive,
+            glued_digit,
         });
         sentence_start = false;
     }
@@ -287,6 +292,22 @@ const NAME_LABELS: &[&[&str]] = &[
 
 /// Labels that only count when followed by ':' (otherwise they are prose).
 const COLON_ONLY: &[&str] = &["from", "to", "patient", "contact", "provider", "clinician"];
+
+/// Job titles written after a signer's name ("Consultant Neurologist").
+fn is_role_word(k: &str) -> bool {
+    [
+        "ologist",
+        "iatrist",
+        "ician",
+        "ographer",
+        "therapist",
+        "pharmacist",
+        "dietitian",
+        "nurse",
+    ]
+    .iter()
+    .any(|suf| k.ends_with(suf))
+}
 
 /// Words that end a name run even when capitalised.
 const STOP: &[&str] = &[
@@ -747,6 +768,12 @@ const PROFESSION_TRIGGERS: &[&[&str]] = &[
     &["ex"],
     &["profession"],
     &["trained", "as"],
+    &["as", "a"],
+    &["as", "an"],
+    &["is", "a"],
+    &["was", "a"],
+    &["is", "an"],
+    &["was", "an"],
 ];
 
 const ORG_TRIGGERS: &[&[&str]] = &[
@@ -791,6 +818,8 @@ struct Ctx<'a> {
     lex: &'static Lexicon,
     /// Per word: a category already assigned and its confidence.
     tag: Vec<Option<(Category, &'static str, f32)>>,
+    /// Spans that do not align with whole words.
+    extra: Vec<Span>,
 }
 
 impl Ctx<'_> {
@@ -840,7 +869,11 @@ impl Ctx<'_> {
     /// A word that may be part of a name once context says a name is here.
     fn name_candidate(&self, i: usize) -> bool {
         let w = &self.words[i];
-        if self.is_stop(i) {
+        if self.is_stop(i) || w.glued_digit || is_role_word(&w.key) {
+            return false;
+        }
+        // Specialties and clinical words end a name run unless they are names too.
+        if self.lex.clinical.contains(w.key.as_str()) && !self.in_names(i) {
             return false;
         }
         if w.cased_line {
@@ -869,7 +902,7 @@ impl Ctx<'_> {
         let mut n = 0;
         let mut j = i;
         while j < self.words.len() && n < max {
-            if j > i && !self.adjacent(j - 1, j, true) {
+            if j > i && !self.adjacent(j - 1, j, n == 1) {
                 break;
             }
             // Skip a title in "Dear Dr Smith" / "Name: Mrs Jane Smith".
@@ -942,7 +975,12 @@ impl Ctx<'_> {
                 let is_relation = RELATIONS.contains(&label[0]);
                 // A relation word followed by a lower-case word is prose ("son is well").
                 let gap = &self.text[self.words[last].end..self.words[next].start];
-                if gap.len() > 6 {
+                // Only separators a field or a phrase uses: not a sentence end.
+                if gap.len() > 6
+                    || !gap
+                        .chars()
+                        .all(|c| matches!(c, ' ' | '\t' | ':' | '-' | '=' | '#' | '(' | ','))
+                {
                     continue;
                 }
                 let conf = if colon { 0.9 } else { 0.8 };
@@ -1003,7 +1041,12 @@ impl Ctx<'_> {
             }
             let w = &self.words[i];
             let k = w.key.as_str();
-            if k.len() < 2 || self.ambiguous(i) || eponym_follows(self.text, &self.words, i) {
+            if k.len() < 2
+                || w.glued_digit
+                || is_role_word(k)
+                || self.ambiguous(i)
+                || eponym_follows(self.text, &self.words, i)
+            {
                 continue;
             }
             // A lone upper-case word in mixed text is more often an acronym.
@@ -1083,6 +1126,20 @@ impl Ctx<'_> {
 
     fn professions(&mut self) {
         for i in 0..self.words.len() {
+            // "Ex-miner", "ex-teacher"
+            if let Some(rest) = self.words[i].key.strip_prefix("ex-") {
+                if PROFESSIONS.contains(&rest) {
+                    let w = &self.words[i];
+                    let (start, end) = (w.start + 3, w.end);
+                    self.extra.push(Span {
+                        start,
+                        end,
+                        category: Category::Profession,
+                        detector: "profession",
+                        confidence: 0.75,
+                    });
+                }
+            }
             for trig in PROFESSION_TRIGGERS {
                 if !self.matches_phrase(i, trig) {
                     continue;
@@ -1140,6 +1197,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
         words,
         lex,
         tag: vec![None; n],
+        extra: Vec::new(),
     };
     skip_tags(&mut ctx);
     ctx.titles();
@@ -1164,6 +1222,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
             });
         }
     }
+    out.append(&mut ctx.extra);
     places(text, &ctx, out);
 }
 

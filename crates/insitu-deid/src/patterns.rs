@@ -10,7 +10,7 @@ use crate::{AgePolicy, DetectorConfig, Span};
 use insitu_types::Category;
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
-use regex_automata::Input;
+use regex_automata::{Anchored, Input, PatternID};
 
 /// What a pattern claims before validation; the validator may refine it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,11 +49,13 @@ pub(crate) enum Kind {
     MonthYearNumeric,
     WeekdayDay,
     Weekday,
+    WeekdayAbbrev,
     MonthName,
     Holiday,
     Year,
     Time,
     TimeAmPm,
+    TimeCued,
     TimeHrs,
     Age,
     AgeWords,
@@ -91,7 +93,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::LabelledId,
             format!(
-                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?)[\s:#=\-]*(?:is\s+)?([A-Za-z]{{0,4}}[0-9][A-Za-z0-9\-/]*[A-Za-z0-9](?:[ ][0-9]{{3,4}}){{0,2}}|[0-9]){B}"
+                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*:|our\s+ref|your\s+ref|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?)[\s:#=\-]*(?:is\s+)?([A-Za-z]{{0,4}}[/\-]?[0-9][A-Za-z0-9\-/]*[A-Za-z0-9](?:[ ][0-9]{{3,4}}){{0,2}}|[0-9]){B}"
             ),
         ),
         (
@@ -173,7 +175,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Ward,
             format!(
-                r"{B}(?:[Ww]ard|WARD)\s+[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+\s+(?:[Ww]ard|WARD){B}"
+                r"{B}(?:[Ww]ard|WARD)\s+[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+\s+(?:[Ww]ard|WARD){B}|{B}WARD:?\s+[A-Z]{{3,}}{B}|{B}Ward:?\s+[A-Z][a-z]{{2,}}{B}"
             ),
         ),
         (
@@ -226,6 +228,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
             ),
         ),
         (
+            Kind::WeekdayAbbrev,
+            format!(
+                r"{B}(?:[Tt]ues|TUES|[Ww]eds|WEDS|[Tt]hurs?|THURS?)\.?{B}|{B}(?i:next|last|on|this|by|until|from|every)\s+((?:[Mm]on|MON|[Ww]ed|WED|[Ff]ri|FRI|[Ss]at|SAT|[Ss]un|SUN|[Tt]ue|TUE|[Tt]hu|THU)\.?){B}"
+            ),
+        ),
+        (
             Kind::MonthName,
             format!(
                 r"{B}(?:January|February|March|April|June|July|August|September|October|November|December|JANUARY|FEBRUARY|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER|january|february|april|june|july|september|october|november|december){B}"
@@ -248,6 +256,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
             ),
         ),
         (
+            Kind::TimeCued,
+            format!(
+                r"{B}(?i:at|@|from|until|till|by|note|since|approx|around|time)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}"
+            ),
+        ),
+        (
             Kind::TimeAmPm,
             format!(r"{B}(?:1[0-2]|0?[1-9])\s*(?i:am|pm|a\.m\.|p\.m\.){B}"),
         ),
@@ -258,7 +272,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Age,
             format!(
-                r"{B}(?i:aged|age[:=]?|age\s+of|ages?)\s*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}"
+                r"{B}(?i:aged|age[:=]?|age\s+of|ages?|age\s+(?:is|was|now|of\s+about))\s*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}|{B}([0-9]{{1,3}})y{B}|{B}(?i:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)([0-9]{{2}}'?s){B}"
             ),
         ),
         (
@@ -319,10 +333,53 @@ impl PatternSet {
                     });
                     at = m.end().max(at + 1);
                 }
-                // Another pattern may still match from the next position.
-                None => at = next_char(text, m.start()),
+                None => {
+                    // The winner was refused; a lower-priority pattern may
+                    // still match here ("Ref NW/22" is an ID if not a postcode).
+                    if let Some(span) =
+                        self.fallback(text, config, m.start(), m.pattern().as_usize())
+                    {
+                        at = span.end.max(at + 1);
+                        out.push(span);
+                    } else {
+                        at = next_char(text, m.start());
+                    }
+                }
             }
         }
+    }
+}
+
+impl PatternSet {
+    /// Tries every other pattern anchored at `start`, in priority order.
+    fn fallback(
+        &self,
+        text: &str,
+        config: &DetectorConfig,
+        start: usize,
+        refused: usize,
+    ) -> Option<Span> {
+        let mut caps = self.re.create_captures();
+        for pid in (0..self.kinds.len()).filter(|&p| p != refused) {
+            let input = Input::new(text)
+                .span(start..text.len())
+                .anchored(Anchored::Pattern(PatternID::new_unchecked(pid)));
+            self.re.search_captures(&input, &mut caps);
+            let Some(m) = caps.get_match() else { continue };
+            let (s, e) = value_range(&caps, m.start(), m.end());
+            if let Some((category, detector, confidence)) =
+                validate(self.kinds[pid], text, s, e, config)
+            {
+                return Some(Span {
+                    start: s,
+                    end: e,
+                    category,
+                    detector,
+                    confidence,
+                });
+            }
+        }
+        None
     }
 }
 
@@ -707,7 +764,46 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             v(Category::Location, "street_address", 0.85)
         }
         Kind::Institution => crate::names::institution(text, start, end),
-        Kind::Ward => v(Category::Location, "ward", 0.7),
+        Kind::Ward => {
+            let words: Vec<String> = s
+                .split_whitespace()
+                .map(|w| w.trim_end_matches(':').to_lowercase())
+                .collect();
+            const NOT_A_WARD: &[&str] = &[
+                "round",
+                "rounds",
+                "staff",
+                "sister",
+                "manager",
+                "clerk",
+                "nurse",
+                "nurses",
+                "team",
+                "the",
+                "on",
+                "to",
+                "and",
+                "for",
+                "based",
+                "level",
+                "general",
+                "medical",
+                "surgical",
+                "transfer",
+                "attenders",
+                "attender",
+                "this",
+                "same",
+                "review",
+                "discharge",
+                "moves",
+            ];
+            if words.iter().any(|w| NOT_A_WARD.contains(&w.as_str())) {
+                None
+            } else {
+                v(Category::Location, "ward", 0.7)
+            }
+        }
         Kind::Company => v(Category::Organization, "company", 0.7),
         Kind::DateIso => {
             if iso_date_ok(s) {
@@ -742,7 +838,7 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             }
         }
         Kind::WeekdayDay => v(Category::Date, "weekday_date", 0.85),
-        Kind::Weekday => v(Category::Date, "weekday", 0.7),
+        Kind::Weekday | Kind::WeekdayAbbrev => v(Category::Date, "weekday", 0.7),
         Kind::MonthName => v(Category::Date, "month_name", 0.7),
         Kind::Holiday => v(Category::Date, "holiday", 0.7),
         Kind::Year => {
@@ -763,6 +859,12 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
                 return None;
             }
             v(Category::Date, "year", 0.7)
+        }
+        Kind::TimeCued => {
+            if !config.times || followed_by_unit(text, end) {
+                return None;
+            }
+            v(Category::Date, "time", 0.7)
         }
         Kind::Time | Kind::TimeAmPm | Kind::TimeHrs => {
             if !config.times {
@@ -840,7 +942,15 @@ const FAHRENHEIT_OR_GAUGE: &[&str] = &[
 ];
 
 fn age(text: &str, start: usize, end: usize, config: &DetectorConfig) -> Verdict {
-    let n: u32 = text[start..end].parse().ok()?;
+    let digits_only: String = text[start..end]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let n: u32 = digits_only.parse().ok()?;
+    // "aged 90+" is already the safe form.
+    if text[end..].starts_with('+') {
+        return None;
+    }
     // "98F" after a temperature word is Fahrenheit; "16F" before catheter is a gauge.
     let before = word_before(text, start);
     let after = text[end..].trim_start_matches(['M', 'F', ' ']);
