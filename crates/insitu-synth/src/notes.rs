@@ -91,10 +91,11 @@ fn vitals(w: &mut Writer<'_>) {
         w.pick(&["on air", "on RA", "RA"])
     };
     let us = w.us();
-    let temp = if us && w.chance(0.7) {
-        format!("{:.1} F", temp_c * 9.0 / 5.0 + 32.0)
-    } else {
-        format!("{temp_c:.1}")
+    let temp = match (us, w.rng.gen_range(0..10)) {
+        (true, 0..=6) => format!("{:.1} F", temp_c * 9.0 / 5.0 + 32.0),
+        (true, _) => format!("{:.1}°F", temp_c * 9.0 / 5.0 + 32.0),
+        (false, 0..=5) => format!("{temp_c:.1}"),
+        (false, _) => format!("{temp_c:.1}°C"),
     };
     let line = match w.rng.gen_range(0..4) {
         0 => format!("HR {hr}, BP {sys}/{dia}, RR {rr}, SpO2 {sats}% {o2}, T {temp}"),

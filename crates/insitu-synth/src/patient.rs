@@ -141,6 +141,18 @@ fn pick<T: Copy>(rng: &mut Rng8, items: &[T]) -> T {
 /// A first name, sometimes one that is also an English word.
 fn first_name(rng: &mut Rng8, female: bool) -> String {
     let w = words();
+    // A few names carry non-ASCII letters, so byte offsets are tested on them.
+    if rng.gen_bool(0.03) {
+        return pick(
+            rng,
+            if female {
+                &w.accented_female
+            } else {
+                &w.accented_male
+            },
+        )
+        .to_string();
+    }
     let word_name = rng.gen_bool(0.15);
     match (female, word_name) {
         (true, true) => pick(rng, &w.word_female),
@@ -153,6 +165,9 @@ fn first_name(rng: &mut Rng8, female: bool) -> String {
 
 fn surname(rng: &mut Rng8) -> String {
     let w = words();
+    if rng.gen_bool(0.03) {
+        return pick(rng, &w.accented_surnames).to_string();
+    }
     if rng.gen_bool(0.2) {
         pick(rng, &w.word_surnames)
     } else {

@@ -387,13 +387,22 @@ pub(crate) fn ip_address(rng: &mut Rng8) -> String {
 
 /// An e-mail local part derived from a name.
 pub(crate) fn email_local(rng: &mut Rng8, p: &PersonName) -> String {
-    let f = p.first.to_lowercase();
-    let l: String = p
-        .last
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphabetic())
-        .collect();
+    // Mailbox names keep ASCII letters only ("Zoë Núñez" → "zo", "nez" parts
+    // are fine for a mailbox, and slicing stays on character boundaries).
+    let ascii = |s: &str| -> String {
+        let a: String = s
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphabetic())
+            .collect();
+        if a.is_empty() {
+            "x".into()
+        } else {
+            a
+        }
+    };
+    let f = ascii(&p.first);
+    let l = ascii(&p.last);
     match rng.gen_range(0..5) {
         0 => format!("{f}.{l}"),
         1 => format!("{}.{l}", &f[..1]),

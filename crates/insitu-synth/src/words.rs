@@ -27,6 +27,9 @@ pub(crate) struct Words {
     pub word_female: Vec<&'static str>,
     pub word_male: Vec<&'static str>,
     pub word_surnames: Vec<&'static str>,
+    pub accented_female: Vec<&'static str>,
+    pub accented_male: Vec<&'static str>,
+    pub accented_surnames: Vec<&'static str>,
     pub uk_towns: Vec<UkTown>,
     pub london_outward: Vec<&'static str>,
     pub us_cities: Vec<UsCity>,
@@ -79,6 +82,19 @@ pub(crate) fn words() -> &'static Words {
                 .map(|(_, n)| *n)
                 .collect()
         };
+        let accented: Vec<(&str, &str)> = lines(include_str!("../data/accented_names.txt"))
+            .map(|l| {
+                l.split_once(' ')
+                    .expect("accented_names.txt: `F|M|S Name` per line")
+            })
+            .collect();
+        let pick_accented = |tag: &str| -> Vec<&'static str> {
+            accented
+                .iter()
+                .filter(|(t, _)| *t == tag)
+                .map(|(_, n)| *n)
+                .collect()
+        };
         let suffixes: Vec<[&str; 2]> = lines(include_str!("../data/street_suffixes.txt"))
             .map(fields::<2>)
             .collect();
@@ -99,6 +115,9 @@ pub(crate) fn words() -> &'static Words {
             word_female: pick("F"),
             word_male: pick("M"),
             word_surnames: pick("S"),
+            accented_female: pick_accented("F"),
+            accented_male: pick_accented("M"),
+            accented_surnames: pick_accented("S"),
             uk_towns: lines(include_str!("../data/uk_towns.txt"))
                 .map(|l| {
                     let [name, area, lo, hi, dialling_code] = fields::<5>(l);
@@ -159,6 +178,9 @@ mod tests {
             ("word_female", w.word_female.len()),
             ("word_male", w.word_male.len()),
             ("word_surnames", w.word_surnames.len()),
+            ("accented_female", w.accented_female.len()),
+            ("accented_male", w.accented_male.len()),
+            ("accented_surnames", w.accented_surnames.len()),
             ("uk_towns", w.uk_towns.len()),
             ("london_outward", w.london_outward.len()),
             ("us_cities", w.us_cities.len()),

@@ -318,6 +318,24 @@ fn identifiers_come_in_many_surface_forms() {
             "no name containing {word}"
         );
     }
+    assert!(
+        names.iter().any(|n| !n.is_ascii()),
+        "no name with non-ASCII letters"
+    );
+    let ids = spans(Category::Id);
+    let ni_shaped = |t: &str| {
+        let c: String = t.chars().filter(|c| *c != ' ').collect();
+        c.len() == 9
+            && c[..2].chars().all(|x| x.is_ascii_uppercase())
+            && c[2..8].chars().all(|x| x.is_ascii_digit())
+            && "ABCD".contains(&c[8..])
+    };
+    assert!(ids.iter().any(|t| ni_shaped(t)), "no NI number");
+    assert!(
+        ids.iter()
+            .any(|t| t.len() == 11 && t.as_bytes()[3] == b'-' && t.as_bytes()[6] == b'-'),
+        "no SSN-shaped number"
+    );
     let ages: Vec<u32> = spans(Category::Age)
         .iter()
         .filter_map(|a| a.parse().ok())
