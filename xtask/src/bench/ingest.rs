@@ -4,9 +4,9 @@
 //! The input is a synthetic corpus from insitu-synth (generation is timed
 //! separately and not counted), or an existing JSONL with `--file`. The bench
 //! times three things on the same file so the figure can be explained:
-//! parsing alone (NoteReader), a first ingest (parse + pseudonymise + sha256
-//! + SQLite inserts in one transaction), and a second ingest of the same
-//! file (every record a duplicate). Target: first ingest >= 50 MB/s.
+//! parsing alone (NoteReader), a first ingest (parsing, pseudonymising,
+//! hashing and SQLite inserts in one transaction), and a second ingest of
+//! the same file (every record a duplicate). Target: first ingest >= 50 MB/s.
 
 use insitu_ingest::{ingest_path, CsvColumns, Format, IngestOptions, NoteReader};
 use insitu_store::Store;
