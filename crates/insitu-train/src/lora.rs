@@ -22,6 +22,7 @@ pub const KNOWN_TARGET_MODULES: [&str; 7] = [
 
 /// LoRA hyperparameters, named as in PEFT's `LoraConfig`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LoraConfig {
     /// Rank of the update.
     pub r: usize,

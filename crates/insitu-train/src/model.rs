@@ -245,6 +245,11 @@ impl Model {
         })
     }
 
+    /// Loads a Hugging Face model directory in f32 on the CPU (how insitu trains).
+    pub fn from_dir(dir: &crate::hf::ModelDir) -> Result<Model> {
+        Model::load(dir.var_builder(DType::F32, &Device::Cpu)?, &dir.config)
+    }
+
     /// A randomly initialised model (HF's `initializer_range` 0.02 normal
     /// weights, unit norms), loaded through the same path as a checkpoint.
     pub fn random(cfg: &LlamaConfig, seed: u64, dtype: DType, device: &Device) -> Result<Model> {

@@ -306,7 +306,7 @@ pub fn batch_nll(
 
 /// Hyperparameters of an SFT run (TRL/transformers names where they exist).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SftConfig {
     /// Seed for shuffling, LoRA initialisation and dropout.
     pub seed: u64,
@@ -360,6 +360,17 @@ impl Default for SftConfig {
             full_finetune: false,
         }
     }
+}
+
+/// Everything `insitu train --config run.toml` can set: `[lora]` (PEFT
+/// names) and `[training]` ([`SftConfig`] names); both optional.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// LoRA hyperparameters (ignored with `training.full_finetune`).
+    pub lora: crate::lora::LoraConfig,
+    /// Loop hyperparameters.
+    pub training: SftConfig,
 }
 
 /// Reported after every optimizer step.

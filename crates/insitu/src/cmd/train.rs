@@ -1,12 +1,330 @@
-//! `insitu train`.
+//! `insitu train`: LoRA (or full) supervised fine-tuning of a Hugging Face
+//! model directory on a dataset directory, writing a run directory with the
+//! PEFT adapter, metrics, TensorBoard events, checkpoints and `run.json`;
+//! with a home, the run is also recorded in the store and the audit log.
 
 use crate::Global;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use insitu_train::hf::{self, ModelDir};
+use insitu_train::model::Model;
+use insitu_train::sft::{self, Progress, PromptFormat, RunConfig, Trainer};
+use std::path::{Path, PathBuf};
 
 /// Arguments of `insitu train`.
 #[derive(clap::Args, Debug)]
-pub struct Args {}
+#[command(
+    after_help = "The dataset directory holds train.jsonl (required), validation.jsonl
+(optional) and dataset_card.json; each line is {\"messages\": [{role, content}, …]}
+or {\"instruction\", \"input\", \"output\"}. The run directory receives adapter/
+(PEFT), metrics.jsonl, tensorboard/, checkpoints/ and run.json.
+
+run.toml (all keys optional):
+  [lora]      r, lora_alpha, lora_dropout, target_modules, use_rslora
+  [training]  seed, max_seq_length, per_device_train_batch_size,
+              gradient_accumulation_steps, num_train_epochs, max_steps,
+              learning_rate, warmup_steps, lr_scheduler_type (constant|linear|cosine),
+              weight_decay, max_grad_norm, packing, eval_steps, save_steps, full_finetune
+
+Examples:
+  insitu train --model ./tiny --dataset ./ds --out ./runs/first
+  insitu --home ./insitu-home train --model ./tiny --dataset ./ds --config run.toml"
+)]
+pub struct Args {
+    /// Base model: a Hugging Face directory (config.json, *.safetensors, tokenizer.json).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// Dataset directory (train.jsonl, validation.jsonl, dataset_card.json).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: PathBuf,
+    /// Run directory; defaults to HOME/runs/<run id> when a home is given.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Hyperparameters as TOML ([lora] and [training] tables).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Overrides training.seed.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Overrides training.max_steps.
+    #[arg(long, value_name = "N")]
+    pub max_steps: Option<usize>,
+    /// Continue from the run directory's latest checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run id (default: derived from the start time and seed).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Test hook: after saving the checkpoint at this step, stop making
+    /// progress (so a test can SIGKILL the process mid-run).
+    #[arg(long, hide = true, value_name = "N")]
+    pub hang_after_step: Option<usize>,
+}
+
+/// A progress bar on stderr showing loss, tokens/s and ETA; hidden with `--quiet`.
+pub(crate) fn progress_bar(total: usize, quiet: bool, label: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(label.to_string());
+    bar
+}
+
+/// Updates `bar` from a training progress report.
+pub(crate) fn show_progress(bar: &ProgressBar, p: &Progress) {
+    bar.set_position(p.step as u64);
+    let val = p
+        .val_loss
+        .map(|v| format!(" val {v:.4}"))
+        .unwrap_or_default();
+    bar.set_message(format!(
+        "loss {:.4}{val} {:.0} tok/s",
+        p.loss, p.tokens_per_sec
+    ));
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads and checks `run.toml`.
+fn read_config(path: Option<&Path>) -> anyhow::Result<RunConfig> {
+    let Some(path) = path else {
+        return Ok(RunConfig::default());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| crate::exit::input(format!("{}: {e}", path.display())))
+}
 
 /// Runs `insitu train`.
-pub fn run(_args: Args, _g: &Global) -> anyhow::Result<()> {
-    anyhow::bail!("`insitu train` is not built yet")
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    let mut cfg = read_config(args.config.as_deref())?;
+    if let Some(s) = args.seed {
+        cfg.training.seed = s;
+    }
+    if let Some(n) = args.max_steps {
+        cfg.training.max_steps = Some(n);
+    }
+    if !cfg.training.full_finetune {
+        cfg.lora
+            .validate()
+            .map_err(|e| crate::exit::input(e.to_string()))?;
+    }
+    let train_path = args.dataset.join("train.jsonl");
+    if !train_path.is_file() {
+        return Err(crate::exit::input(format!(
+            "{}: not found — the dataset directory needs train.jsonl (build one with `insitu dataset build`)",
+            train_path.display()
+        )));
+    }
+    let dir = ModelDir::open(&args.model).map_err(|e| crate::exit::input(e.to_string()))?;
+    let digest = dir.digest()?;
+    let train_text =
+        sft::read_examples(&train_path).map_err(|e| crate::exit::input(e.to_string()))?;
+    let val_path = args.dataset.join("validation.jsonl");
+    let val_text = if val_path.is_file() {
+        sft::read_examples(&val_path).map_err(|e| crate::exit::input(e.to_string()))?
+    } else {
+        Vec::new()
+    };
+    let card_path = args.dataset.join("dataset_card.json");
+    let card_sha256 = if card_path.is_file() {
+        Some(hf::file_sha256(&card_path)?)
+    } else {
+        None
+    };
+
+    let eos_ids = dir
+        .config
+        .eos_token_id
+        .as_ref()
+        .or(dir.generation.eos_token_id.as_ref())
+        .map(|e| e.to_vec())
+        .unwrap_or_default();
+    let format = PromptFormat {
+        tokenizer: &dir.tokenizer,
+        chat: dir.chat.as_ref(),
+        eos_ids,
+    };
+    let tokenize = |exs: &[sft::TextExample]| -> anyhow::Result<Vec<sft::TokenizedExample>> {
+        exs.iter()
+            .map(|e| format.tokenize(e).map_err(anyhow::Error::from))
+            .collect()
+    };
+    let train = tokenize(&train_text)?;
+    let val = tokenize(&val_text)?;
+    let pad_id = dir
+        .config
+        .pad_token_id
+        .or(format.eos_ids.first().copied())
+        .unwrap_or(0);
+
+    let mut model = Model::from_dir(&dir)?;
+    if cfg.training.full_finetune {
+        model.make_fully_trainable()?;
+    } else {
+        model.attach_lora(&cfg.lora, cfg.training.seed)?;
+        for w in insitu_train::peft::vllm_warnings(&cfg.lora) {
+            eprintln!("warning: {w}");
+        }
+    }
+
+    let started_at = now_rfc3339();
+    let run_id = args.run_id.clone().unwrap_or_else(|| {
+        format!(
+            "run-{}-s{}",
+            started_at.replace([':', '-'], "").trim_end_matches('Z'),
+            cfg.training.seed
+        )
+    });
+    let with_home = g.home.is_some();
+    let run_dir =
+        match (&args.out, with_home) {
+            (Some(d), _) => d.clone(),
+            (None, true) => g.home_dir().join("runs").join(&run_id),
+            (None, false) => return Err(crate::exit::input(
+                "give --out DIR for the run directory, or --home to keep runs in an appliance home",
+            )),
+        };
+    if run_dir.join("run.json").exists() && !args.resume {
+        return Err(crate::exit::input(format!(
+            "{}: holds a finished run — choose another --out",
+            run_dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+
+    let config_json = serde_json::to_value(&cfg)?;
+    let mut store = if with_home {
+        let mut store = insitu_store::Store::open(&g.home_dir())?;
+        let new_run = insitu_store::runs::NewRun {
+            id: run_id.clone(),
+            base_model_path: args.model.display().to_string(),
+            base_model_digest: digest.clone(),
+            dataset_dir: args.dataset.display().to_string(),
+            dataset_card_sha256: card_sha256.clone().unwrap_or_default(),
+            seed: cfg.training.seed,
+            config: config_json.clone(),
+            run_dir: run_dir.display().to_string(),
+            started_by: g.actor(),
+            started_at: started_at.clone(),
+        };
+        // A resumed run keeps its record (pass the same --run-id).
+        let known = args.resume && store.run(&run_id)?.is_some_and(|r| r.status == "running");
+        if !known {
+            store.tx(|tx| tx.insert_run(&g.actor(), &new_run))?;
+        }
+        Some(store)
+    } else {
+        None
+    };
+
+    let outcome = train_and_write(&args, g, &cfg, model, train, val, pad_id, &run_dir);
+    let metrics = match outcome {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(store) = store.as_mut() {
+                let msg = format!("{e:#}");
+                store.tx(|tx| tx.fail_run(&g.actor(), &run_id, &msg))?;
+            }
+            return Err(e);
+        }
+    };
+
+    let run_json = serde_json::json!({
+        "run_id": run_id,
+        "base_model": {"path": args.model.display().to_string(), "digest": digest},
+        "dataset": {"dir": args.dataset.display().to_string(), "card_sha256": card_sha256},
+        "lora": if cfg.training.full_finetune { serde_json::Value::Null } else { serde_json::to_value(&cfg.lora)? },
+        "hyperparameters": serde_json::to_value(&cfg.training)?,
+        "seed": cfg.training.seed,
+        "started_by": g.actor(),
+        "started_at": started_at,
+        "finished_at": now_rfc3339(),
+        "metrics": metrics,
+        "dp": serde_json::Value::Null,
+    });
+    let tmp = run_dir.join("run.json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(&run_json)? + "\n")
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, run_dir.join("run.json"))
+        .with_context(|| format!("writing {}", run_dir.join("run.json").display()))?;
+    if let Some(store) = store.as_mut() {
+        let m = serde_json::to_value(&metrics)?;
+        store.tx(|tx| tx.finish_run(&g.actor(), &run_id, &m))?;
+    }
+    if !g.quiet {
+        let fmt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "n/a".into());
+        eprintln!(
+            "validation loss {} -> {} after {} steps ({} tokens)",
+            fmt(metrics.val_loss_before),
+            fmt(metrics.val_loss_after),
+            metrics.steps,
+            metrics.tokens
+        );
+    }
+    println!("{}", run_dir.display());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_and_write(
+    args: &Args,
+    g: &Global,
+    cfg: &RunConfig,
+    model: Model,
+    train: Vec<sft::TokenizedExample>,
+    val: Vec<sft::TokenizedExample>,
+    pad_id: u32,
+    run_dir: &Path,
+) -> anyhow::Result<sft::RunMetrics> {
+    let mut trainer = Trainer::new(model, cfg.training.clone(), train, val, pad_id)
+        .map_err(|e| crate::exit::input(e.to_string()))?;
+    if args.resume && trainer.resume(run_dir)? && !g.quiet {
+        eprintln!(
+            "resuming from the latest checkpoint in {}",
+            run_dir.display()
+        );
+    }
+    let bar = progress_bar(trainer.total_steps(), g.quiet, "train");
+    let hang = args.hang_after_step;
+    let metrics = trainer.run(run_dir, &mut |p| {
+        show_progress(&bar, p);
+        if hang == Some(p.step) {
+            // Test hook: the checkpoint for this step is on disk; wait to be killed.
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+    let model = trainer.into_model();
+    if cfg.training.full_finetune {
+        let dir = ModelDir::open(&args.model)?;
+        hf::write_model_dir(
+            &run_dir.join("model"),
+            model.config(),
+            &model.merged_tensors()?,
+            &dir.tokenizer,
+            dir.chat.as_ref().map(|c| c.source()),
+            &dir.generation,
+            "# Fully fine-tuned by insitu\n",
+        )?;
+    } else {
+        let lora = model.lora_config().expect("LoRA attached").clone();
+        insitu_train::peft::write_adapter(
+            &run_dir.join("adapter"),
+            &lora,
+            &args.model.display().to_string(),
+            &model.trainable_tensors(),
+        )?;
+    }
+    Ok(metrics)
 }
