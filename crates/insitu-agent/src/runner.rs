@@ -42,6 +42,12 @@ pub enum Outcome {
         /// Why, in words the sponsor may read.
         reason: String,
     },
+    /// The job could not run now (e.g. the pipeline is busy or not
+    /// available); it keeps its state and is tried again on a later poll.
+    Deferred {
+        /// Why, for the appliance's operator.
+        reason: String,
+    },
 }
 
 /// Runs one accepted job through the pipeline (dataset → train → leakage →
@@ -195,5 +201,9 @@ fn run_job(
         }
         Outcome::RefusedByGate { reason } => fail(store, "refused-by-gate", "refuse", reason),
         Outcome::Failed { reason } => fail(store, "failed", "fail", reason),
+        Outcome::Deferred { reason } => {
+            tracing::warn!(job = %job.id, %reason, "job deferred");
+            Ok(format!("deferred: {reason}"))
+        }
     }
 }

@@ -295,6 +295,29 @@ impl Store {
     pub fn hub_job(&self, id: &str) -> Result<Option<HubJob>> {
         load(self.conn(), id)
     }
+
+    /// How many notes and distinct patients a job drawing on `note_kinds`
+    /// (empty = every kind) could use: what the IG officer is asked to
+    /// release for training. Reads the documents table, read-only.
+    pub fn hub_job_data_scope(&self, note_kinds: &[String]) -> Result<(i64, i64)> {
+        let (sql, kinds) = if note_kinds.is_empty() {
+            (
+                "SELECT count(*), count(DISTINCT patient_key) FROM documents".to_string(),
+                Vec::new(),
+            )
+        } else {
+            let marks = vec!["?"; note_kinds.len()].join(", ");
+            (
+                format!("SELECT count(*), count(DISTINCT patient_key) FROM documents WHERE kind IN ({marks})"),
+                note_kinds.to_vec(),
+            )
+        };
+        Ok(self
+            .conn()
+            .query_row(&sql, rusqlite::params_from_iter(kinds.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?)
+    }
 }
 
 #[cfg(test)]

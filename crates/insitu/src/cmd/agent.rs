@@ -1,12 +1,110 @@
-//! `insitu agent …`.
+//! `insitu agent …`: the appliance's outbound-only link to a hub.
 
 use crate::Global;
+use anyhow::Context;
+use insitu_agent::{AgentClient, Outcome, RunnableJob};
+use insitu_store::Store;
 
 /// Subcommands of `insitu agent`.
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Register this appliance's signing key with a hub using a one-time code.
+    Enroll {
+        /// Hub base URL, e.g. https://hub.example.org.
+        #[arg(long, env = "INSITU_HUB_URL")]
+        hub: String,
+        /// Enrollment code from `insitu hub admin add-hospital`.
+        #[arg(long)]
+        code: String,
+        /// Name of this appliance as shown on the hub.
+        #[arg(long, default_value = "appliance")]
+        name: String,
+    },
+    /// Poll the hub (outbound only): pull jobs, send IG decisions, run accepted jobs.
+    Run {
+        /// Poll once and exit.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between polls.
+        #[arg(long, default_value_t = 30)]
+        interval: u64,
+    },
+}
+
+fn open(g: &Global) -> anyhow::Result<Store> {
+    Store::open(&g.home_dir()).map_err(|e| crate::exit::input(e.to_string()))
+}
+
+/// The pipeline a job runs through. Until dataset → train → leakage → gate →
+/// approvals → bundle is wired in (see issue 10), jobs are left waiting — not
+/// failed, so the sponsor is not refunded by mistake.
+fn pipeline(job: &RunnableJob) -> Outcome {
+    Outcome::Deferred {
+        reason: format!(
+            "job {}: the training pipeline is not wired into `insitu agent run` yet; the job stays accepted",
+            job.id
+        ),
+    }
+}
 
 /// Runs `insitu agent …`.
-pub fn run(command: Command, _g: &Global) -> anyhow::Result<()> {
-    match command {}
+pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
+    match command {
+        Command::Enroll { hub, code, name } => {
+            let mut store = open(g)?;
+            let key = store
+                .home()
+                .signing_key()
+                .context("reading the appliance signing key")?;
+            let client = AgentClient::new(&hub, key);
+            let hospital = client.enroll(&code, &name).map_err(agent_error)?;
+            let pk = client.public_key_hex();
+            store.tx(|tx| tx.record_enrolment(&g.actor(), &hub, &hospital, &pk))?;
+            println!("enrolled with {hub} as hospital {hospital} (appliance key {pk})");
+            Ok(())
+        }
+        Command::Run { once, interval } => {
+            let mut store = open(g)?;
+            let enrolment = store.hub_enrolment()?.ok_or_else(|| {
+                crate::exit::input("this appliance is not enrolled with a hub — run `insitu agent enroll --hub URL --code CODE` first")
+            })?;
+            let client = AgentClient::new(&enrolment.hub_url, store.home().signing_key()?);
+            let mut executor = pipeline;
+            loop {
+                match insitu_agent::poll_once(&mut store, &client, &mut executor, "agent") {
+                    Ok(r) => {
+                        if !g.quiet {
+                            println!(
+                                "polled {}: {} job(s) listed, {} decision(s) sent, {} run",
+                                enrolment.hub_url,
+                                r.pulled,
+                                r.reported.len(),
+                                r.ran.len()
+                            );
+                            for (job, state) in &r.ran {
+                                println!("  {job}: {state}");
+                            }
+                        }
+                    }
+                    Err(e) if once => return Err(agent_error(e)),
+                    Err(e) => eprintln!("poll failed (will retry in {interval} s): {e}"),
+                }
+                if once {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_secs(interval));
+            }
+        }
+    }
+}
+
+/// Hub refusals of the caller's input (4xx other than auth) exit 2.
+pub(crate) fn agent_error(e: insitu_agent::AgentError) -> anyhow::Error {
+    match e.status() {
+        Some(400..=499) => crate::exit::input(e.to_string()),
+        _ => match e {
+            insitu_agent::AgentError::Invalid(m) => crate::exit::input(m),
+            other => anyhow::Error::new(other),
+        },
+    }
 }

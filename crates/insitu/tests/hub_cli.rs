@@ -1,0 +1,226 @@
+//! The hub's scriptable contract, driven through the `insitu` binary: admin
+//! commands print secrets alone on the last line, `sponsor job post` prints
+//! the job id last, `job show` is JSON and fails for another sponsor's job,
+//! `hub ledger --json` has the documented shape, and the IG officer's
+//! `jobs show` is a plain-English summary.
+
+use assert_cmd::Command;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Stdio};
+
+fn insitu() -> Command {
+    let mut c = Command::cargo_bin("insitu").unwrap();
+    c.env_remove("INSITU_HOME")
+        .env_remove("INSITU_HUB_DB")
+        .env_remove("INSITU_HUB_URL")
+        .env_remove("INSITU_HUB_TOKEN");
+    c
+}
+
+fn last_line(out: &[u8]) -> String {
+    String::from_utf8_lossy(out)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = insitu().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(home: &Path) -> (Server, String) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("insitu"))
+        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--home"])
+        .arg(home)
+        .env_remove("INSITU_HUB_DB")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_string();
+    (Server(child), url)
+}
+
+#[test]
+fn hub_contract_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub_home = dir.path().join("hub");
+    let hub = hub_home.to_str().unwrap();
+    let app = dir.path().join("appliance");
+    let app = app.to_str().unwrap();
+
+    let token = last_line(ok(&["hub", "admin", "add-sponsor", "acme", "--home", hub]).as_bytes());
+    assert!(token.starts_with("isk_"), "{token}");
+    let rival = last_line(ok(&["hub", "admin", "add-sponsor", "rival", "--home", hub]).as_bytes());
+    let code = last_line(
+        ok(&[
+            "hub",
+            "admin",
+            "add-hospital",
+            "example-hospital",
+            "--home",
+            hub,
+        ])
+        .as_bytes(),
+    );
+    assert!(code.starts_with("enr_"), "{code}");
+    // Duplicate names are an input error.
+    insitu()
+        .args(["hub", "admin", "add-sponsor", "acme", "--home", hub])
+        .assert()
+        .code(2);
+
+    let (_server, url) = serve(&hub_home);
+    ok(&["init", "--home", app]);
+    ok(&[
+        "agent", "enroll", "--hub", &url, "--code", &code, "--home", app,
+    ]);
+    // One-time code: a second enrollment fails.
+    insitu()
+        .args([
+            "agent", "enroll", "--hub", &url, "--code", &code, "--home", app,
+        ])
+        .assert()
+        .failure();
+
+    let model = dir.path().join("tiny");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join("config.json"), b"{\"hidden_size\": 8}").unwrap();
+    std::fs::write(model.join("model.safetensors"), vec![1u8; 1000]).unwrap();
+    let digest = last_line(
+        ok(&[
+            "sponsor",
+            "model",
+            "push",
+            "--hub",
+            &url,
+            "--token",
+            &token,
+            model.to_str().unwrap(),
+        ])
+        .as_bytes(),
+    );
+    assert_eq!(digest.len(), 64);
+
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/job.toml");
+    let example = example.to_str().unwrap();
+    let post = [
+        "sponsor", "job", "post", "--hub", &url, "--token", &token, example, "--model", &digest,
+    ];
+    let job = last_line(ok(&post).as_bytes());
+    assert!(job.starts_with("job_"), "{job}");
+    // Re-running the same post is answered from the idempotency record.
+    assert_eq!(last_line(ok(&post).as_bytes()), job);
+
+    let shown: serde_json::Value = serde_json::from_str(&ok(&[
+        "sponsor", "job", "show", "--hub", &url, "--token", &token, &job,
+    ]))
+    .unwrap();
+    assert_eq!(shown["state"], "offered");
+    insitu()
+        .args([
+            "sponsor", "job", "show", "--hub", &url, "--token", &rival, &job,
+        ])
+        .assert()
+        .failure();
+
+    // A bad spec lists every problem with its field path, exit 2.
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(example)
+        .unwrap()
+        .replace("r = 8", "r = 0")
+        .replace("currency = \"GBP\"", "currency = \"gbp\"");
+    std::fs::write(&bad, text).unwrap();
+    let out = insitu()
+        .args([
+            "sponsor",
+            "job",
+            "post",
+            "--hub",
+            &url,
+            "--token",
+            &token,
+            bad.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("hyperparameters.r") && err.contains("fee.currency"),
+        "{err}"
+    );
+
+    ok(&["agent", "run", "--once", "--home", app]);
+    assert!(ok(&["jobs", "list", "--home", app]).contains(&job));
+    let summary = ok(&["jobs", "show", &job, "--home", app]);
+    for needle in [
+        "What will leave",
+        "patient",
+        "Privacy",
+        "1,750.00 GBP",
+        "2,500.00 GBP",
+    ] {
+        assert!(
+            summary.contains(needle),
+            "{needle:?} missing from:\n{summary}"
+        );
+    }
+    ok(&["jobs", "accept", &job, "--home", app]);
+    insitu()
+        .args(["jobs", "decline", &job, "--home", app])
+        .assert()
+        .code(2);
+    ok(&["agent", "run", "--once", "--home", app]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&[
+        "sponsor", "job", "show", "--hub", &url, "--token", &token, &job,
+    ]))
+    .unwrap();
+    assert!(
+        shown["state"] == "accepted" || shown["state"] == "running",
+        "{shown}"
+    );
+
+    let ledger: serde_json::Value =
+        serde_json::from_str(&ok(&["hub", "ledger", "--home", hub, "--json"])).unwrap();
+    assert_eq!(ledger["balanced"], true);
+    let accounts = ledger["accounts"].as_array().unwrap();
+    let escrow = accounts.iter().find(|a| a["name"] == "escrow").unwrap();
+    assert_eq!(
+        (
+            escrow["kind"].as_str(),
+            escrow["currency"].as_str(),
+            escrow["balance_minor"].as_i64()
+        ),
+        (Some("escrow"), Some("GBP"), Some(250000))
+    );
+    assert!(accounts
+        .iter()
+        .any(|a| a["kind"] == "sponsor" && a["balance_minor"] == -250000));
+}
