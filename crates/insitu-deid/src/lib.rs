@@ -131,6 +131,13 @@ pub fn scan(text: &str) -> Vec<Span> {
         .scan(text)
 }
 
+/// How many capitalised words in `text` are neither covered by `spans` nor
+/// explained by a word list: a residual-risk signal for reports (possible
+/// missed names or places). Counts only; never returns the words.
+pub fn unexplained_capitalised_words(text: &str, spans: &[Span]) -> usize {
+    names::unexplained_capitalised(text, spans)
+}
+
 /// "Mrs Patience Addo, 45, presented": a bare number set off right after a
 /// name is that person's age, a convention of clinical and letter writing.
 fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span> {

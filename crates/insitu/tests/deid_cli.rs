@@ -181,3 +181,95 @@ fn eval_reports_scores_and_hides_text_unless_shown() {
     assert_eq!(v["overlap"]["recall"], 0.5);
     assert_eq!(v["overlap"]["precision"], 1.0);
 }
+
+#[test]
+fn pipeline_mode_deidentifies_ingested_documents_once_with_audit_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    insitu()
+        .arg("--home")
+        .arg(&home)
+        .arg("init")
+        .assert()
+        .success();
+    let notes = dir.path().join("notes.jsonl");
+    fs::write(
+        &notes,
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"id": "n1", "patient_id": "P1", "text": "Seen by Dr Amelia Rose on 3/4/2024."}),
+            serde_json::json!({"id": "n2", "patient_id": "P1", "text": "Dr Amelia Rose phoned on 10/4/2024."})
+        ),
+    )
+    .unwrap();
+    insitu()
+        .arg("--home")
+        .arg(&home)
+        .arg("ingest")
+        .arg(&notes)
+        .assert()
+        .success();
+    insitu()
+        .arg("--home")
+        .arg(&home)
+        .arg("deid")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "de-identified 2 document(s) in run 1",
+        ));
+    insitu()
+        .arg("--home")
+        .arg(&home)
+        .arg("deid")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to de-identify"));
+    let store = insitu_store::Store::open(&home).unwrap();
+    let docs = store.deidentified_documents().unwrap();
+    assert_eq!(docs.len(), 2);
+    for d in &docs {
+        assert!(
+            !d.text.contains("Amelia") && !d.text.contains("/4/2024"),
+            "{}",
+            d.text
+        );
+    }
+    // Same patient: the same surrogate name in both notes, dates 7 days apart still.
+    let name = |t: &str| {
+        t.split("Dr ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(name(&docs[0].text), name(&docs[1].text));
+    let report = fs::read_to_string(home.join("reports/deid-run-1.md")).unwrap();
+    assert!(report.contains("residual-risk") && !report.contains("Amelia"));
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(home.join("reports/deid-run-1.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["documents"], 2);
+    insitu()
+        .arg("--home")
+        .arg(&home)
+        .args(["audit", "verify"])
+        .assert()
+        .success();
+    let runs = store.deid_runs().unwrap();
+    assert_eq!(runs[0].spans, 4);
+}
+
+#[test]
+fn pipeline_mode_without_a_home_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    insitu()
+        .arg("--home")
+        .arg(dir.path().join("nope"))
+        .arg("deid")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("insitu init"));
+}
