@@ -1406,6 +1406,26 @@ pub(crate) fn institution(
     Some((category, "institution", 0.8))
 }
 
+/// Capitalised mid-sentence words that no span covers and no word list
+/// explains: the words most likely to be missed names or places.
+pub(crate) fn unexplained_capitalised(text: &str, spans: &[Span]) -> usize {
+    let lex = Lexicon::get();
+    words(text)
+        .iter()
+        .filter(|w| w.cased_line && w.shape == Shape::Title && !w.sentence_start && !w.glued_digit)
+        .filter(|w| w.key.chars().count() >= 3)
+        .filter(|w| {
+            let k = w.key.as_str();
+            !lex.common.contains(k)
+                && !lex.clinical.contains(k)
+                && !STOP.contains(&k)
+                && !TITLES.contains(&k)
+                && !EPONYM_NOUNS.contains(&k)
+        })
+        .filter(|w| !spans.iter().any(|s| s.start < w.end && w.start < s.end))
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1449,24 +1469,4 @@ mod tests {
         let got = names("Mrs Okonkwo attended. Later Okonkwo was tearful.");
         assert_eq!(got, vec!["Okonkwo", "Okonkwo"]);
     }
-}
-
-/// Capitalised mid-sentence words that no span covers and no word list
-/// explains: the words most likely to be missed names or places.
-pub(crate) fn unexplained_capitalised(text: &str, spans: &[Span]) -> usize {
-    let lex = Lexicon::get();
-    words(text)
-        .iter()
-        .filter(|w| w.cased_line && w.shape == Shape::Title && !w.sentence_start && !w.glued_digit)
-        .filter(|w| w.key.chars().count() >= 3)
-        .filter(|w| {
-            let k = w.key.as_str();
-            !lex.common.contains(k)
-                && !lex.clinical.contains(k)
-                && !STOP.contains(&k)
-                && !TITLES.contains(&k)
-                && !EPONYM_NOUNS.contains(&k)
-        })
-        .filter(|w| !spans.iter().any(|s| s.start < w.end && w.start < s.end))
-        .count()
 }
