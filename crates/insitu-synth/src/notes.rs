@@ -121,11 +121,17 @@ fn vitals(w: &mut Writer<'_>) {
 fn vitals_run(w: &mut Writer<'_>) {
     let n = w.rng.gen_range(2..=3);
     let us = w.p.style == crate::Style::Us;
+    // One clock format for the whole run: each time is formatted from a
+    // copy of the same generator state.
+    let time_format = w.rng.clone();
+    w.rng.gen::<u64>();
     for i in 0..n {
         let at = w.at
             - chrono::Duration::minutes(((n - 1 - i) * 4 * 60 + w.rng.gen_range(0..30)) as i64);
-        let t = crate::surface::time(&mut w.rng, w.p.style, at);
-        w.b.push(if i == 0 { "Obs " } else { "; " });
+        let t = crate::surface::time(&mut time_format.clone(), w.p.style, at);
+        if i > 0 {
+            w.b.push("; ");
+        }
         w.phi(Category::Date, &t);
         w.b.push(": ");
         let hr = w.rng.gen_range(70..125);
@@ -982,8 +988,91 @@ pub(crate) fn operative(w: &mut Writer<'_>) {
     ]);
 }
 
-/// Night or weekend handover sheet entry.
+/// Night or weekend handover: an SBAR entry or a row of a handover list.
 pub(crate) fn handover(w: &mut Writer<'_>) {
+    if w.chance(0.4) {
+        handover_list(w);
+    } else {
+        handover_sbar(w);
+    }
+}
+
+/// One patient's row on a printed handover list.
+fn handover_list(w: &mut Writer<'_>) {
+    let acute = w.e.acute;
+    let day = (w.at.date() - w.e.arrival.date()).num_days().max(0) + 1;
+    w.say(&[
+        "NIGHT HANDOVER - {ward} - {date:handover}\n",
+        "{ward} | handover list | {dt:handover}\n",
+        "Twilight handover {date:handover}, {ward}\n",
+    ]);
+    let bed = w.e.bed;
+    w.text(&format!("{bed} | "));
+    w.say(&["{pt_init} | ", "{pt} | ", "{pt_last} | "]);
+    w.say(&["{age}{sex} | ", "{age} | "]);
+    let syn = w.pick(acute.synonyms);
+    let tpl = format!("{{F}} D{day}\n");
+    w.say_f(
+        &[&tpl],
+        FindingSlot {
+            concepts: &[syn],
+            assertion: Assertion::Present,
+            icd10: Some(acute.icd10),
+        },
+    );
+    w.section(&["Issues:", "Problems:"], " ");
+    let sym = some(w, acute.symptoms, 1, 2);
+    w.say_f(
+        &[
+            "ongoing {F}.",
+            "{Fc} - settling.",
+            "{Fc} overnight, PRN analgesia given.",
+        ],
+        FindingSlot {
+            concepts: &sym,
+            assertion: Assertion::Present,
+            icd10: None,
+        },
+    );
+    w.b.push(" ");
+    let neg = some(w, acute.negatives, 1, 1);
+    w.say_f(
+        &["No {Fo} today.", "Nil {F}."],
+        FindingSlot {
+            concepts: &neg,
+            assertion: Assertion::Absent,
+            icd10: None,
+        },
+    );
+    w.section(&["Obs:", "NEWS:"], " ");
+    vitals_run(w);
+    w.section(&["Jobs:", "Tasks:", "For night team:"], " ");
+    w.say(&[
+        "1) check K+ result 2) r/v fluid balance. ",
+        "Bloods due 06:00. ",
+        "Chase micro. ",
+        "Nil specific. ",
+        "IV abx due 22:00. ",
+    ]);
+    let warn = w.pick(acute.warning_signs);
+    w.say_f(
+        &[
+            "If {F} - call reg.",
+            "{Fc} → urgent r/v.",
+            "?{F} overnight → discuss with SpR.",
+        ],
+        FindingSlot {
+            concepts: &[warn],
+            assertion: Assertion::Hypothetical,
+            icd10: None,
+        },
+    );
+    w.b.close_section();
+    w.say(&["\n{c:jr} bleep {bleep:jr}\n", "\nHanded over by {ct:jr}\n"]);
+}
+
+/// An SBAR handover entry.
+fn handover_sbar(w: &mut Writer<'_>) {
     let acute = w.e.acute;
     let day = (w.at.date() - w.e.arrival.date()).num_days().max(0) + 1;
     w.say(&[
@@ -1049,6 +1138,7 @@ pub(crate) fn handover(w: &mut Writer<'_>) {
         w.b.push(".");
     }
     w.section(&["A:", "Assessment:"], " ");
+    w.b.push("Obs ");
     vitals_run(w);
     let diff = some(w, acute.differentials, 1, 1);
     w.say_f(

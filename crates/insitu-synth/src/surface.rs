@@ -91,6 +91,18 @@ pub(crate) fn date(rng: &mut Rng8, style: Style, d: NaiveDate) -> String {
     }
 }
 
+/// A date written with its year (dates of birth are never written "12th Mar").
+pub(crate) fn date_with_year(rng: &mut Rng8, style: Style, d: NaiveDate) -> String {
+    let full = format!("{}", d.year());
+    let short = format!("{:02}", d.year() % 100);
+    loop {
+        let s = date(rng, style, d);
+        if s.contains(&full) || s.ends_with(&short) {
+            return s;
+        }
+    }
+}
+
 /// A date in the form a structured header uses (stable within one note).
 pub(crate) fn header_date(style: Style, d: NaiveDate) -> String {
     match style {

@@ -291,7 +291,7 @@ impl<'a> Writer<'a> {
                 self.phi(Category::Age, &a.to_string());
             }
             "dob" => {
-                let d = surface::date(&mut self.rng, style, p.dob);
+                let d = surface::date_with_year(&mut self.rng, style, p.dob);
                 self.phi(Category::Date, &d);
             }
             "nhs" => {
