@@ -12,6 +12,8 @@ mod embedded;
 mod error;
 mod jobs;
 pub mod ledger;
+#[cfg(test)]
+mod ledger_props;
 mod parties;
 pub mod protocol;
 mod server;
