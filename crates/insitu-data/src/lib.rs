@@ -13,7 +13,7 @@ mod tasks;
 
 pub use advise::{advise, Advice, Approach};
 pub use build::{build, BuildOptions, Dataset, Example, WrittenDataset};
-pub use card::{DatasetCard, LengthStats, SplitCounts};
+pub use card::{DatasetCard, LengthStats, PhiRescan, SplitCounts};
 pub use splits::{assign_splits, Split};
 pub use tasks::{CustomTemplate, Format, Task};
 
@@ -41,7 +41,7 @@ pub struct Record {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A split has fewer patients than the policy allows.
-    #[error("split {split:?} would hold {patients} patient(s), below the minimum cohort of {minimum} per split — add more patients' notes, or (with IG approval) lower `min_patients_per_split` in the home's policy.toml")]
+    #[error("split {} would hold {patients} patient(s), below the minimum cohort of {minimum} per split — add more patients' notes, or (with IG approval) lower `min_patients_per_split` in the home's policy.toml", split.as_str())]
     CohortTooSmall {
         /// The split.
         split: Split,

@@ -181,8 +181,17 @@ pub(crate) fn extract(
             if !rec.kind.contains("radiology") {
                 return Err("not a radiology report");
             }
-            let findings = non_empty("findings").ok_or("no Findings section")?;
-            let impression = non_empty("impression").ok_or("no Impression section")?;
+            // A section runs to the next heading; sign-off blocks after a blank
+            // line (reporter, PACS links) are not part of it.
+            let first_block = |b: String| b.split("\n\n").next().unwrap_or("").trim().to_string();
+            let findings = non_empty("findings")
+                .map(first_block)
+                .filter(|b| !b.is_empty())
+                .ok_or("no Findings section")?;
+            let impression = non_empty("impression")
+                .map(first_block)
+                .filter(|b| !b.is_empty())
+                .ok_or("no Impression section")?;
             let mut input = String::new();
             if let Some(ci) = non_empty("clinical_information")
                 .or_else(|| non_empty("history_presenting_complaint"))

@@ -1,12 +1,288 @@
-//! `insitu dataset …`.
+//! `insitu dataset …`: build training datasets from de-identified notes and
+//! list the ones built. The dataset logic lives in insitu-data; this module
+//! reads the input, applies the home's policy, records the result and audits.
 
 use crate::Global;
+use anyhow::Context;
+use insitu_data::{BuildOptions, CustomTemplate, Format, Record, Split, Task};
+use insitu_store::datasets::{NewDataset, SplitSize};
+use insitu_store::Store;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 /// Subcommands of `insitu dataset`.
 #[derive(clap::Subcommand, Debug)]
-pub enum Command {}
+pub enum Command {
+    /// Build train/validation/test JSONL, splits.json and a dataset card.
+    Build(BuildArgs),
+    /// List the datasets recorded in the home.
+    List,
+}
+
+/// Arguments of `insitu dataset build`.
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// handover | radiology-impression | icd10 | triage | continued-pretraining | custom.
+    #[arg(long)]
+    pub task: String,
+    /// alpaca | messages | preference | text.
+    #[arg(long)]
+    pub format: String,
+    /// Directory to write (must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// De-identified notes as JSONL: {id, patient_id or patient_key, kind,
+    /// written_at, text, …}; other fields (icd10, triage_category) become
+    /// metadata. `patient_id` is pseudonymised with the home's key.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Seed for patient splits and preference pairs.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Replace confidently resolved clinical abbreviations with their expansions.
+    #[arg(long)]
+    pub expand_abbreviations: bool,
+    /// For --task custom: TOML with `instruction`, `input`, `output` minijinja
+    /// templates over `sections.<name>`, `text`, `kind`, `meta`.
+    #[arg(long, value_name = "FILE")]
+    pub template: Option<PathBuf>,
+}
 
 /// Runs `insitu dataset …`.
-pub fn run(command: Command, _g: &Global) -> anyhow::Result<()> {
-    match command {}
+pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
+    match command {
+        Command::Build(a) => build(a, g),
+        Command::List => list(g),
+    }
+}
+
+fn list(g: &Global) -> anyhow::Result<()> {
+    let store = Store::open(&g.home_dir())?;
+    let rows = store.datasets()?;
+    if rows.is_empty() {
+        println!("no datasets yet — build one with `insitu dataset build`");
+    }
+    for r in rows {
+        println!(
+            "{:>4}  {:<22} {:<10} train {:>6} ({} patients)  validation {:>5}  test {:>5}  {}",
+            r.dataset_id,
+            r.task,
+            r.format,
+            r.splits[0].examples,
+            r.splits[0].patients,
+            r.splits[1].examples,
+            r.splits[2].examples,
+            r.dir
+        );
+    }
+    Ok(())
+}
+
+fn build(a: BuildArgs, g: &Global) -> anyhow::Result<()> {
+    let task: Task = a
+        .task
+        .parse()
+        .map_err(|e: insitu_data::Error| crate::exit::input(e.to_string()))?;
+    let format: Format = a
+        .format
+        .parse()
+        .map_err(|e: insitu_data::Error| crate::exit::input(e.to_string()))?;
+    let custom = match (&a.template, task) {
+        (Some(p), _) => Some(read_template(p)?),
+        (None, Task::Custom) => {
+            return Err(crate::exit::input(
+                "--task custom needs --template FILE (TOML with instruction, input, output)",
+            ))
+        }
+        (None, _) => None,
+    };
+    let home = g.home_dir();
+    let mut store = Store::open(&home)?;
+    let policy = insitu_release::Policy::load(&store.home().policy_path())?;
+    let pseudonymiser = store.home().pseudonymiser()?;
+    let records = read_records(&a.input, |raw| pseudonymiser.key(raw).0)?;
+    let opts = BuildOptions {
+        seed: a.seed,
+        expand_abbreviations: a.expand_abbreviations,
+        min_patients_per_split: policy.min_patients_per_split as usize,
+        custom,
+        ..BuildOptions::new(task, format)
+    };
+    let scanner = |text: &str| {
+        insitu_deid::scan(text)
+            .into_iter()
+            .map(|s| s.category.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    let actor = g.actor();
+    let built = match insitu_data::build(records, &opts, Some(("insitu-deid scan", &scanner))) {
+        Ok(b) => b,
+        Err(e @ insitu_data::Error::CohortTooSmall { .. }) => {
+            if let insitu_data::Error::CohortTooSmall {
+                split,
+                patients,
+                minimum,
+            } = &e
+            {
+                store.tx(|tx| {
+                    tx.audit(&actor, "dataset.refused", &format!("dataset:{}", a.out.display()), serde_json::json!({
+                        "task": task.as_str(), "format": format.as_str(), "split": split.as_str(),
+                        "patients": patients, "min_patients_per_split": minimum, "rule": "min_patients_per_split",
+                    }))?;
+                    Ok::<_, insitu_store::StoreError>(())
+                })?;
+            }
+            return Err(anyhow::Error::new(e)
+                .context("refused by the minimum-cohort policy (recorded in the audit log)"));
+        }
+        Err(
+            e @ (insitu_data::Error::Invalid(_)
+            | insitu_data::Error::Template { .. }
+            | insitu_data::Error::NoExamples { .. }),
+        ) => return Err(crate::exit::input(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    let written = built.write(&a.out).map_err(|e| match e {
+        insitu_data::Error::Invalid(m) => crate::exit::input(m),
+        e => anyhow::Error::new(e),
+    })?;
+    let size = |s: Split| {
+        let c = written.card.splits.get(&s).cloned().unwrap_or_default();
+        SplitSize {
+            examples: c.examples as i64,
+            patients: c.patients as i64,
+        }
+    };
+    let dir = std::fs::canonicalize(&written.dir).unwrap_or(written.dir.clone());
+    let dir_text = dir.display().to_string();
+    let id = store.tx(|tx| {
+        let id = tx.record_dataset(&NewDataset {
+            task: task.as_str(),
+            format: format.as_str(),
+            dir: &dir_text,
+            card_sha256: &written.card_sha256,
+            seed: a.seed,
+            splits: [size(Split::Train), size(Split::Validation), size(Split::Test)],
+            created_by: &actor,
+        })?;
+        tx.audit(&actor, "dataset.build", &format!("dataset:{id}"), serde_json::json!({
+            "task": task.as_str(), "format": format.as_str(), "dir": dir_text, "card_sha256": written.card_sha256,
+            "seed": a.seed, "files": written.card.files, "phi_rescan": written.card.phi_rescan,
+            "dedup": written.card.dedup, "min_patients_per_split": opts.min_patients_per_split,
+        }))?;
+        Ok::<_, insitu_store::StoreError>(id)
+    })?;
+    let c = &written.card;
+    println!(
+        "dataset {id}: {} / {} written to {}",
+        task.as_str(),
+        format.as_str(),
+        dir.display()
+    );
+    for s in Split::ALL {
+        let n = c.splits.get(&s).cloned().unwrap_or_default();
+        println!(
+            "  {:<10} {:>6} examples from {:>5} patients",
+            s.as_str(),
+            n.examples,
+            n.patients
+        );
+    }
+    println!(
+        "  dropped: {} exact duplicate documents, {} copied-forward and {} near-duplicate paragraphs, {} low-quality documents",
+        c.dedup.documents_duplicate,
+        c.dedup.paragraphs_copied_forward,
+        c.dedup.paragraphs_near_duplicate,
+        c.quality_dropped.values().sum::<usize>()
+    );
+    if let insitu_data::PhiRescan::Scanned {
+        spans,
+        examples_with_spans,
+        ..
+    } = &c.phi_rescan
+    {
+        if *spans > 0 {
+            eprintln!("warning: PHI re-scan found {spans} possible identifier(s) in {examples_with_spans} example(s) — see card.md before training");
+        }
+    }
+    println!(
+        "  card: {} (sha256 {})",
+        dir.join("card.md").display(),
+        written.card_sha256
+    );
+    Ok(())
+}
+
+fn read_template(path: &Path) -> anyhow::Result<CustomTemplate> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        crate::exit::input(format!("{}: cannot read template ({e})", path.display()))
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        crate::exit::input(format!(
+            "{}: {e} — the template file needs instruction, input and output strings",
+            path.display()
+        ))
+    })
+}
+
+/// Reads `{id, patient_id|patient_key, kind, written_at, text, …}` lines.
+fn read_records(path: &Path, pseudonymise: impl Fn(&str) -> String) -> anyhow::Result<Vec<Record>> {
+    let name = path.display().to_string();
+    let f = std::fs::File::open(path).map_err(|e| {
+        crate::exit::input(format!(
+            "{name}: cannot open ({e}) — pass de-identified notes as JSONL"
+        ))
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let n = i + 1;
+        let line = line.with_context(|| format!("{name}:{n}: cannot read"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let serde_json::Value::Object(mut obj) = serde_json::from_str(&line)
+            .map_err(|e| crate::exit::input(format!("{name}:{n}: not JSON ({e})")))?
+        else {
+            return Err(crate::exit::input(format!(
+                "{name}:{n}: not a JSON object — every line needs {{id, patient_id, text}}"
+            )));
+        };
+        let missing = |f: &str| {
+            crate::exit::input(format!("{name}:{n}: field {f:?} is missing — every line needs {{id, patient_id (or patient_key), text}}"))
+        };
+        let text = match obj.remove("text") {
+            Some(serde_json::Value::String(t)) => t,
+            _ => return Err(missing("text")),
+        };
+        let doc_id = match obj.remove("id") {
+            Some(serde_json::Value::String(s)) => s,
+            Some(serde_json::Value::Number(x)) => x.to_string(),
+            _ => return Err(missing("id")),
+        };
+        let patient_key = match (obj.remove("patient_key"), obj.remove("patient_id")) {
+            (Some(serde_json::Value::String(k)), _) => k,
+            (_, Some(serde_json::Value::String(raw))) => pseudonymise(&raw),
+            (_, Some(serde_json::Value::Number(raw))) => pseudonymise(&raw.to_string()),
+            _ => return Err(missing("patient_id")),
+        };
+        let take_str = |obj: &mut serde_json::Map<String, serde_json::Value>, k: &str| {
+            obj.remove(k)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        let kind = take_str(&mut obj, "kind");
+        let written_at = take_str(&mut obj, "written_at");
+        out.push(Record {
+            doc_id,
+            patient_key,
+            kind,
+            written_at,
+            text,
+            meta: obj,
+        });
+    }
+    if out.is_empty() {
+        return Err(crate::exit::input(format!("{name}: no notes")));
+    }
+    Ok(out)
 }
