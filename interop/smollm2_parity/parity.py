@@ -91,6 +91,8 @@ def main():
     ap.add_argument("--ours", required=True, help="insitu's imported HF directory")
     ap.add_argument("--reference", required=True, help="reference.json to write")
     ap.add_argument("--logits", required=True, help="safetensors of reference logits to write")
+    ap.add_argument("--logits-subset", help="small safetensors (a fixed sample of vocabulary columns at every position, "
+                    "and the full last position) to commit for CI")
     ap.add_argument("--sentences", type=int, default=1200)
     args = ap.parse_args()
     gdir, gname = os.path.split(os.path.abspath(args.gguf))
@@ -172,6 +174,17 @@ def main():
             tensors[f"input_ids_{i}"] = ids[0].to(torch.int64).contiguous()
             tensors[f"logits_{i}"] = want.contiguous()
     save_file(tensors, args.logits)
+    if args.logits_subset:
+        # The full logits are tens of MB; CI checks a seeded sample of 1,024
+        # vocabulary columns at every position plus the whole last row.
+        cols = torch.tensor(sorted(random.Random(SEED).sample(range(want.shape[-1]), 1024)), dtype=torch.int64)
+        subset = {"columns": cols}
+        for i in range(len(prompts)):
+            full = tensors[f"logits_{i}"]
+            subset[f"input_ids_{i}"] = tensors[f"input_ids_{i}"]
+            subset[f"logits_columns_{i}"] = full[:, cols].contiguous()
+            subset[f"logits_last_{i}"] = full[-1].contiguous()
+        save_file(subset, args.logits_subset)
     ok &= worst <= 1e-3
     report.append(f"(c) logits, transformers on the GGUF vs transformers on insitu's safetensors: max |diff| = {worst:.3g} over {len(prompts)} prompts (limit 1e-3)")
 

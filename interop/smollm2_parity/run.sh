@@ -5,7 +5,9 @@
 # Needs python3 and PyPI; everything Python goes into ./.venv, downloads and
 # large outputs into ./work (both git-ignored). Not part of CI.
 #
-# Usage: interop/smollm2_parity/run.sh            (writes reference.json, prints the report)
+# Usage: interop/smollm2_parity/run.sh
+# Writes reference.json and reference_logits_subset.safetensors (committed
+# fixtures for the Rust test) and prints the report.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -21,7 +23,8 @@ fi
 gguf="$work/cache/gguf/SmolLM2-135M-Instruct.Q4_1.gguf"
 # 2. transformers side: compares in Python, writes the fixture for the Rust side.
 "$here/.venv/bin/python" "$here/parity.py" --gguf "$gguf" --ours "$work/smollm2" \
-  --reference "$here/reference.json" --logits "$work/reference_logits.safetensors"
+  --reference "$here/reference.json" --logits "$work/reference_logits.safetensors" \
+  --logits-subset "$here/reference_logits_subset.safetensors"
 # 3. Rust side: insitu's tokenizer, chat template and model against the fixture.
 (cd "$root" && INSITU_SMOLLM2_DIR="$work/smollm2" INSITU_SMOLLM2_LOGITS="$work/reference_logits.safetensors" \
   cargo test -q -p insitu-train --test formats_smollm2 -- --nocapture)
