@@ -29,6 +29,145 @@ fn some<'s>(w: &mut Writer<'_>, items: &'s [&'s str], lo: usize, hi: usize) -> V
     idx.into_iter().map(|i| items[i]).collect()
 }
 
+/// Examination signs of each acute condition (by ICD-10 code).
+fn exam_signs(icd10: &str) -> &'static [&'static str] {
+    match icd10 {
+        "J18.9" => &[
+            "crackles at the right base",
+            "bronchial breathing at the right base",
+            "dull percussion note at the right base",
+        ],
+        "K35.8" => &[
+            "RIF tenderness",
+            "guarding in the RIF",
+            "positive Rovsing's sign",
+        ],
+        "I21.4" => &["clammy", "pale and sweaty"],
+        "S72.0" => &[
+            "shortened, externally rotated left leg",
+            "pain on log roll of the left hip",
+        ],
+        "K81.0" => &["RUQ tenderness", "positive Murphy's sign"],
+        "J44.1" => &[
+            "widespread expiratory wheeze",
+            "reduced air entry bilaterally",
+            "use of accessory muscles",
+        ],
+        "I50.0" => &[
+            "bibasal crackles",
+            "pitting oedema to the knees",
+            "raised JVP",
+        ],
+        "L03.1" => &[
+            "erythema and warmth over the left shin",
+            "tender swollen left lower leg",
+        ],
+        "I26.9" => &["tachycardia", "pleural rub"],
+        "I63.9" => &[
+            "left facial droop",
+            "left arm weakness (power 3/5)",
+            "dysarthria",
+        ],
+        "N39.0" => &["suprapubic tenderness", "confusion (AMT 6/10)"],
+        "K40.9" => &["reducible right groin swelling with a cough impulse"],
+        "K92.2" => &["melaena on PR examination", "pallor"],
+        "K56.6" => &[
+            "distended abdomen",
+            "tinkling bowel sounds",
+            "generalised tenderness",
+        ],
+        "E10.1" => &[
+            "dry mucous membranes",
+            "ketotic breath",
+            "deep sighing respirations",
+        ],
+        _ => &["no focal signs"],
+    }
+}
+
+/// Signs looked for and not found, in any presentation.
+const EXAM_NEGATIVES: &[&str] = &[
+    "calf tenderness",
+    "peripheral oedema",
+    "peritonism",
+    "focal neurology",
+    "rash",
+    "lymphadenopathy",
+    "murmurs",
+];
+
+/// Review of systems (US style): positives present, negatives absent.
+fn review_of_systems(w: &mut Writer<'_>) {
+    let acute = w.e.acute;
+    w.section(&["ROS:", "Review of systems:"], " ");
+    let pos = some(w, acute.symptoms, 1, 2);
+    w.say_f(
+        &["Positive for {F}. ", "(+) {F}. "],
+        FindingSlot {
+            concepts: &pos,
+            assertion: Assertion::Present,
+            icd10: None,
+        },
+    );
+    let generic: Vec<&str> = [
+        "chills",
+        "headache",
+        "rash",
+        "diarrhea",
+        "weight loss",
+        "night sweats",
+        "palpitations",
+    ]
+    .into_iter()
+    .filter(|c| !acute.symptoms.contains(c))
+    .collect();
+    let neg = some(w, &generic, 2, 4);
+    w.say_f(
+        &["Negative for {Fo}. ", "(-) {F}. ", "Denies {Fo}. "],
+        FindingSlot {
+            concepts: &neg,
+            assertion: Assertion::Absent,
+            icd10: None,
+        },
+    );
+    w.say(&[
+        "All other systems reviewed and negative.",
+        "Otherwise negative.",
+        "",
+    ]);
+}
+
+/// Examination: the condition's signs (present) and a sign not found (absent).
+fn examination(w: &mut Writer<'_>) {
+    let acute = w.e.acute;
+    if w.us() {
+        w.section(&["Exam:", "Physical exam:", "PE:"], " ");
+    } else {
+        w.section(&["O/E:", "Examination:", "On examination:"], " ");
+    }
+    let signs = some(w, exam_signs(acute.icd10), 1, 2);
+    w.say_f(
+        &["{Fc}. ", "{Fc} noted. ", "Found to have {F}. "],
+        FindingSlot {
+            concepts: &signs,
+            assertion: Assertion::Present,
+            icd10: None,
+        },
+    );
+    let neg = some(w, EXAM_NEGATIVES, 1, 2);
+    w.say_f(
+        &["No {Fo}.", "Nil {F}.", "{Fc}: none."],
+        FindingSlot {
+            concepts: &neg,
+            assertion: Assertion::Absent,
+            icd10: None,
+        },
+    );
+    if !w.us() && w.chance(0.3) {
+        w.say(&[" Otherwise NAD.", " HS I+II+0.", " Abdo SNT."]);
+    }
+}
+
 /// Mostly absent, sometimes still possible.
 fn absent_or_possible(w: &mut Writer<'_>, p_absent: f64) -> Assertion {
     if w.rng.gen_bool(p_absent) {
@@ -611,8 +750,12 @@ fn ed_triage_structured(w: &mut Writer<'_>) {
     if w.chance(0.08) {
         w.say(&[" Minor RTC earlier today as driver (vehicle {reg})."]);
     }
+    if us && w.chance(0.7) {
+        review_of_systems(w);
+    }
     w.section(&["Obs:", "Observations:", "Vitals:"], " ");
     vitals(w);
+    examination(w);
     w.section(
         if us {
             &["PMH:", "Past medical history:"]
