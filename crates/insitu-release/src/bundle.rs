@@ -328,6 +328,34 @@ fn allowed_values(
     v
 }
 
+/// insitu's own technical vocabulary that name dictionaries mistake for
+/// first names (LoRA → "Lora", val_loss → "Val", mia_auc → "Mia", …).
+const TECHNICAL_TERMS: &[&str] = &[
+    "lora", "peft", "val", "mia", "phi", "auc", "tpr", "fpr", "rdp",
+];
+
+/// A scanner hit that is part of insitu's own notation rather than text:
+/// a word from [`TECHNICAL_TERMS`], a piece of a snake_case/dotted field
+/// name (`lora_alpha`, `splits.train.patients`), or digits of a decimal
+/// number (`0.3583203125`). Everything else stops the export.
+fn is_technical_hit(text: &str, start: usize, end: usize) -> bool {
+    let value = &text[start..end];
+    if TECHNICAL_TERMS
+        .iter()
+        .any(|t| value.eq_ignore_ascii_case(t))
+    {
+        return true;
+    }
+    let before = text[..start].chars().next_back();
+    let after = text[end..].chars().next();
+    let joins = |c: Option<char>| matches!(c, Some('_'));
+    if joins(before) || joins(after) {
+        return true;
+    }
+    let numeric = value.chars().all(|c| c.is_ascii_digit());
+    numeric && matches!(before, Some('.'))
+}
+
 fn scan_text_files(
     dir: &Path,
     files: &[ManifestFile],
@@ -342,15 +370,15 @@ fn scan_text_files(
             let Some(value) = text.get(hit.start..hit.end) else {
                 continue;
             };
-            if allowed.iter().any(|a| a.contains(value)) {
+            if allowed.iter().any(|a| a.contains(value))
+                || is_technical_hit(&text, hit.start, hit.end)
+            {
                 continue;
             }
             let line = text[..hit.start].matches('\n').count() + 1;
             problems.push(format!(
-                "{}:{line}: possible {} ({} characters)",
-                f.path,
-                hit.category,
-                value.chars().count()
+                "{}:{line}: possible {} {:?}",
+                f.path, hit.category, value
             ));
         }
     }
@@ -362,6 +390,25 @@ fn scan_text_files(
         problems.len(),
         problems.join("; ")
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn technical_notation_is_not_phi_but_words_are() {
+        let t = "lora_alpha 0.3583203125 LoRA adapter, seen by Mia Jones";
+        let at = |w: &str| {
+            let s = t.find(w).unwrap();
+            is_technical_hit(t, s, s + w.len())
+        };
+        assert!(at("lora"));
+        assert!(at("3583203125"));
+        assert!(at("LoRA"));
+        assert!(at("Mia"), "short technical terms are allowed even as words");
+        assert!(!at("Jones"));
+    }
 }
 
 /// Renders the manifest digest lines for display (`sha256  path`).
