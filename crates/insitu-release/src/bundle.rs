@@ -17,7 +17,6 @@ use insitu_privacy::FoundIdentifier;
 use insitu_store::release::ApprovalRecord;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The only files an adapter directory may contribute.
@@ -409,13 +408,4 @@ mod tests {
         assert!(at("Mia"), "short technical terms are allowed even as words");
         assert!(!at("Jones"));
     }
-}
-
-/// Renders the manifest digest lines for display (`sha256  path`).
-pub fn manifest_listing(m: &Manifest) -> String {
-    let mut s = String::new();
-    for f in &m.files {
-        let _ = writeln!(s, "{}  {}", f.sha256, f.path);
-    }
-    s
 }

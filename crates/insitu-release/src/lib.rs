@@ -24,9 +24,8 @@ pub use approval::{
     approvals_for_export, check_may_approve, hash_passphrase, verify_passphrase, Approver,
 };
 pub use bundle::{
-    manifest_listing, plan_payload, release_digest, sha256_file, write_bundle, ExportRequest,
-    Manifest, ManifestFile, PayloadFile, WrittenBundle, ADAPTER_FILES, BUNDLE_FILES, MANIFEST,
-    MANIFEST_FORMAT, SIGNATURE,
+    plan_payload, release_digest, sha256_file, write_bundle, ExportRequest, Manifest, ManifestFile,
+    PayloadFile, WrittenBundle, ADAPTER_FILES, BUNDLE_FILES, MANIFEST, MANIFEST_FORMAT, SIGNATURE,
 };
 pub use facts::{BaseModelRef, DatasetRef, DpRecord, RunFacts, RunRecord};
 pub use gate::{evaluate_gate, GateDecision, RuleOutcome};
