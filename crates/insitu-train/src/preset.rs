@@ -21,18 +21,18 @@ pub const TINY_SPECIAL_TOKENS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|
 /// ChatML, as SmolLM2 and Qwen2 use it.
 pub const TINY_CHAT_TEMPLATE: &str = "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 
-/// The tiny preset's architecture for a given vocabulary: hidden 192,
-/// 4 layers, 6 query heads / 2 KV heads (head dim 32), MLP 512, 512 positions,
-/// tied embeddings.
+/// The tiny preset's architecture for a given vocabulary: hidden 128,
+/// 4 layers, 4 query heads / 2 KV heads (head dim 32), MLP 384, 512 positions,
+/// tied embeddings (about 0.8M parameters besides the embeddings).
 pub fn tiny_config(vocab_size: usize) -> LlamaConfig {
     LlamaConfig {
         model_type: "llama".into(),
         architectures: vec!["LlamaForCausalLM".into()],
         vocab_size,
-        hidden_size: 192,
-        intermediate_size: 512,
+        hidden_size: 128,
+        intermediate_size: 384,
         num_hidden_layers: 4,
-        num_attention_heads: 6,
+        num_attention_heads: 4,
         num_key_value_heads: Some(2),
         head_dim: None,
         max_position_embeddings: 512,
