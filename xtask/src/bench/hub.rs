@@ -167,11 +167,7 @@ fn bench_one(label: &str, db_url: Option<&str>, o: &Options) -> anyhow::Result<(
     hub.stop();
 
     println!("{label}:");
-    print_kind(
-        "  agent poll (signed GET /v1/agent/jobs)",
-        &polls.iter().copied().collect::<Vec<_>>(),
-        elapsed,
-    );
+    print_kind("  agent poll (signed GET /v1/agent/jobs)", &polls, elapsed);
     print_kind(
         "  sponsor post (POST /v1/sponsor/jobs)  ",
         &posts.iter().map(|p| p.0).collect::<Vec<_>>(),
