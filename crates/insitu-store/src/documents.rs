@@ -1,7 +1,8 @@
 //! Ingested documents: raw note text with its source, kind, date, a patient
 //! pseudonym (never the raw identifier) and extra fields kept as JSON meta.
-//! A document is unique on (text sha256, source, id in the source), so
-//! ingesting the same export twice adds nothing.
+//! A document is unique on (source, id in the source, text sha256), so
+//! ingesting the same export twice adds nothing; that unique index also
+//! serves lookups by source and by source id.
 
 use crate::migrate::Migration;
 use crate::{Result, Store, StoreError, Tx};
@@ -22,9 +23,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
               text TEXT NOT NULL,
               meta TEXT NOT NULL DEFAULT '{}',
               ingested_at TEXT NOT NULL,
-              UNIQUE (sha256, source, source_id)
+              UNIQUE (source, source_id, sha256)
           );
-          CREATE INDEX documents_by_source ON documents (source, source_id);
           CREATE INDEX documents_by_patient ON documents (patient_key);",
 }];
 
@@ -119,7 +119,7 @@ impl Tx<'_> {
                 "INSERT INTO documents
                    (source, source_id, sha256, patient_key, kind, written_at, text, meta, ingested_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (sha256, source, source_id) DO NOTHING",
+                 ON CONFLICT (source, source_id, sha256) DO NOTHING",
             )?
             .execute(rusqlite::params![
                 doc.source,
