@@ -408,3 +408,35 @@ fn identifiers_never_appear_outside_a_gold_span() {
         }
     }
 }
+
+#[test]
+fn past_history_is_copied_forward_between_a_patients_notes() {
+    let c = corpus(80, 17);
+    let mut bodies: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (n, l) in c.notes.iter().zip(&c.labels) {
+        for s in l.sections.iter().filter(|s| {
+            let h = s.heading.trim();
+            h.starts_with("PMH") || h.starts_with("Past medical history")
+        }) {
+            let body = n.text[s.start + s.heading.len()..s.end].trim();
+            if body.len() > 20 {
+                bodies.entry(&n.patient_id).or_default().push(body);
+            }
+        }
+    }
+    let with_two: Vec<&Vec<&str>> = bodies.values().filter(|b| b.len() >= 2).collect();
+    let repeated = with_two
+        .iter()
+        .filter(|b| b.iter().enumerate().any(|(i, x)| b[i + 1..].contains(x)))
+        .count();
+    assert!(
+        with_two.len() >= 20,
+        "only {} patients have two PMH sections",
+        with_two.len()
+    );
+    assert!(
+        repeated * 2 >= with_two.len(),
+        "PMH copied verbatim for only {repeated} of {} patients",
+        with_two.len()
+    );
+}
