@@ -621,4 +621,15 @@ pub(crate) const US_SPELLINGS: &[(&str, &str)] = &[
     ("beclometasone", "beclomethasone"),
     ("alendronic acid", "alendronate"),
     ("Adcal-D3", "calcium carbonate/vitamin D3"),
+    // UK hospital vocabulary in shared templates.
+    ("bleep", "pager"),
+    ("medical SHO", "medicine resident"),
+    ("surgical reg", "surgery resident"),
+    ("majors team", "ED team"),
+    ("Consultant:", "Attending:"),
+    ("call reg", "call the senior resident"),
+    ("escalate to reg", "escalate to the senior resident"),
+    ("discuss with SpR", "discuss with the fellow"),
+    ("OPA in 6/52 - appointment", "Clinic follow-up in 6 weeks -"),
+    ("r/v", "review"),
 ];
