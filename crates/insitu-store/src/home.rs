@@ -28,9 +28,10 @@ pub struct Home {
 }
 
 /// Settings read from `config.toml`. Missing fields take their defaults, so
-/// older config files keep working as fields are added.
+/// older config files keep working as fields are added; unknown keys are
+/// left for the areas that own them (they may add their own `[section]`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct HomeConfig {
     /// Name of this appliance (shown in manifests and model cards).
     pub appliance_name: String,
