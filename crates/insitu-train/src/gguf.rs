@@ -504,13 +504,24 @@ pub fn import(gguf: &Path, out: &Path, dtype: DType) -> Result<ImportSummary> {
 
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
-    let mut tensor_types: BTreeMap<String, usize> = BTreeMap::new();
-    let mut tensors = HashMap::new();
+    // Map every name and check every shape against the config before any
+    // tensor is read, so a hostile file cannot make us dequantise gigabytes.
+    let mut hf_names = Vec::with_capacity(names.len());
+    let mut shapes = crate::hf::TensorHeaders::new();
     for name in names {
         if name == "rope_freqs.weight" {
             return Err(bad(gguf, "tensor \"rope_freqs.weight\" (Llama 3.1 rope frequency factors) is not supported yet"));
         }
         let hf = hf_tensor_name(name).ok_or_else(|| bad(gguf, format!("tensor {name:?} is not part of a Llama model — is this really a llama architecture file?")))?;
+        let dims = content.tensor_infos[name].shape.dims().to_vec();
+        shapes.insert(hf.clone(), ("F32".to_string(), dims));
+        hf_names.push((name, hf));
+    }
+    crate::hf::check_tensors(&cfg, &shapes, gguf, "the GGUF metadata")?;
+
+    let mut tensor_types: BTreeMap<String, usize> = BTreeMap::new();
+    let mut tensors = HashMap::new();
+    for (name, hf) in hf_names {
         let info = &content.tensor_infos[name];
         *tensor_types
             .entry(ggml_type_name(info.ggml_dtype).to_string())

@@ -167,20 +167,26 @@ pub(crate) fn expected_tensors(cfg: &LlamaConfig) -> BTreeMap<String, Vec<usize>
 
 /// Checks a checkpoint's tensor names, shapes and dtypes against `cfg`.
 /// `source` names the file(s) for error messages.
-pub(crate) fn check_tensors(cfg: &LlamaConfig, found: &TensorHeaders, source: &Path) -> Result<()> {
+/// `config_name` says where the config came from (`config.json`, GGUF metadata).
+pub(crate) fn check_tensors(
+    cfg: &LlamaConfig,
+    found: &TensorHeaders,
+    source: &Path,
+    config_name: &str,
+) -> Result<()> {
     let expected = expected_tensors(cfg);
     for (name, shape) in &expected {
         match found.get(name) {
             None => {
                 return Err(bad_file(
                     source,
-                    format!("tensor {name:?} is missing — the weights do not match config.json"),
+                    format!("tensor {name:?} is missing — the weights do not match {config_name}"),
                 ))
             }
             Some((_, got)) if got != shape => {
                 return Err(bad_file(
                     source,
-                    format!("tensor {name:?} has shape {got:?}, config.json implies {shape:?}"),
+                    format!("tensor {name:?} has shape {got:?}, {config_name} implies {shape:?}"),
                 ))
             }
             Some(_) => {}
@@ -315,7 +321,7 @@ impl ModelDir {
         } else {
             root.join("model.safetensors.index.json")
         };
-        check_tensors(&config, &found, &source)?;
+        check_tensors(&config, &found, &source, "config.json")?;
         Ok(ModelDir {
             root: root.to_path_buf(),
             config,
@@ -567,7 +573,7 @@ pub fn write_model_dir(
             (n.clone(), (dtype.to_string(), t.dims().to_vec()))
         })
         .collect();
-    check_tensors(cfg, &found, &out.join("model.safetensors"))?;
+    check_tensors(cfg, &found, &out.join("model.safetensors"), "the config")?;
     if tokenizer.vocab_size() > cfg.vocab_size {
         return Err(Error::Invalid(format!(
             "tokenizer has {} ids but vocab_size is {} — enlarge the embedding",

@@ -135,6 +135,8 @@ struct Options<'a> {
     quant: GgmlDType,
     tied: bool,
     extra_tensor: bool,
+    /// `llama.feed_forward_length` to claim (defaults to the real width).
+    claimed_ffn: Option<u32>,
 }
 
 impl Default for Options<'_> {
@@ -146,6 +148,7 @@ impl Default for Options<'_> {
             quant: GgmlDType::F32,
             tied: false,
             extra_tensor: false,
+            claimed_ffn: None,
         }
     }
 }
@@ -187,7 +190,10 @@ fn write_gguf(path: &Path, tok: &TextTokenizer, opts: &Options) -> HashMap<Strin
         ("llama.block_count", Value::U32(LAYERS as u32)),
         ("llama.context_length", Value::U32(512)),
         ("llama.embedding_length", Value::U32(HIDDEN as u32)),
-        ("llama.feed_forward_length", Value::U32(FFN as u32)),
+        (
+            "llama.feed_forward_length",
+            Value::U32(opts.claimed_ffn.unwrap_or(FFN as u32)),
+        ),
         ("llama.attention.head_count", Value::U32(HEADS as u32)),
         ("llama.attention.head_count_kv", Value::U32(KV_HEADS as u32)),
         ("llama.rope.freq_base", Value::F32(100000.0)),
@@ -427,6 +433,13 @@ fn refuses_unsupported_files_by_name() {
                 ..Options::default()
             },
             "tekken",
+        ),
+        (
+            Options {
+                claimed_ffn: Some(4096),
+                ..Options::default()
+            },
+            "the GGUF metadata implies [64, 4096]",
         ),
         (
             Options {
