@@ -1,4 +1,5 @@
-//! Privacy evidence for a trained adapter: the DP-SGD accountant (RDP of the
+//! Privacy for a trained adapter: user-level DP-SGD as plain math on gradient
+//! vectors (sampling, clipping, noise), the DP-SGD accountant (RDP of the
 //! Poisson-subsampled Gaussian, ε for a δ and the inverse), membership-
 //! inference metrics, canaries and exposure, extraction and PHI-in-generation
 //! probes, and the leakage report (JSON, Markdown, ROC curve PNG).
@@ -10,6 +11,7 @@
 
 mod accountant;
 mod canary;
+mod dpsgd;
 mod extraction;
 mod mia;
 mod report;
@@ -19,6 +21,7 @@ pub use accountant::{
     default_orders, epsilon_from_rdp, noise_multiplier_for_epsilon, DpSgdParams, EpsilonBound,
 };
 pub use canary::{generate_canaries, measure_exposure, Canary, CanaryExposure, RankMethod};
+pub use dpsgd::{clip_to_norm, global_norm, DpSgdStep, Gradient};
 pub use extraction::{ExtractionConfig, ExtractionResult, PhiFinding};
 pub use mia::{
     aggregate_by_patient, evaluate_attack, loss_ratio_score, min_k_percent, AttackResult, Estimate,
