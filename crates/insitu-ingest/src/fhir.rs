@@ -39,7 +39,7 @@ impl FhirNotes {
         };
         let text =
             utf8(strip_bom(&bytes)).map_err(|p| bad_input(format!("the file {p}"), UTF8_FIX))?;
-        let root: Value = serde_json::from_str(text).map_err(|e| {
+        let mut root: Value = serde_json::from_str(text).map_err(|e| {
             bad_input(
                 format!("not valid JSON ({e})"),
                 "export the resource as FHIR R4 JSON",
@@ -52,19 +52,20 @@ impl FhirNotes {
         let resources = match kind {
             "DocumentReference" => vec![(Place::File, root)],
             "Bundle" => {
-                let Some(Value::Array(entries)) = root.get("entry") else {
+                // Taken, not cloned: a Bundle can be large.
+                let Some(Value::Array(entries)) = root.get_mut("entry").map(Value::take) else {
                     return Err(bad_input(
                         "the Bundle has no entry array".into(),
                         "export a Bundle whose entries hold DocumentReference resources",
                     ));
                 };
                 entries
-                    .iter()
+                    .into_iter()
                     .enumerate()
-                    .filter_map(|(i, e)| {
-                        let r = e.get("resource")?;
+                    .filter_map(|(i, mut e)| {
+                        let r = e.get_mut("resource").map(Value::take)?;
                         (r.get("resourceType").and_then(Value::as_str) == Some("DocumentReference"))
-                            .then(|| (Place::Entry(i), r.clone()))
+                            .then_some((Place::Entry(i), r))
                     })
                     .collect()
             }
