@@ -576,6 +576,20 @@ fn presenting_history(w: &mut Writer<'_>) {
             " Ambulance called by {nok_rel} ({nok_first}).",
         ]);
     }
+    if let Some(prev) = w.previous_encounter() {
+        w.say_f(
+            &[
+                " Known to us: admitted {date:prev} with {F}.",
+                " Previous admission ({date:prev}) with {F}.",
+                " Of note, seen on {date:prev} with {F}.",
+            ],
+            FindingSlot {
+                concepts: &[prev.acute.name],
+                assertion: Assertion::Historical,
+                icd10: Some(prev.acute.icd10),
+            },
+        );
+    }
 }
 
 /// ED triage note: a structured form or a compact nurse's entry.

@@ -199,9 +199,17 @@ impl<'a> Writer<'a> {
             "handover" => e.handover_at,
             "note" => self.at,
             "prior" => e.arrival - Duration::days(400 + (self.p.index as i64 % 700)),
+            "prev" => self.previous_encounter().map_or(e.arrival, |p| p.arrival),
             "dob" => self.p.dob.and_hms_opt(0, 0, 0).expect("midnight"),
             other => panic!("unknown date slot {other:?}"),
         }
+    }
+
+    /// The patient's admission before this one, if any.
+    pub fn previous_encounter(&self) -> Option<&'a Encounter> {
+        let p = self.p;
+        let i = p.encounters.iter().position(|x| x.id == self.e.id)?;
+        i.checked_sub(1).map(|j| &p.encounters[j])
     }
 
     fn who(&self, which: &str) -> &'a Clinician {
