@@ -159,6 +159,9 @@ mod tests {
     fn assertion_labels_are_lower_case() {
         let a: Assertion = serde_json::from_str("\"hypothetical\"").unwrap();
         assert_eq!(a, Assertion::Hypothetical);
-        assert_eq!(serde_json::to_string(&Assertion::Family).unwrap(), "\"family\"");
+        assert_eq!(
+            serde_json::to_string(&Assertion::Family).unwrap(),
+            "\"family\""
+        );
     }
 }
