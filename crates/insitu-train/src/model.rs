@@ -555,8 +555,7 @@ impl Model {
             (expand(&k)?, expand(&v)?)
         };
         let scale = 1.0 / (hd as f64).sqrt();
-        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
-        let probs = ops::softmax_last_dim(&scores)?;
+        let probs = ops::masked_softmax(&q.matmul(&k.t()?)?, mask, scale)?;
         let out = probs
             .matmul(&v)?
             .transpose(1, 2)?

@@ -281,6 +281,112 @@ pub fn softmax_last_dim(x: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
+/// `softmax(scale · scores + mask)` over the last dimension for attention:
+/// scores `(b, h, t, T)`, additive mask `(b, 1, t, T)` shared by all heads.
+/// One pass forward; the backward returns only the scores' gradient (the
+/// mask is a constant), so neither the scaled nor the masked scores are stored.
+struct MaskedSoftmaxOp {
+    scale: f64,
+}
+
+fn masked_softmax_rows<T: Real>(
+    x: &[T],
+    mask: &[T],
+    heads: usize,
+    t: usize,
+    n: usize,
+    scale: T,
+) -> Vec<T> {
+    let mut out = vec![T::zero(); x.len()];
+    for (r, (row, dst)) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)).enumerate() {
+        let b = r / (heads * t);
+        let i = r % t;
+        let m = &mask[(b * t + i) * n..(b * t + i + 1) * n];
+        let mut max = T::neg_infinity();
+        for ((d, &v), &mv) in dst.iter_mut().zip(row).zip(m) {
+            *d = v * scale + mv;
+            if *d > max {
+                max = *d;
+            }
+        }
+        let mut sum = T::zero();
+        for d in dst.iter_mut() {
+            *d = (*d - max).exp();
+            sum += *d;
+        }
+        for d in dst.iter_mut() {
+            *d /= sum;
+        }
+    }
+    out
+}
+
+impl CustomOp2 for MaskedSoftmaxOp {
+    fn name(&self) -> &'static str {
+        "insitu-masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ms: &CpuStorage,
+        ml: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (b, h, t, n) = xl.shape().dims4()?;
+        if ml.shape().dims() != [b, 1, t, n] {
+            candle_core::bail!(
+                "masked_softmax: mask {:?} does not fit scores {:?}",
+                ml.shape(),
+                xl.shape()
+            )
+        }
+        let out = match xs.dtype() {
+            DType::F32 => CpuStorage::F32(masked_softmax_rows(
+                contiguous_slice::<f32>(xs, xl, "masked_softmax")?,
+                contiguous_slice::<f32>(ms, ml, "masked_softmax")?,
+                h,
+                t,
+                n,
+                self.scale as f32,
+            )),
+            DType::F64 => CpuStorage::F64(masked_softmax_rows(
+                contiguous_slice::<f64>(xs, xl, "masked_softmax")?,
+                contiguous_slice::<f64>(ms, ml, "masked_softmax")?,
+                h,
+                t,
+                n,
+                self.scale,
+            )),
+            dt => return Err(unsupported("masked_softmax", dt)),
+        };
+        Ok((out, xl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _mask: &Tensor,
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let dot = (grad * y)?.sum_keepdim(D::Minus1)?;
+        Ok((Some(((grad.broadcast_sub(&dot)? * y)? * self.scale)?), None))
+    }
+}
+
+/// Attention probabilities `softmax(scale · scores + mask)`; see [`MaskedSoftmaxOp`].
+pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
+    let mask = mask.to_dtype(scores.dtype())?;
+    if scores.device().is_cpu() {
+        scores
+            .contiguous()?
+            .apply_op2(&mask.contiguous()?, MaskedSoftmaxOp { scale })
+    } else {
+        softmax_last_dim(&(scores * scale)?.broadcast_add(&mask)?)
+    }
+}
+
 // ---------------------------------------------------------------- rope, swiglu
 
 /// Rotary position embedding (Su et al. 2021), HF "rotate half" layout:
@@ -609,6 +715,28 @@ pub(crate) mod tests {
             .unwrap();
         assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-12));
         let f = || project(&softmax_last_dim(x.as_tensor())?, 10);
+        check_grad(&x, &f, 1e-6);
+    }
+
+    #[test]
+    fn masked_softmax_matches_the_composed_form_and_finite_differences() {
+        let x = Var::from_tensor(&randn(&[2, 3, 4, 4], 30)).unwrap();
+        let mask =
+            segment_causal_mask(&[0, 0, 1, 1, 0, 0, 0, 0], 2, 4, DType::F64, &Device::Cpu).unwrap();
+        let fused = masked_softmax(x.as_tensor(), &mask, 0.5).unwrap();
+        let composed =
+            softmax_last_dim(&(x.as_tensor() * 0.5).unwrap().broadcast_add(&mask).unwrap())
+                .unwrap();
+        let diff = (fused - composed)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_vec0::<f64>()
+            .unwrap();
+        assert!(diff < 1e-14, "{diff}");
+        let f = || project(&masked_softmax(x.as_tensor(), &mask, 0.5)?, 31);
         check_grad(&x, &f, 1e-6);
     }
 
