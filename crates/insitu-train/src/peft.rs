@@ -92,6 +92,7 @@ fn adapter_config_json(lora: &LoraConfig, base_model_name_or_path: &str) -> Valu
         "fan_in_fan_out": false,
         "inference_mode": true,
         "init_lora_weights": true,
+        "kasa_config": null,
         "layer_replication": null,
         "layers_pattern": null,
         "layers_to_transform": null,
@@ -103,6 +104,7 @@ fn adapter_config_json(lora: &LoraConfig, base_model_name_or_path: &str) -> Valu
         "megatron_config": null,
         "megatron_core": "megatron.core",
         "modules_to_save": null,
+        "monteclora_config": null,
         "peft_type": "LORA",
         "qalora_group_size": 16,
         "r": lora.r,
@@ -112,9 +114,11 @@ fn adapter_config_json(lora: &LoraConfig, base_model_name_or_path: &str) -> Valu
         "target_parameters": null,
         "task_type": "CAUSAL_LM",
         "trainable_token_indices": null,
+        "use_bdlora": null,
         "use_dora": false,
         "use_qalora": false,
         "use_rslora": lora.use_rslora,
+        "velora_config": null,
     })
 }
 

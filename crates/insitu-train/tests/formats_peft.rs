@@ -134,3 +134,63 @@ fn read_refuses_unsupported_peft_features_and_pickle() {
     let e = read_adapter(&out).unwrap_err().to_string();
     assert!(e.contains("pickle"), "{e}");
 }
+
+fn interop_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/peft_adapter")
+}
+
+#[test]
+fn reads_an_adapter_that_peft_saved() {
+    // Written by PEFT 0.21.2 (interop/peft_adapter/run.sh), including every
+    // config key that version knows and its own README.md.
+    let (cfg, ts) = read_adapter(&interop_dir().join("peft_written")).unwrap();
+    assert_eq!((cfg.r, cfg.lora_alpha, cfg.use_rslora), (8, 16.0, false));
+    let mut modules = cfg.target_modules.clone();
+    modules.sort();
+    assert_eq!(modules, ["down_proj", "q_proj", "v_proj"]);
+    assert_eq!(ts.len(), 12);
+    assert_eq!(ts[&lora_tensor_name(1, "v_proj", 'B')].dims(), &[8, 8]);
+    assert_eq!(ts[&lora_tensor_name(0, "down_proj", 'A')].dims(), &[8, 32]);
+}
+
+/// Writes an adapter for interop/peft_adapter/run.sh to load with PEFT
+/// (tiny Llama: hidden 16, 2 kv heads of 4, MLP 32, 2 layers).
+#[test]
+#[ignore = "run by interop/peft_adapter/run.sh with INSITU_PEFT_OUT set"]
+fn write_adapter_for_peft_interop() {
+    let Some(out) = std::env::var_os("INSITU_PEFT_OUT") else {
+        eprintln!("notice: INSITU_PEFT_OUT not set — nothing written");
+        return;
+    };
+    let cfg = LoraConfig {
+        r: 8,
+        lora_alpha: 16.0,
+        lora_dropout: 0.0,
+        target_modules: vec!["q_proj".into(), "v_proj".into(), "down_proj".into()],
+        use_rslora: false,
+    };
+    let dev = Device::Cpu;
+    let mut ts = HashMap::new();
+    for layer in 0..2 {
+        for (module, out_dim, in_dim) in
+            [("q_proj", 16, 16), ("v_proj", 8, 16), ("down_proj", 16, 32)]
+        {
+            let a = Tensor::arange(0f32, (8 * in_dim) as f32, &dev)
+                .unwrap()
+                .affine(0.01, layer as f64)
+                .unwrap()
+                .reshape((8, in_dim))
+                .unwrap();
+            let b = Tensor::arange(0f32, (out_dim * 8) as f32, &dev)
+                .unwrap()
+                .affine(-0.02, 0.5)
+                .unwrap()
+                .reshape((out_dim, 8))
+                .unwrap();
+            ts.insert(lora_tensor_name(layer, module, 'A'), a);
+            ts.insert(lora_tensor_name(layer, module, 'B'), b);
+        }
+    }
+    write_adapter(std::path::Path::new(&out), &cfg, "tiny-random-llama", &ts).unwrap();
+    eprintln!("wrote {}", std::path::Path::new(&out).display());
+}
