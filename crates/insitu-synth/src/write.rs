@@ -37,7 +37,7 @@ pub struct Summary {
 }
 
 /// The three output files, as written under the target directory.
-pub const FILES: [&str; 3] = ["notes.jsonl", "phi.jsonl", "labels.jsonl"];
+pub const OUTPUT_FILES: [&str; 3] = ["notes.jsonl", "phi.jsonl", "labels.jsonl"];
 
 struct TempJsonl {
     tmp: PathBuf,
@@ -89,9 +89,9 @@ pub fn write_corpus(cfg: &SynthConfig, dir: &Path) -> Result<Summary, Error> {
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut notes = TempJsonl::create(dir, FILES[0])?;
-    let mut phi = TempJsonl::create(dir, FILES[1])?;
-    let mut labels = TempJsonl::create(dir, FILES[2])?;
+    let mut notes = TempJsonl::create(dir, OUTPUT_FILES[0])?;
+    let mut phi = TempJsonl::create(dir, OUTPUT_FILES[1])?;
+    let mut labels = TempJsonl::create(dir, OUTPUT_FILES[2])?;
     let mut summary = Summary {
         patients: 0,
         notes: 0,
@@ -120,7 +120,7 @@ pub fn write_corpus(cfg: &SynthConfig, dir: &Path) -> Result<Summary, Error> {
     let files = match finished {
         Ok(files) => files,
         Err(e) => {
-            for name in FILES {
+            for name in OUTPUT_FILES {
                 let _ =
                     std::fs::remove_file(dir.join(format!(".{name}.tmp-{}", std::process::id())));
             }

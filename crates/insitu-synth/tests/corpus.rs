@@ -440,3 +440,24 @@ fn past_history_is_copied_forward_between_a_patients_notes() {
         with_two.len()
     );
 }
+
+#[test]
+fn an_unwritable_target_is_an_error_naming_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let target = file.join("corpus");
+    let err = insitu_synth::write_corpus(
+        &SynthConfig {
+            patients: 1,
+            ..Default::default()
+        },
+        &target,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+    assert_eq!(
+        insitu_synth::OUTPUT_FILES,
+        ["notes.jsonl", "phi.jsonl", "labels.jsonl"]
+    );
+}
