@@ -598,3 +598,24 @@ fn interrupted_push_resumes_and_hub_crash_mid_job_neither_double_charges_nor_orp
         assert_eq!(stats.chunks_moved, stats.chunks_total - 1);
     }
 }
+
+#[test]
+fn a_job_past_its_deadline_cannot_be_accepted() {
+    for db in backends() {
+        let w = World::new(db);
+        let digest = w.sponsor().push_model(&w.model_dir, "tiny").unwrap().digest;
+        let mut spec = w.spec(&digest, 100);
+        spec.job.deadline = "2020-01-01T00:00:00Z".into();
+        let job = w.sponsor().post_job(&spec, "late").unwrap();
+        let (mut store, agent) = w.enrolled();
+        assert_eq!(status(&agent.report(&job, "accept", "").unwrap_err()), 409);
+        // Through the runner: the IG officer's acceptance comes back as withdrawn.
+        let mut never = |_: &RunnableJob| -> Outcome { unreachable!("an overdue job never runs") };
+        poll_once(&mut store, &agent, &mut never, "agent").unwrap();
+        store.tx(|tx| tx.decide_job("ig", &job, true, "")).unwrap();
+        poll_once(&mut store, &agent, &mut never, "agent").unwrap();
+        assert_eq!(store.hub_job(&job).unwrap().unwrap().state, "withdrawn");
+        assert_eq!(w.sponsor().job(&job).unwrap()["state"], "offered");
+        assert!(w.ledger().balanced);
+    }
+}

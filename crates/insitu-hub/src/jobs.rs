@@ -108,11 +108,12 @@ struct JobRow {
     fee_minor: i64,
     currency: String,
     hospital_id: Option<String>,
+    deadline: Option<String>,
 }
 
 async fn load_job(conn: &mut AnyConnection, job_id: &str) -> Result<Option<JobRow>> {
     let row = sqlx::query(
-        "SELECT s.name AS sponsor_name, j.state, j.fee_minor, j.currency, j.hospital_id
+        "SELECT s.name AS sponsor_name, j.state, j.fee_minor, j.currency, j.hospital_id, j.spec
          FROM jobs j JOIN sponsors s ON s.id = j.sponsor_id WHERE j.id = $1",
     )
     .bind(job_id)
@@ -125,6 +126,9 @@ async fn load_job(conn: &mut AnyConnection, job_id: &str) -> Result<Option<JobRo
             fee_minor: r.try_get("fee_minor")?,
             currency: r.try_get("currency")?,
             hospital_id: r.try_get("hospital_id")?,
+            deadline: serde_json::from_str::<Value>(&r.try_get::<String, _>("spec")?)
+                .ok()
+                .and_then(|v| v["job"]["deadline"].as_str().map(str::to_string)),
         })
     })
     .transpose()
@@ -393,6 +397,17 @@ impl HubDb {
         };
         let new_state = match &report {
             Report::Accept => {
+                let overdue = job
+                    .deadline
+                    .as_deref()
+                    .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+                    .is_some_and(|d| d.timestamp() < now());
+                if overdue {
+                    return Err(HubError::Conflict(format!(
+                        "job {job_id} is past its deadline ({}); it can no longer be accepted",
+                        job.deadline.as_deref().unwrap_or("")
+                    )));
+                }
                 if offer != "offered"
                     || !set_state(
                         &mut tx,
