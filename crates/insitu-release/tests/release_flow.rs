@@ -401,3 +401,51 @@ fn export_is_refused_without_valid_approvals_or_with_extra_files_or_phi() {
     let e = export(&facts, &ok, &no_phi, "b4").unwrap_err().to_string();
     assert!(e.contains("already exists"), "{e}");
 }
+
+#[test]
+fn dp_runs_are_gated_on_recomputed_epsilon() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = write_fake_run(home.path(), &spec("dp", 60, false));
+    let eps = insitu_privacy::DpSgdParams {
+        sampling_rate: 0.01,
+        noise_multiplier: 1.1,
+        steps: 1000,
+    }
+    .epsilon(1e-5)
+    .unwrap()
+    .epsilon;
+    let set_dp = |recorded: f64| {
+        let path = dir.join("run.json");
+        let mut run: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        run["dp"] = serde_json::json!({"epsilon": recorded, "delta": 1e-5, "noise_multiplier": 1.1, "sampling_rate": 0.01, "steps": 1000});
+        std::fs::write(&path, serde_json::to_vec(&run).unwrap()).unwrap();
+        RunFacts::load(&dir, home.path()).unwrap()
+    };
+    let dp_rule = |policy: &Policy, facts: &RunFacts| {
+        evaluate_gate(policy, facts, "d")
+            .rules
+            .into_iter()
+            .find(|r| r.rule == "max_epsilon")
+            .unwrap()
+    };
+    let strict = Policy {
+        dp_required: true,
+        ..Policy::default()
+    };
+    let honest = set_dp(eps);
+    assert!(
+        dp_rule(&strict, &honest).passed,
+        "{:?}",
+        dp_rule(&strict, &honest)
+    );
+    let tight = Policy {
+        max_epsilon: eps / 2.0,
+        ..strict.clone()
+    };
+    assert!(!dp_rule(&tight, &honest).passed);
+    // A run.json that under-reports ε is caught by the recomputation.
+    let lying = set_dp(eps / 10.0);
+    let r = dp_rule(&strict, &lying);
+    assert!(!r.passed && r.note.unwrap().contains("records ε"));
+}
