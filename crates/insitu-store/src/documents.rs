@@ -97,6 +97,17 @@ pub struct DocumentCounts {
     pub sources: i64,
 }
 
+/// Documents and patients stored under one source name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SourceCounts {
+    /// The source name.
+    pub source: String,
+    /// Documents stored under it.
+    pub documents: i64,
+    /// Distinct patient keys among them.
+    pub patients: i64,
+}
+
 /// Hex sha256 of a document's text, as stored in `documents.sha256`.
 pub fn text_sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
@@ -239,6 +250,24 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Per-source totals, by source name.
+    pub fn source_counts(&self) -> Result<Vec<SourceCounts>> {
+        let mut st = self.conn().prepare(
+            "SELECT source, count(*), count(DISTINCT patient_key) FROM documents
+             GROUP BY source ORDER BY source",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(SourceCounts {
+                source: r.get(0)?,
+                documents: r.get(1)?,
+                patients: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +319,13 @@ mod tests {
         assert_eq!(page[0].sha256, text_sha256("two"));
         assert_eq!(store.document(3).unwrap().unwrap().text, "one v2");
         assert_eq!(store.document(99).unwrap(), None);
+        assert_eq!(
+            store.source_counts().unwrap(),
+            vec![SourceCounts {
+                source: "s".into(),
+                documents: 3,
+                patients: 1
+            }]
+        );
     }
 }

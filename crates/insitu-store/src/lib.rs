@@ -18,7 +18,7 @@ pub mod release;
 pub mod runs;
 
 pub use audit::{AuditEvent, AuditFilter, ChainCheck, GENESIS_HASH};
-pub use documents::{DocumentCounts, DocumentFilter, NewDocument, StoredDocument};
+pub use documents::{DocumentCounts, DocumentFilter, NewDocument, SourceCounts, StoredDocument};
 pub use home::{Home, HomeConfig, Pseudonymiser};
 pub use migrate::SCHEMA_VERSIONS;
 
