@@ -42,7 +42,11 @@ fn init_creates_keys_with_owner_only_permissions_and_is_idempotent() {
         assert_eq!(mode, 0o600, "{}", key.display());
     }
     assert_eq!(std::fs::read(home.hmac_key_path()).unwrap().len(), 32);
-    let db_mode = std::fs::metadata(home.db_path()).unwrap().permissions().mode() & 0o777;
+    let db_mode = std::fs::metadata(home.db_path())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(db_mode, 0o600, "the database holds raw notes");
     let signing = home.signing_key().unwrap();
     assert_eq!(home.verifying_key().unwrap(), signing.verifying_key());
