@@ -42,6 +42,31 @@ const FUEL: u64 = 20_000_000;
 /// Nesting depth for macros/includes; HF templates need a handful.
 const RECURSION_LIMIT: usize = 64;
 const TEMPLATE_NAME: &str = "chat_template";
+/// Largest rendered conversation: far above any training example, far below
+/// what would exhaust memory (minijinja already caps one string repetition
+/// at 100 MB; this stops a loop of them).
+const MAX_OUTPUT: usize = 16 << 20;
+
+/// A render sink that fails once `MAX_OUTPUT` bytes have been written.
+#[derive(Default)]
+struct CappedOutput {
+    bytes: Vec<u8>,
+    overflowed: bool,
+}
+
+impl std::io::Write for CappedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT {
+            self.overflowed = true;
+            return Err(std::io::Error::other("chat template output limit"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// A compiled chat template with the special tokens it may reference.
 #[derive(Debug, Clone)]
@@ -125,9 +150,17 @@ impl ChatTemplate {
             tools => (),
             documents => (),
         };
+        let mut out = CappedOutput::default();
         template
-            .render(ctx)
-            .map_err(|e| Error::Template(describe(&e)))
+            .render_captured_to(ctx, &mut out)
+            .map_err(|e| match out.overflowed {
+                true => Error::Template(format!(
+                    "output exceeds {MAX_OUTPUT} bytes — the template is refused as runaway"
+                )),
+                false => Error::Template(describe(&e)),
+            })?;
+        String::from_utf8(out.bytes)
+            .map_err(|e| Error::Template(format!("rendered text is not UTF-8: {e}")))
     }
 }
 
@@ -464,6 +497,13 @@ mod tests {
         let e = t.render(&conv(), false).unwrap_err().to_string();
         assert!(e.contains("not found") || e.contains("template"), "{e}");
         assert!(!e.contains("root:"), "{e}");
+        let t = ChatTemplate::new(
+            "{% for i in range(100) %}{{ 'x' * 1000000 }}{% endfor %}",
+            None,
+            None,
+        );
+        let e = t.render(&conv(), false).unwrap_err().to_string();
+        assert!(e.contains("output exceeds"), "{e}");
         let t = ChatTemplate::new(
             "{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
             None,
