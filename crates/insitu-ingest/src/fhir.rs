@@ -42,7 +42,8 @@ impl FhirNotes {
         let mut root: Value = serde_json::from_str(text).map_err(|e| {
             bad_input(
                 format!("not valid JSON ({e})"),
-                "export the resource as FHIR R4 JSON",
+                "pass a FHIR R4 Bundle or DocumentReference; for one JSON object per line, \
+                 name the file .jsonl or pass --format jsonl",
             )
         })?;
         let kind = root
