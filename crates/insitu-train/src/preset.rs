@@ -71,10 +71,10 @@ impl Default for TinyPreset {
     fn default() -> Self {
         TinyPreset {
             seed: 0,
-            vocab_size: 4096,
-            steps: 300,
+            vocab_size: 2048,
+            steps: 200,
             seq_len: 256,
-            batch_size: 8,
+            batch_size: 4,
             learning_rate: 3e-3,
         }
     }
