@@ -861,6 +861,8 @@ pub(crate) fn radiology(w: &mut Writer<'_>) {
         "{hospital} - Department of Radiology\n",
         "RADIOLOGY REPORT\n{hospital}\n",
         "Imaging Department, {hospital}\n",
+        "{hospital}\nDiagnostic Imaging - Final Report\n",
+        "IMAGING REPORT ({hospital})\n",
     ]);
     identity_block(w);
     w.text(&format!("Examination: {}\n", img.modality));
@@ -900,19 +902,48 @@ pub(crate) fn radiology(w: &mut Writer<'_>) {
             icd10: Some(acute.icd10),
         },
     );
-    w.section(&["Technique:", "TECHNIQUE:"], " ");
-    w.say(&[
-        "Standard protocol.",
-        "Images acquired as per departmental protocol.",
-        "Single projection.",
-        "Axial images with coronal reformats.",
-    ]);
+    w.section(&["Technique:", "TECHNIQUE:", "Protocol:"], " ");
+    // Technique wording that fits the modality.
+    let m = img.modality;
+    if m.starts_with("CT") {
+        w.say(&[
+            "Axial images with coronal reformats.",
+            "Contrast-enhanced CT, portal venous phase; 2 mm axial reconstructions.",
+            "Helical acquisition; multiplanar reformats reviewed.",
+            "Non-contrast axial images from skull base to vertex.",
+        ]);
+    } else if m.starts_with("Ultrasound") {
+        w.say(&[
+            "Real-time grey-scale and colour Doppler imaging.",
+            "Transabdominal ultrasound, curvilinear probe.",
+            "Images acquired as per departmental protocol.",
+        ]);
+    } else {
+        w.say(&[
+            "Single projection.",
+            "Single frontal view.",
+            "AP and lateral views.",
+            "Standard protocol.",
+            "Images acquired as per departmental protocol.",
+        ]);
+    }
+    if w.chance(0.3) {
+        w.say(&[
+            " Patient was able to cooperate.",
+            " Limited by patient movement.",
+            " Suboptimal inspiration.",
+            " Dose: within local DRLs.",
+        ]);
+    }
     w.section(&["Comparison:", "COMPARISON:"], " ");
     w.say(&[
         "None available.",
         "Previous study dated {date:prior}.",
         "Prior imaging from {date:prior} reviewed.",
         "None.",
+        "Compared with the examination of {date:prior}.",
+        "No prior imaging on PACS.",
+        "{date:prior} (outside hospital, report only).",
     ]);
     w.section(&["FINDINGS:", "Findings:", "Report:"], "\n");
     if img.positive.is_empty() {
@@ -945,6 +976,10 @@ pub(crate) fn radiology(w: &mut Writer<'_>) {
             "There is no {Fo}. ",
             "{Fc} not seen. ",
             "No convincing {Fo}. ",
+            "{Fc}: none. ",
+            "No radiological evidence of {Fo}. ",
+            "{Fc} is not demonstrated. ",
+            "Negative for {Fo}. ",
         ],
         FindingSlot {
             concepts: &neg,
