@@ -31,11 +31,13 @@ pub struct BuildArgs {
     /// Directory to write (must not exist or be empty).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// De-identified notes as JSONL: {id, patient_id or patient_key, kind,
-    /// written_at, text, …}; other fields (icd10, triage_category) become
-    /// metadata. `patient_id` is pseudonymised with the home's key.
+    /// Read de-identified notes from this JSONL instead of the home's store:
+    /// {id, patient_id or patient_key, kind, written_at, text, …}; other fields
+    /// (icd10, triage_category) become metadata. `patient_id` is pseudonymised
+    /// with the home's key. Without it, every document de-identified in the
+    /// home (`insitu deid --home`) is used.
     #[arg(long, value_name = "FILE")]
-    pub input: PathBuf,
+    pub input: Option<PathBuf>,
     /// Seed for patient splits and preference pairs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -98,80 +100,21 @@ fn build(a: BuildArgs, g: &Global) -> anyhow::Result<()> {
     };
     let home = g.home_dir();
     let mut store = Store::open(&home)?;
-    let policy = insitu_release::Policy::load(&store.home().policy_path())?;
-    let pseudonymiser = store.home().pseudonymiser()?;
-    let records = read_records(&a.input, |raw| pseudonymiser.key(raw).0)?;
+    let records = match &a.input {
+        Some(path) => {
+            let pseudonymiser = store.home().pseudonymiser()?;
+            read_records(path, |raw| pseudonymiser.key(raw).0)?
+        }
+        None => records_from_store(&mut store, &g.actor(), g.quiet)?,
+    };
     let opts = BuildOptions {
         seed: a.seed,
         expand_abbreviations: a.expand_abbreviations,
-        min_patients_per_split: policy.min_patients_per_split as usize,
         custom,
         ..BuildOptions::new(task, format)
     };
-    let scanner = |text: &str| {
-        insitu_deid::scan(text)
-            .into_iter()
-            .map(|s| s.category.as_str().to_string())
-            .collect::<Vec<_>>()
-    };
-    let actor = g.actor();
-    let built = match insitu_data::build(records, &opts, Some(("insitu-deid scan", &scanner))) {
-        Ok(b) => b,
-        Err(e @ insitu_data::Error::CohortTooSmall { .. }) => {
-            if let insitu_data::Error::CohortTooSmall {
-                split,
-                patients,
-                minimum,
-            } = &e
-            {
-                store.tx(|tx| {
-                    tx.audit(&actor, "dataset.refused", &format!("dataset:{}", a.out.display()), serde_json::json!({
-                        "task": task.as_str(), "format": format.as_str(), "split": split.as_str(),
-                        "patients": patients, "min_patients_per_split": minimum, "rule": "min_patients_per_split",
-                    }))?;
-                    Ok::<_, insitu_store::StoreError>(())
-                })?;
-            }
-            return Err(anyhow::Error::new(e)
-                .context("refused by the minimum-cohort policy (recorded in the audit log)"));
-        }
-        Err(
-            e @ (insitu_data::Error::Invalid(_)
-            | insitu_data::Error::Template { .. }
-            | insitu_data::Error::NoExamples { .. }),
-        ) => return Err(crate::exit::input(e.to_string())),
-        Err(e) => return Err(e.into()),
-    };
-    let written = built.write(&a.out).map_err(|e| match e {
-        insitu_data::Error::Invalid(m) => crate::exit::input(m),
-        e => anyhow::Error::new(e),
-    })?;
-    let size = |s: Split| {
-        let c = written.card.splits.get(&s).cloned().unwrap_or_default();
-        SplitSize {
-            examples: c.examples as i64,
-            patients: c.patients as i64,
-        }
-    };
-    let dir = std::fs::canonicalize(&written.dir).unwrap_or(written.dir.clone());
-    let dir_text = dir.display().to_string();
-    let id = store.tx(|tx| {
-        let id = tx.record_dataset(&NewDataset {
-            task: task.as_str(),
-            format: format.as_str(),
-            dir: &dir_text,
-            card_sha256: &written.card_sha256,
-            seed: a.seed,
-            splits: [size(Split::Train), size(Split::Validation), size(Split::Test)],
-            created_by: &actor,
-        })?;
-        tx.audit(&actor, "dataset.build", &format!("dataset:{id}"), serde_json::json!({
-            "task": task.as_str(), "format": format.as_str(), "dir": dir_text, "card_sha256": written.card_sha256,
-            "seed": a.seed, "files": written.card.files, "phi_rescan": written.card.phi_rescan,
-            "dedup": written.card.dedup, "min_patients_per_split": opts.min_patients_per_split,
-        }))?;
-        Ok::<_, insitu_store::StoreError>(id)
-    })?;
+    let (id, written) = build_and_record(&mut store, records, opts, &a.out, &g.actor())?;
+    let dir = written.dir.clone();
     let c = &written.card;
     println!(
         "dataset {id}: {} / {} written to {}",
@@ -213,6 +156,143 @@ fn build(a: BuildArgs, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// De-identified documents from the store as dataset records; stores each
+/// document's quality score on the way (one transaction, audited).
+fn records_from_store(store: &mut Store, actor: &str, quiet: bool) -> anyhow::Result<Vec<Record>> {
+    let docs = store.deidentified_documents()?;
+    if docs.is_empty() {
+        return Err(crate::exit::input(format!(
+            "{}: no de-identified documents — run `insitu ingest` and `insitu deid --home` first, or pass --input DEID.jsonl",
+            store.home().root().display()
+        )));
+    }
+    let quality = insitu_text::quality::QualityConfig::default();
+    let without_patient = docs.iter().filter(|d| d.patient_key.is_none()).count();
+    store.tx(|tx| {
+        let mut flagged = 0;
+        for d in &docs {
+            let q = insitu_text::quality::assess(&d.text, &quality);
+            let flags: Vec<String> = q
+                .flags
+                .iter()
+                .filter_map(|f| serde_json::to_value(f).ok()?.as_str().map(str::to_string))
+                .collect();
+            flagged += usize::from(!flags.is_empty());
+            tx.record_document_quality(d.doc_id, q.score, q.words as i64, &flags)?;
+        }
+        tx.audit(
+            actor,
+            "quality.assess",
+            "documents",
+            serde_json::json!({"documents": docs.len(), "flagged": flagged}),
+        )?;
+        Ok::<_, insitu_store::StoreError>(())
+    })?;
+    if without_patient > 0 && !quiet {
+        eprintln!("note: {without_patient} document(s) have no patient key and are left out — patient-level splits need one");
+    }
+    Ok(docs
+        .into_iter()
+        .filter_map(|d| {
+            let meta = match d.meta {
+                serde_json::Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            };
+            Some(Record {
+                doc_id: d.doc_id.to_string(),
+                patient_key: d.patient_key?.0,
+                kind: d.kind.unwrap_or_default(),
+                written_at: d.written_at.unwrap_or_default(),
+                text: d.text,
+                meta,
+            })
+        })
+        .collect())
+}
+
+/// Builds a dataset from `records` under the home's policy (its
+/// `min_patients_per_split` overrides `opts`), re-scans it for PHI with
+/// insitu-deid, writes it to `out`, records it in the store and audits it
+/// (`dataset.build`, or `dataset.refused` when the cohort is too small).
+/// Returns the dataset id and what was written. `insitu demo` can call this.
+pub fn build_and_record(
+    store: &mut Store,
+    records: Vec<Record>,
+    mut opts: BuildOptions,
+    out: &Path,
+    actor: &str,
+) -> anyhow::Result<(i64, insitu_data::WrittenDataset)> {
+    let policy = insitu_release::Policy::load(&store.home().policy_path())?;
+    opts.min_patients_per_split = policy.min_patients_per_split as usize;
+    let (task, format) = (opts.task, opts.format);
+    let scanner = |text: &str| {
+        insitu_deid::scan(text)
+            .into_iter()
+            .map(|s| s.category.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    let built = match insitu_data::build(records, &opts, Some(("insitu-deid scan", &scanner))) {
+        Ok(b) => b,
+        Err(insitu_data::Error::CohortTooSmall {
+            split,
+            patients,
+            minimum,
+        }) => {
+            store.tx(|tx| {
+                tx.audit(actor, "dataset.refused", &format!("dataset:{}", out.display()), serde_json::json!({
+                    "task": task.as_str(), "format": format.as_str(), "split": split.as_str(),
+                    "patients": patients, "min_patients_per_split": minimum, "rule": "min_patients_per_split",
+                }))?;
+                Ok::<_, insitu_store::StoreError>(())
+            })?;
+            let e = insitu_data::Error::CohortTooSmall {
+                split,
+                patients,
+                minimum,
+            };
+            return Err(anyhow::Error::new(e)
+                .context("refused by the minimum-cohort policy (recorded in the audit log)"));
+        }
+        Err(
+            e @ (insitu_data::Error::Invalid(_)
+            | insitu_data::Error::Template { .. }
+            | insitu_data::Error::NoExamples { .. }),
+        ) => return Err(crate::exit::input(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    let mut written = built.write(out).map_err(|e| match e {
+        insitu_data::Error::Invalid(m) => crate::exit::input(m),
+        e => anyhow::Error::new(e),
+    })?;
+    written.dir = std::fs::canonicalize(&written.dir).unwrap_or(written.dir.clone());
+    let size = |s: Split| {
+        let c = written.card.splits.get(&s).cloned().unwrap_or_default();
+        SplitSize {
+            examples: c.examples as i64,
+            patients: c.patients as i64,
+        }
+    };
+    let dir_text = written.dir.display().to_string();
+    let id = store.tx(|tx| {
+        let id = tx.record_dataset(&NewDataset {
+            task: task.as_str(),
+            format: format.as_str(),
+            dir: &dir_text,
+            card_sha256: &written.card_sha256,
+            seed: opts.seed,
+            splits: [size(Split::Train), size(Split::Validation), size(Split::Test)],
+            created_by: actor,
+        })?;
+        tx.audit(actor, "dataset.build", &format!("dataset:{id}"), serde_json::json!({
+            "task": task.as_str(), "format": format.as_str(), "dir": dir_text, "card_sha256": written.card_sha256,
+            "seed": opts.seed, "files": written.card.files, "phi_rescan": written.card.phi_rescan,
+            "dedup": written.card.dedup, "min_patients_per_split": opts.min_patients_per_split,
+        }))?;
+        Ok::<_, insitu_store::StoreError>(id)
+    })?;
+    Ok((id, written))
+}
+
 fn read_template(path: &Path) -> anyhow::Result<CustomTemplate> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         crate::exit::input(format!("{}: cannot read template ({e})", path.display()))
@@ -226,7 +306,10 @@ fn read_template(path: &Path) -> anyhow::Result<CustomTemplate> {
 }
 
 /// Reads `{id, patient_id|patient_key, kind, written_at, text, …}` lines.
-fn read_records(path: &Path, pseudonymise: impl Fn(&str) -> String) -> anyhow::Result<Vec<Record>> {
+pub fn read_records(
+    path: &Path,
+    pseudonymise: impl Fn(&str) -> String,
+) -> anyhow::Result<Vec<Record>> {
     let name = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|e| {
         crate::exit::input(format!(
