@@ -343,3 +343,42 @@ fn unknown_format_and_missing_file_are_input_errors() {
         .code(1)
         .stderr(predicate::str::contains("missing.jsonl"));
 }
+
+#[test]
+fn concurrent_ingests_keep_one_gapless_chain() {
+    let dir = new_home();
+    let home = dir.path().join("home");
+    let children: Vec<_> = (0..3)
+        .map(|k| {
+            let path = dir.path().join(format!("part-{k}.jsonl"));
+            let mut lines = String::new();
+            for i in 0..300 {
+                lines.push_str(&format!(
+                    "{{\"id\":\"{k}-{i}\",\"patient_id\":\"P{i}\",\"text\":\"Note {k}/{i}: BP 130/85.\"}}\n"
+                ));
+            }
+            std::fs::write(&path, lines).unwrap();
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("insitu"))
+                .env_remove("INSITU_HOME")
+                .arg("--quiet")
+                .arg("--home")
+                .arg(&home)
+                .arg("ingest")
+                .arg(&path)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let s = status(&home);
+    assert_eq!(s["documents"], 900);
+    assert_eq!(s["audit"]["head_seq"], 4);
+    insitu(&home)
+        .args(["audit", "verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("4 events"));
+}

@@ -30,6 +30,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "documents  {} from {} patient(s) in {} source(s)",
         s.documents, s.patients, s.sources
     );
+    for source in store.source_counts()? {
+        println!(
+            "  {:<24} {} document(s), {} patient(s)",
+            source.source, source.documents, source.patients
+        );
+    }
     println!("datasets   {}", s.datasets);
     println!("runs       {}", s.runs);
     println!("bundles    {}", s.bundles);
