@@ -114,7 +114,7 @@ pub fn render(
             let _ = writeln!(w, "| test | result |\n|---|---|");
             let _ = writeln!(
                 w,
-                "| membership inference, best AUC | {:.3} |",
+                "| membership inference, highest AUC | {:.3} |",
                 s.mia_auc_max
             );
             let _ = writeln!(
