@@ -47,8 +47,12 @@ impl Drop for Server {
 }
 
 fn serve(home: &Path) -> (Server, String) {
+    serve_on(home, "127.0.0.1:0")
+}
+
+fn serve_on(home: &Path, listen: &str) -> (Server, String) {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("insitu"))
-        .args(["hub", "serve", "--listen", "127.0.0.1:0", "--home"])
+        .args(["hub", "serve", "--listen", listen, "--home"])
         .arg(home)
         .env_remove("INSITU_HUB_DB")
         .stdout(Stdio::piped())
@@ -56,9 +60,10 @@ fn serve(home: &Path) -> (Server, String) {
         .spawn()
         .unwrap();
     let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    // Keep draining: a closed pipe would kill the server on its next print.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -223,4 +228,119 @@ fn hub_contract_through_the_cli() {
     assert!(accounts
         .iter()
         .any(|a| a["kind"] == "sponsor" && a["balance_minor"] == -250000));
+}
+
+#[test]
+fn hub_killed_with_sigkill_mid_upload_and_mid_job_loses_no_money() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub_home = dir.path().join("hub");
+    let hub = hub_home.to_str().unwrap();
+    let token = last_line(ok(&["hub", "admin", "add-sponsor", "acme", "--home", hub]).as_bytes());
+    ok(&[
+        "hub",
+        "admin",
+        "add-hospital",
+        "example-hospital",
+        "--home",
+        hub,
+    ]);
+    // A fixed port, so clients can reconnect to the restarted hub.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let (server, url) = serve_on(&hub_home, &listen);
+
+    // Mid-upload: SIGKILL the hub once the first chunks have landed.
+    let model = dir.path().join("big");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::write(model.join("config.json"), b"{}").unwrap();
+    let weights: Vec<u8> = (0..12 * 4 * 1024 * 1024u32)
+        .map(|i| (i % 253) as u8)
+        .collect();
+    std::fs::write(model.join("model.safetensors"), weights).unwrap();
+    let mut push = std::process::Command::new(assert_cmd::cargo::cargo_bin("insitu"))
+        .args(["sponsor", "model", "push", "--hub", &url, "--token", &token])
+        .arg(&model)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let blobs = hub_home.join("blobs");
+    let count_blobs = || walk_count(&blobs);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while count_blobs() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    drop(server); // SIGKILL
+    let first_push_failed = !push.wait().unwrap().success();
+    eprintln!("first push interrupted by the kill: {first_push_failed}");
+    let (server, url) = serve_on(&hub_home, &listen);
+    let out = ok(&[
+        "sponsor",
+        "model",
+        "push",
+        "--hub",
+        &url,
+        "--token",
+        &token,
+        model.to_str().unwrap(),
+    ]);
+    let digest = last_line(out.as_bytes());
+    if first_push_failed {
+        assert!(
+            !out.contains("13 sent now"),
+            "the resumed push re-sent everything:\n{out}"
+        );
+    }
+
+    // Mid-job: post, SIGKILL, restart; the retried post is not charged again.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/job.toml");
+    let post = [
+        "sponsor",
+        "job",
+        "post",
+        "--hub",
+        &url,
+        "--token",
+        &token,
+        example.to_str().unwrap(),
+        "--model",
+        &digest,
+    ];
+    let job = last_line(ok(&post).as_bytes());
+    drop(server);
+    let (_server, url2) = serve_on(&hub_home, &listen);
+    assert_eq!(url2, url);
+    assert_eq!(last_line(ok(&post).as_bytes()), job);
+    let ledger: serde_json::Value =
+        serde_json::from_str(&ok(&["hub", "ledger", "--home", hub, "--json"])).unwrap();
+    assert_eq!(ledger["balanced"], true, "{ledger}");
+    let escrow = ledger["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "escrow")
+        .unwrap()["balance_minor"]
+        .clone();
+    assert_eq!(escrow, 250000);
+}
+
+fn walk_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk_count(&e.path())
+                    } else {
+                        usize::from(!e.file_name().to_string_lossy().ends_with(".tmp"))
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

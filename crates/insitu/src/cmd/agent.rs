@@ -35,15 +35,52 @@ fn open(g: &Global) -> anyhow::Result<Store> {
     Store::open(&g.home_dir()).map_err(|e| crate::exit::input(e.to_string()))
 }
 
-/// The pipeline a job runs through. Until dataset → train → leakage → gate →
-/// approvals → bundle is wired in (see issue 10), jobs are left waiting — not
-/// failed, so the sponsor is not refunded by mistake.
-fn pipeline(job: &RunnableJob) -> Outcome {
-    Outcome::Deferred {
-        reason: format!(
-            "job {}: the training pipeline is not wired into `insitu agent run` yet; the job stays accepted",
-            job.id
-        ),
+/// Runs a job by delivering the bundle hospital staff exported for it.
+/// The pipeline (dataset → train → leakage → gate → two approvals) is driven
+/// by people with the ordinary commands, ending in `insitu export RUN --job
+/// JOB`; the agent then finds that bundle, verifies it with this appliance's
+/// key and delivers it. Until then the job waits (it is not failed, so the
+/// sponsor is not refunded by mistake). A fully automatic executor is wired
+/// in by `insitu demo`.
+struct ExportedBundle {
+    home: insitu_store::Home,
+}
+
+impl insitu_agent::JobExecutor for ExportedBundle {
+    fn execute(&mut self, job: &RunnableJob) -> Outcome {
+        let key = match self.home.verifying_key() {
+            Ok(k) => k,
+            Err(e) => {
+                return Outcome::Deferred {
+                    reason: format!("cannot read the appliance key: {e}"),
+                }
+            }
+        };
+        let mut dirs: Vec<_> = std::fs::read_dir(self.home.bundles_dir())
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort();
+        for dir in dirs {
+            let Ok(outcome) = insitu_release::verify_bundle(&dir, Some(&key)) else {
+                continue;
+            };
+            let for_this_job = outcome.manifest.as_ref().and_then(|m| m.job_id.as_deref())
+                == Some(job.id.as_str());
+            if for_this_job && outcome.ok() {
+                return Outcome::Delivered { bundle_dir: dir };
+            }
+        }
+        Outcome::Deferred {
+            reason: format!(
+                "job {}: waiting for its bundle — build the dataset, train, run the gate, get two approvals, then `insitu export RUN --job {}`",
+                job.id, job.id
+            ),
+        }
     }
 }
 
@@ -69,7 +106,9 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
                 crate::exit::input("this appliance is not enrolled with a hub — run `insitu agent enroll --hub URL --code CODE` first")
             })?;
             let client = AgentClient::new(&enrolment.hub_url, store.home().signing_key()?);
-            let mut executor = pipeline;
+            let mut executor = ExportedBundle {
+                home: store.home().clone(),
+            };
             loop {
                 match insitu_agent::poll_once(&mut store, &client, &mut executor, "agent") {
                     Ok(r) => {

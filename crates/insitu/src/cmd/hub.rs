@@ -97,8 +97,10 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
                     insitu_hub::Backend::Sqlite => "SQLite".to_string(),
                     insitu_hub::Backend::Postgres => "PostgreSQL".to_string(),
                 };
-                println!("insitu hub listening on http://{addr} (database: {backend}, home: {})", g.home_dir().display());
-                println!("stop with Ctrl-C");
+                println!(
+                    "insitu hub listening on http://{addr} (database: {backend}, home: {}) — stop with Ctrl-C",
+                    g.home_dir().display()
+                );
                 insitu_hub::serve(hub.clone(), listener, async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
