@@ -363,3 +363,31 @@ impl Store {
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The encoding is a contract (docs/foundation.md): changing it would
+    /// make every existing chain fail verification.
+    #[test]
+    fn hash_covers_the_documented_canonical_encoding() {
+        let details = serde_json::json!({"b": [true, null, 1.5], "a": {"z": "é\"", "y": 2}});
+        let expected = format!(
+            "[7,\"2024-01-01T00:00:00.000000Z\",\"alice\",\"ingest.file\",\"/data/n.jsonl\",\
+             {{\"a\":{{\"y\":2,\"z\":\"é\\\"\"}},\"b\":[true,null,1.5]}},\"{GENESIS_HASH}\"]"
+        );
+        assert_eq!(
+            event_hash(
+                7,
+                "2024-01-01T00:00:00.000000Z",
+                "alice",
+                "ingest.file",
+                "/data/n.jsonl",
+                &details,
+                GENESIS_HASH
+            ),
+            hex::encode(Sha256::digest(expected.as_bytes()))
+        );
+    }
+}
