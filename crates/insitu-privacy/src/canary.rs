@@ -119,6 +119,8 @@ pub fn measure_exposure(
 ) -> Vec<CanaryExposure> {
     let space = 10u64.pow(SECRET_DIGITS);
     let log2_space = (space as f64).log2();
+    // A rank needs something to rank against.
+    let candidates = candidates.max(2);
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     canaries
         .iter()
