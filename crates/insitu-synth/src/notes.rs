@@ -1821,6 +1821,45 @@ pub(crate) fn clinic_letter(w: &mut Writer<'_>) {
         ));
         w.fill_slot("date:op");
         w.text(". ");
+        if let Some(specimen) = op.specimen.filter(|s| s.contains("histology")) {
+            let tissue = specimen.trim_end_matches(" to histology");
+            w.text(&format!("Histology of the {tissue} "));
+            w.say_f(
+                &["confirmed {F}", "was in keeping with {F}", "showed {F}"],
+                FindingSlot {
+                    concepts: &[acute.name],
+                    assertion: Assertion::Present,
+                    icd10: Some(acute.icd10),
+                },
+            );
+            w.say_f(
+                &[
+                    ", with no evidence of {F}. ",
+                    "; no {F} was seen. ",
+                    " and was negative for {F}. ",
+                ],
+                FindingSlot {
+                    concepts: &["malignancy"],
+                    assertion: Assertion::Absent,
+                    icd10: None,
+                },
+            );
+        }
+    }
+    // The dose change the next admission's medication list carries (see
+    // patient.rs), sometimes announced here.
+    if let Some(d) = w.e.meds.iter().find(|d| d.alt_dose != d.dose).copied() {
+        if w.chance(0.4) {
+            let name = crate::writer::localise(w.p.style, d.name).into_owned();
+            w.text(&format!(
+                "I have changed {} {} from {} to {} {}. ",
+                if w.p.name.female { "her" } else { "his" },
+                name,
+                d.dose,
+                d.alt_dose,
+                d.freq.abbrev(w.us())
+            ));
+        }
     }
     let sym = some(w, acute.symptoms, 1, 2);
     w.say_f(
@@ -1847,12 +1886,20 @@ pub(crate) fn clinic_letter(w: &mut Writer<'_>) {
         .collect::<Vec<_>>(),
     );
     w.text("\n\nOn examination: ");
-    w.say(&[
-        "BP 132/78, pulse 72 regular. ",
-        "Looked well. Wounds healed. ",
-        "NAD. Chest clear, abdomen soft. ",
-        "Obs stable; O/E no abnormality detected. ",
-    ]);
+    if acute.operation.is_some() {
+        w.say(&[
+            "Looked well. Wounds healed. ",
+            "Wounds clean and dry. BP 128/74. ",
+            "Scars well healed; no incisional hernia. ",
+        ]);
+    } else {
+        w.say(&[
+            "BP 132/78, pulse 72 regular. ",
+            "NAD. Chest clear, abdomen soft. ",
+            "Obs stable; O/E no abnormality detected. ",
+            "Looked well; HS I+II+0, chest clear. ",
+        ]);
+    }
     if !w.p.family.is_empty() && w.chance(0.6) {
         w.text("Of note, ");
         family_block(w);

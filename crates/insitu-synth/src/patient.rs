@@ -678,7 +678,9 @@ pub(crate) fn patient(rng: &mut Rng8, seed: u64, index: usize, us_share: f64) ->
                 meds.push(*d);
             }
         }
-        if let Some(m) = meds.choose_mut(rng) {
+        // The first drug with an alternative dose is the one changed; the
+        // clinic letter of this admission may say so.
+        if let Some(m) = meds.iter_mut().find(|m| m.alt_dose != m.dose) {
             m.dose = m.alt_dose;
         }
         arrival = datetime_between(rng, discharge.date() + Duration::days(90), 450);
