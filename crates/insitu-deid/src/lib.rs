@@ -58,6 +58,10 @@ pub struct DetectorConfig {
     pub times: bool,
     /// Extra local identifier patterns (Rust regex syntax), reported as ID.
     pub extra_id_patterns: Vec<String>,
+    /// Report a year standing alone ("diagnosed 1979") as DATE. Off by
+    /// default: DESIGN.md counts a year alone as PHI only when tied to a person.
+    #[serde(default)]
+    pub years_alone: bool,
 }
 
 impl Default for DetectorConfig {
@@ -66,6 +70,7 @@ impl Default for DetectorConfig {
             ages: AgePolicy::All,
             times: true,
             extra_id_patterns: Vec::new(),
+            years_alone: false,
         }
     }
 }
@@ -111,7 +116,10 @@ impl Detector {
         self.patterns.scan(text, &self.config, &mut spans);
         names::scan(text, &mut spans);
         let mut spans = merge(text, spans);
-        let ages = ages_beside_names(text, &spans, self.config.ages);
+        let mut ages = ages_beside_names(text, &spans, self.config.ages);
+        if self.config.times {
+            ages.extend(times_after_dates(text, &spans));
+        }
         if !ages.is_empty() {
             spans.extend(ages);
             spans = merge(text, spans);
@@ -144,7 +152,11 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
     let mut out = Vec::new();
     for s in spans.iter().filter(|s| s.category == Category::Name) {
         let rest = &text[s.end..];
-        let Some(after) = rest.strip_prefix(", ").or_else(|| rest.strip_prefix(" (")) else {
+        let Some(after) = rest
+            .strip_prefix(", ")
+            .or_else(|| rest.strip_prefix(" ("))
+            .or_else(|| rest.strip_prefix(" | "))
+        else {
             continue;
         };
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
@@ -152,7 +164,7 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
             continue;
         }
         let next = after[digits..].chars().next();
-        if !matches!(next, Some(',' | ')' | 'y' | ';') | None) {
+        if !matches!(next, Some(',' | ')' | 'y' | ';' | ' ' | 'M' | 'F') | None) {
             continue;
         }
         let n: u32 = after[..digits].parse().unwrap_or(0);
@@ -165,6 +177,34 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
             end: start + digits,
             category: Category::Age,
             detector: "age_beside_name",
+            confidence: 0.7,
+        });
+    }
+    out
+}
+
+/// "18/07/2020 2125": four digits right after a date are its clock time.
+fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for s in spans.iter().filter(|s| s.category == Category::Date) {
+        let rest = &text[s.end..];
+        let Some(after) = rest.strip_prefix(' ').or_else(|| rest.strip_prefix(", ")) else {
+            continue;
+        };
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        if digits != 4 || after[4..].starts_with(|c: char| c.is_alphanumeric() && c != 'h') {
+            continue;
+        }
+        let v: u32 = after[..4].parse().unwrap_or(9999);
+        if v / 100 > 23 || v % 100 > 59 {
+            continue;
+        }
+        let start = s.end + (rest.len() - after.len());
+        out.push(Span {
+            start,
+            end: start + 4,
+            category: Category::Date,
+            detector: "time_after_date",
             confidence: 0.7,
         });
     }

@@ -288,10 +288,35 @@ const NAME_LABELS: &[&[&str]] = &[
     &["nee"],
     &["née"],
     &["baby"],
+    &["re"],
+    &["rn"],
+    &["triaged", "by"],
+    &["triage", "nurse"],
+    &["operator"],
+    &["assistant"],
+    &["scrub", "nurse"],
+    &["endoscopist"],
+    &["radiologist"],
+    &["sonographer"],
+    &["reporter"],
+    &["reporting", "radiologist"],
+    &["primary", "nurse"],
+    &["ordered", "by"],
+    &["handed", "over", "to"],
+    &["handed", "over", "by"],
 ];
 
 /// Labels that only count when followed by ':' (otherwise they are prose).
-const COLON_ONLY: &[&str] = &["from", "to", "patient", "contact", "provider", "clinician"];
+const COLON_ONLY: &[&str] = &[
+    "from",
+    "to",
+    "patient",
+    "contact",
+    "provider",
+    "clinician",
+    "re",
+    "rn",
+];
 
 /// Job titles written after a signer's name ("Consultant Neurologist").
 fn is_role_word(k: &str) -> bool {
@@ -472,6 +497,93 @@ const STOP: &[&str] = &[
     "above",
     "below",
     "who's",
+    "colleague",
+    "colleagues",
+    "madam",
+    "attending",
+    "jobs",
+    "job",
+    "everyone",
+    "whom",
+    "concern",
+    "gmc",
+    "nmc",
+    "general",
+    "internal",
+    "medicine",
+    "triage",
+    "smoking",
+    "current",
+    "never",
+    "typed",
+    "dictated",
+    "transcribed",
+];
+
+/// Labels whose following word is a name only if it could not be anything else
+/// ("CC:" is a carbon copy in a letter but the chief complaint in a US note).
+const WEAK_LABELS: &[&str] = &["cc", "contact"];
+
+/// Credentials and roles written after a name ("Gonçalves, PGY-2", "Grant Staff Nurse").
+const CREDENTIALS: &[&str] = &[
+    "md",
+    "do",
+    "rn",
+    "np",
+    "pa",
+    "pgy",
+    "fy1",
+    "fy2",
+    "sho",
+    "spr",
+    "st1",
+    "st2",
+    "st3",
+    "st4",
+    "st5",
+    "st6",
+    "st7",
+    "ct1",
+    "ct2",
+    "mbbs",
+    "mbchb",
+    "frcp",
+    "frcs",
+    "frcr",
+    "mrcp",
+    "mrcs",
+    "mrcgp",
+    "frca",
+    "phd",
+    "msc",
+    "bsc",
+    "rgn",
+    "rmn",
+    "cns",
+    "anp",
+    "acp",
+    "registrar",
+    "consultant",
+    "staff",
+    "charge",
+    "sister",
+    "matron",
+    "physiotherapist",
+    "pharmacist",
+    "hca",
+    "dietitian",
+    "paramedic",
+    "resident",
+    "intern",
+    "fellow",
+    "attending",
+    "lpn",
+    "cna",
+    "crna",
+    "dpm",
+    "od",
+    "pharmd",
+    "lcsw",
 ];
 
 /// Trailing nouns that make a preceding capitalised word an eponym, not a person.
@@ -586,6 +698,18 @@ const EPONYM_NOUNS: &[&str] = &[
     "protocol",
     "pathway",
     "jaundice",
+    "entry",
+    "technique",
+    "trocar",
+    "port",
+    "triage",
+    "system",
+    "flow",
+    "grading",
+    "approach",
+    "needle",
+    "forceps",
+    "retractor",
 ];
 
 /// Relation words whose following capitalised word is a relative's name.
@@ -755,6 +879,60 @@ const PROFESSIONS: &[&str] = &[
     "clergy",
 ];
 
+/// Words that may precede a profession inside its name ("bar manager", "retired coal miner").
+const PROFESSION_MODIFIERS: &[&str] = &[
+    "retired",
+    "bar",
+    "coal",
+    "school",
+    "primary",
+    "secondary",
+    "senior",
+    "head",
+    "assistant",
+    "shop",
+    "care",
+    "support",
+    "site",
+    "office",
+    "sales",
+    "farm",
+    "hospital",
+    "delivery",
+    "construction",
+    "car",
+    "software",
+    "part-time",
+    "full-time",
+    "self-employed",
+    "trainee",
+    "staff",
+    "deputy",
+    "general",
+    "district",
+    "community",
+    "home",
+    "call",
+    "centre",
+    "center",
+    "truck",
+    "van",
+    "train",
+    "fork",
+    "lift",
+    "forklift",
+    "dental",
+    "veterinary",
+    "nursery",
+    "kitchen",
+    "catering",
+    "cleaning",
+    "building",
+    "steel",
+    "dock",
+    "hgv",
+];
+
 const PROFESSION_TRIGGERS: &[&[&str]] = &[
     &["works", "as"],
     &["worked", "as"],
@@ -797,16 +975,14 @@ fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
     let w = &words[i];
     if let Some(next) = words.get(i + 1) {
         if next.line == w.line && EPONYM_NOUNS.contains(&next.key.as_str()) {
-            let between = &text[w.end..next.start];
-            if between.trim().is_empty()
-                || between.starts_with("'s")
-                || between.starts_with("’s")
-                || between.trim() == "-"
-            {
+            let between = text[w.end..next.start]
+                .trim_start_matches("'s")
+                .trim_start_matches("’s")
+                .trim_start_matches(['\'', '’']);
+            if between.trim().is_empty() || between.trim() == "-" {
                 return true;
             }
         }
-        // Hyphenated eponyms "Guillain-Barre", "Child-Pugh" are one word.
     }
     let before = &text[..w.start];
     before.ends_with("non-") || before.ends_with("Non-")
@@ -910,7 +1086,11 @@ impl Ctx<'_> {
                 j += 1;
                 continue;
             }
-            if !self.name_candidate(j) {
+            let w = &self.words[j];
+            let initial = w.key.chars().count() == 1
+                && w.shape != Shape::Lower
+                && self.words.get(j + 1).is_some_and(|n| n.line == w.line);
+            if !initial && (!self.name_candidate(j) || CREDENTIALS.contains(&w.key.as_str())) {
                 break;
             }
             if eponym_follows(self.text, &self.words, j) {
@@ -924,6 +1104,176 @@ impl Ctx<'_> {
             j += 1;
         }
         n
+    }
+
+    /// After "Name:" anything name-like is the name, whatever its case ("Name: duke").
+    fn take_field_run(&mut self, i: usize, max: usize) {
+        let mut n = 0;
+        let mut j = i;
+        while j < self.words.len() && n < max {
+            let w = &self.words[j];
+            if j > i && !self.adjacent(j - 1, j, n == 1) {
+                break;
+            }
+            if n == 0 && (TITLES.contains(&w.key.as_str()) || RELATIONS.contains(&w.key.as_str())) {
+                j += 1;
+                continue;
+            }
+            let k = w.key.as_str();
+            let initial = k.chars().count() == 1 && w.shape != Shape::Lower;
+            if !initial
+                && (self.is_stop(j)
+                    || w.glued_digit
+                    || is_role_word(k)
+                    || CREDENTIALS.contains(&k)
+                    || (self.lex.clinical.contains(k) && !self.in_names(j)))
+            {
+                break;
+            }
+            self.set(j, Category::Name, "name_field", 0.9);
+            n += 1;
+            j += 1;
+        }
+    }
+
+    /// Cues that follow a name: "Gonçalves, PGY-2", "Grant Staff Nurse",
+    /// "gabriel graham (son)", and patient initials on handover beds ("Bed 14: LK 58F").
+    fn cues_after(&mut self) {
+        for i in 0..self.words.len() {
+            let k = self.words[i].key.clone();
+            let cue_credential = CREDENTIALS.contains(&k.as_str())
+                && i > 0
+                && self.words[i - 1].line == self.words[i].line
+                && {
+                    let gap = &self.text[self.words[i - 1].end..self.words[i].start];
+                    gap == ", " || gap == " "
+                }
+                && (self.words[i].shape != Shape::Lower || !self.words[i].cased_line);
+            let cue_relation = RELATIONS.contains(&k.as_str())
+                && i > 0
+                && self.text[..self.words[i].start].ends_with('(')
+                && self.text[self.words[i].end..].starts_with(')');
+            if !(cue_credential || cue_relation) {
+                continue;
+            }
+            // Walk back over the name.
+            let mut j = i;
+            let mut taken = 0;
+            while j > 0 && taken < 3 {
+                let p = j - 1;
+                if self.words[p].line != self.words[i].line {
+                    break;
+                }
+                let gap_ok = if p + 1 == i {
+                    true
+                } else {
+                    self.adjacent(p, p + 1, false)
+                };
+                let w = &self.words[p];
+                let lower_name = w.shape == Shape::Lower
+                    && self.in_names(p)
+                    && (!w.cased_line || !self.lex.common.contains(w.key.as_str()));
+                let ok = gap_ok
+                    && !self.is_stop(p)
+                    && !w.glued_digit
+                    && !is_role_word(&w.key)
+                    && !CREDENTIALS.contains(&w.key.as_str())
+                    && (!self.lex.clinical.contains(w.key.as_str()) || self.in_names(p))
+                    && (self.name_candidate(p) || lower_name);
+                if !ok {
+                    break;
+                }
+                self.set(p, Category::Name, "name_before_role", 0.8);
+                taken += 1;
+                j = p;
+            }
+        }
+        // Handover beds: "Bed 14: LK 58F".
+        for i in 0..self.words.len() {
+            let w = &self.words[i];
+            if w.key != "bed" {
+                continue;
+            }
+            let rest = &self.text[w.end..];
+            let digits = rest
+                .trim_start()
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            if digits == 0 {
+                continue;
+            }
+            if let Some(n) = self.words.get(i + 1) {
+                let initials =
+                    n.shape == Shape::Upper && (2..=3).contains(&n.key.len()) && n.line == w.line;
+                let gap = &self.text[w.end..n.start];
+                if initials && gap.len() <= digits + 4 && gap.contains(':') {
+                    self.set(i + 1, Category::Name, "bed_initials", 0.8);
+                }
+            }
+        }
+        // Surname first at the start of a line: "KEMP, Penny".
+        for i in 1..self.words.len() {
+            let (a, b) = (&self.words[i - 1], &self.words[i]);
+            let line_start = i == 1 || self.words[i - 2].line != a.line;
+            if line_start
+                && a.shape == Shape::Upper
+                && b.shape == Shape::Title
+                && self.text[a.end..b.start].trim() == ","
+                && self.lex.surnames.contains(a.key.as_str())
+                && self.lex.first.contains(b.key.as_str())
+            {
+                self.set(i - 1, Category::Name, "surname_first", 0.85);
+                self.set(i, Category::Name, "surname_first", 0.85);
+            }
+        }
+        // Handover tables: "17 | Mason | 76 | segmental PE".
+        let mut line_start = 0;
+        for line in self.text.split('\n') {
+            let cells: Vec<&str> = line.split('|').collect();
+            if cells.len() >= 3
+                && cells[0].trim().chars().all(|c| c.is_ascii_alphanumeric())
+                && cells[0].trim().chars().any(|c| c.is_ascii_digit())
+            {
+                let cell_start = line_start + cells[0].len() + 1;
+                let cell_end = cell_start + cells[1].len();
+                let looks_like_name = cells[1].split_whitespace().count() <= 3
+                    && cells[1]
+                        .split_whitespace()
+                        .all(|w| w.starts_with(char::is_uppercase));
+                if looks_like_name {
+                    for k in 0..self.words.len() {
+                        let w = &self.words[k];
+                        if w.start >= cell_start && w.end <= cell_end && !self.is_stop(k) {
+                            self.set(k, Category::Name, "table_name", 0.8);
+                        }
+                    }
+                }
+            }
+            line_start += line.len() + 1;
+        }
+        // An initial before a surname: "A. Duke", "R Moody".
+        for i in 1..self.words.len() {
+            let (a, b) = (&self.words[i - 1], &self.words[i]);
+            let initial = a.key.chars().count() == 1
+                && a.shape == Shape::Title
+                && !a.glued_digit
+                && !self.text[..a.start].ends_with(']');
+            if initial
+                && b.shape == Shape::Title
+                && self.adjacent(i - 1, i, false)
+                && self.lex.surnames.contains(b.key.as_str())
+                && !self.lex.clinical.contains(b.key.as_str())
+                && !eponym_follows(self.text, &self.words, i)
+                && (!matches!(a.key.as_str(), "a" | "i") || self.text[a.end..].starts_with('.'))
+                && !self.text[..a.start]
+                    .trim_end()
+                    .ends_with(|c: char| c.is_ascii_digit())
+            {
+                self.set(i - 1, Category::Name, "initial_surname", 0.75);
+                self.set(i, Category::Name, "initial_surname", 0.75);
+            }
+        }
     }
 
     fn matches_phrase(&self, i: usize, phrase: &[&str]) -> bool {
@@ -984,6 +1334,18 @@ impl Ctx<'_> {
                     continue;
                 }
                 let conf = if colon { 0.9 } else { 0.8 };
+                if WEAK_LABELS.contains(&label[0]) {
+                    let n = next;
+                    let strong = TITLES.contains(&self.words[n].key.as_str())
+                        || (self.in_names(n) && !self.ambiguous(n) && self.looks_capitalised(n));
+                    if !strong {
+                        continue;
+                    }
+                }
+                if colon && !is_relation {
+                    self.take_field_run(next, 4);
+                    continue;
+                }
                 if is_relation && !colon {
                     // "her daughter Jane": only a capitalised word that could be a name.
                     if self.words[next].shape == Shape::Title
@@ -1058,6 +1420,8 @@ impl Ctx<'_> {
             }
             if self.lex.first.contains(k) {
                 self.set(i, Category::Name, "first_name", 0.75);
+            } else if w.shape == Shape::Upper && w.cased_line {
+                // "TIMI", "NSTEMI": capitals inside prose are acronyms more often than surnames.
             } else if self.lex.surnames.contains(k) {
                 self.set(i, Category::Name, "surname", 0.65);
             }
@@ -1151,14 +1515,55 @@ impl Ctx<'_> {
                 }
                 let mut k = j;
                 while k < self.words.len()
-                    && k < j + 3
+                    && k < j + 4
                     && self.words[k].line == self.words[i].line
-                    && PROFESSIONS.contains(&self.words[k].key.as_str())
+                    && (k == j || self.adjacent(k - 1, k, false))
+                    && (PROFESSIONS.contains(&self.words[k].key.as_str())
+                        || PROFESSION_MODIFIERS.contains(&self.words[k].key.as_str()))
                 {
-                    self.set(k, Category::Profession, "profession", 0.75);
                     k += 1;
                 }
+                // Only a run that ends in a profession is one ("retired" alone is not).
+                while k > j && !PROFESSIONS.contains(&self.words[k - 1].key.as_str()) {
+                    k -= 1;
+                }
+                for w in j..k {
+                    self.set(w, Category::Profession, "profession", 0.75);
+                }
+                if k > j {
+                    self.employer_after(k);
+                }
             }
+        }
+    }
+
+    /// "bar manager at Maple Leaf Bakery", "librarian (Granite Quarry Products)".
+    fn employer_after(&mut self, k: usize) {
+        let Some(w) = self.words.get(k) else { return };
+        let line = w.line;
+        let prev_end = self.words[k - 1].end;
+        let gap = self.text[prev_end..w.start].trim();
+        let mut j = k;
+        if gap == "(" {
+            // the employer follows directly
+        } else if gap.is_empty() && matches!(w.key.as_str(), "at" | "for" | "with") {
+            j += 1;
+        } else {
+            return;
+        }
+        let first = j;
+        while j < self.words.len()
+            && j < first + 4
+            && self.words[j].line == line
+            && matches!(self.words[j].shape, Shape::Title | Shape::Upper)
+            && (j == first
+                || self.text[self.words[j - 1].end..self.words[j].start]
+                    .chars()
+                    .all(|c| c == ' ' || c == '&'))
+            && !self.is_stop(j)
+        {
+            self.set(j, Category::Organization, "employer", 0.75);
+            j += 1;
         }
     }
 
@@ -1203,6 +1608,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     ctx.titles();
     ctx.labels();
     ctx.signatures();
+    ctx.cues_after();
     ctx.dictionary();
     ctx.extend();
     ctx.propagate();
@@ -1279,7 +1685,15 @@ fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
                 || STOP.contains(&place));
         let prev = wi.checked_sub(1).map(|p| ctx.words[p].key.as_str());
         let by_preposition = prev.is_some_and(|p| PLACE_PREPOSITIONS.contains(&p));
-        let in_address = text[e..].starts_with(',');
+        let next_is_code = {
+            let t = text[e..].trim_start_matches(' ');
+            let letters = t.bytes().take_while(u8::is_ascii_uppercase).count();
+            (1..=2).contains(&letters)
+                && t.as_bytes().get(letters).is_some_and(u8::is_ascii_digit)
+                && e < text.len()
+                && text.as_bytes()[e] == b' '
+        };
+        let in_address = text[e..].starts_with(',') || next_is_code || text[..s].ends_with(", ");
         if ambiguous && (!by_preposition || ctx.words[wi].sentence_start) && !in_address {
             continue;
         }

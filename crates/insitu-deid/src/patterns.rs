@@ -30,6 +30,7 @@ pub(crate) enum Kind {
     UsPhone,
     IntlPhone,
     Extension,
+    AccessCode,
     Postcode,
     ZipAfterState,
     ZipLabelled,
@@ -65,7 +66,7 @@ pub(crate) enum Kind {
 const B: &str = r"(?-u:\b)";
 const MONTH: &str = r"(?:[Jj]an(?:uary)?|[Ff]eb(?:ruary)?|[Mm]ar(?:ch)?|[Aa]pr(?:il)?|[Mm]ay|[Jj]une?|[Jj]uly?|[Aa]ug(?:ust)?|[Ss]ep(?:t(?:ember)?)?|[Oo]ct(?:ober)?|[Nn]ov(?:ember)?|[Dd]ec(?:ember)?|JAN(?:UARY)?|FEB(?:RUARY)?|MAR(?:CH)?|APR(?:IL)?|MAY|JUNE?|JULY?|AUG(?:UST)?|SEP(?:T(?:EMBER)?)?|OCT(?:OBER)?|NOV(?:EMBER)?|DEC(?:EMBER)?)";
 const ORD: &str = r"(?:st|nd|rd|th|ST|ND|RD|TH)";
-const WEEKDAY: &str = r"(?:[Mm]on|MON|[Tt]ues?|TUES?|[Ww]ed|WED|[Tt]hurs?|THURS?|[Tt]hu|THU|[Ff]ri|FRI|[Ss]at|SAT|[Ss]un|SUN)(?:day|DAY|s)?";
+const WEEKDAY: &str = r"(?:[Mm]on|MON|[Tt]ues?|TUES?|[Ww]ed|WED|[Tt]hurs?|THURS?|[Tt]hu|THU|[Ff]ri|FRI|[Ss]at|SAT|[Ss]un|SUN)(?:day|DAY)?";
 const STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY";
 
 fn pattern_list() -> Vec<(Kind, String)> {
@@ -137,6 +138,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
             ),
         ),
         (
+            Kind::AccessCode,
+            format!(
+                r"{B}(?i:key\s*safe|keysafe|door\s*code|gate\s*code|alarm\s*code|entry\s*code|access\s*code)(?i:\s*(?:code|no\.?|number|is))?[\s:#=\-]*([0-9]{{3,8}}){B}"
+            ),
+        ),
+        (
             Kind::Postcode,
             format!(r"{B}[A-Za-z]{{1,2}}[0-9][A-Za-z0-9]?[ ]{{0,2}}[0-9][A-Za-z]{{2}}{B}"),
         ),
@@ -150,12 +157,14 @@ fn pattern_list() -> Vec<(Kind, String)> {
         ),
         (
             Kind::CityState,
-            format!(r"{B}{cap}(?:[ ]{cap})?,[ ]?(?:{STATES}){B}"),
+            format!(
+                r"{B}{cap}(?:[ ]{cap})?,[ ]?(?:{STATES})(?:[ ]+[0-9]{{5}}(?:-[0-9]{{4}})?)?{B}"
+            ),
         ),
         (
             Kind::StreetAddress,
             format!(
-                r"{B}[0-9]{{1,5}}[A-Za-z]?,?\s+(?:[A-Z][A-Za-z'\-]+\s+){{1,3}}(?i:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|gardens|gdns|terrace|place|pl|court|ct|grove|hill|rise|view|walk|row|square|sq|mews|park|parade|boulevard|blvd|highway|hwy|circle|cir|trail|parkway|pkwy|green|wharf|quay|vale|meadows?|fields?|chase)\.?{B}|{B}(?:[A-Z][a-z'\-]+\s+){{1,2}}(?:Road|Street|Lane|Avenue|Close|Crescent|Gardens|Terrace|Grove|Mews|Boulevard|Parkway)\b"
+                r"{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:[A-Z][A-Za-z'\-]+[ \t]+){{1,3}}(?i:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|gardens|gdns|terrace|place|pl|court|ct|grove|hill|rise|view|walk|row|square|sq|mews|park|parade|boulevard|blvd|highway|hwy|circle|cir|trail|parkway|pkwy|green|wharf|quay|vale|meadows?|fields?|chase)\.?{B}|{B}(?:[A-Z][a-z'\-]+\s+){{1,2}}(?:Road|Street|Lane|Avenue|Close|Crescent|Gardens|Terrace|Grove|Mews|Boulevard|Parkway)\b"
             ),
         ),
         (
@@ -169,13 +178,13 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Institution,
             format!(
-                r"{B}(?:(?:St\.?|Saint|ST\.?)\s+)?(?:[A-Z][A-Za-z'&\-]+\s+){{1,4}}(?i:hospitals?|infirmary|medical\s+cent(?:re|er)|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP){B}"
+                r"{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+){{1,4}}(?i:hospitals?|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP){B}"
             ),
         ),
         (
             Kind::Ward,
             format!(
-                r"{B}(?:[Ww]ard|WARD)\s+[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+\s+(?:[Ww]ard|WARD){B}|{B}WARD:?\s+[A-Z]{{3,}}{B}|{B}Ward:?\s+[A-Z][a-z]{{2,}}{B}"
+                r"{B}(?:[Ww]ard|WARD|Unit|UNIT|Bay|BAY)\s+[A-Z]?[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+\s+(?:Tower|Wing|Block|Building|Pavilion)\s+[0-9]{{1,3}}{B}|{B}[0-9]{{1,2}}\s+(?:East|West|North|South){B}|{B}[A-Z][a-z]+\s+(?:[Ww]ard|WARD){B}|{B}WARD:?\s+[A-Z]{{3,}}{B}|{B}Ward:?\s+[A-Z][a-z]{{2,}}{B}"
             ),
         ),
         (
@@ -258,7 +267,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::TimeCued,
             format!(
-                r"{B}(?i:at|@|from|until|till|by|note|since|approx|around|time)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}"
+                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|arrival|arrived|obs|news|news2|triaged|seen|reviewed)|@)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
             ),
         ),
         (
@@ -607,13 +616,17 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
     let n = parse_nums(&text[start..end]);
     let (a, b) = (n[0], n[1]);
     // UK clinical shorthand: n/7 days, n/52 weeks, n/12 months.
-    if b == 7 || b == 52 || b == 0 || a == 0 {
+    let before = word_before(text, start);
+    let date_cue = [
+        "dated", "on", "from", "since", "until", "date", "seen", "last", "next",
+    ]
+    .contains(&before.as_str());
+    if (b == 7 && !date_cue) || b == 52 || b == 0 || a == 0 {
         return false;
     }
     if !(valid_day_month(a, b) || valid_day_month(b, a)) {
         return false;
     }
-    let before = word_before(text, start);
     if SCORE_WORDS.contains(&before.as_str()) {
         return false;
     }
@@ -640,6 +653,25 @@ fn numeric_date_ok(s: &str) -> bool {
 fn iso_date_ok(s: &str) -> bool {
     let n = parse_nums(s);
     n.len() >= 3 && (1800..=2200).contains(&n[0]) && valid_day_month(n[2], n[1])
+}
+
+/// Lab names after which "12.31" is a result, not a clock time.
+const LAB_WORDS: &[&str] = &[
+    "hb", "k", "na", "cr", "wcc", "wbc", "inr", "crp", "plt", "ph", "temp", "t", "glucose", "bm",
+    "lactate", "hba1c", "egfr", "urea", "ca", "mg", "po4", "alb", "bili", "alt", "ast", "alp",
+    "ggt", "tsh", "t4", "ck", "trop", "ddimer", "ferritin", "b12", "folate", "pco2", "po2", "hco3",
+    "be", "fev1", "fvc", "pefr", "weight", "wt", "bmi", "height", "£", "$", "cost", "price",
+    "version",
+];
+
+/// "12.31" as a time: a two-digit hour, not after a lab name, not before a unit.
+fn dotted_time_ok(text: &str, start: usize, end: usize) -> bool {
+    let s = &text[start..end];
+    let hour_digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    hour_digits == 2
+        && !LAB_WORDS.contains(&word_before(text, start).as_str())
+        && !followed_by_unit(text, end)
+        && !text[end..].starts_with(|c: char| c.is_ascii_digit() || c == '%')
 }
 
 fn ten_digit(text: &str, start: usize, end: usize) -> (Category, &'static str) {
@@ -750,6 +782,7 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             }
         }
         Kind::Extension => v(Category::Phone, "extension", 0.8),
+        Kind::AccessCode => v(Category::Other, "access_code", 0.9),
         Kind::Postcode => {
             if valid_postcode(s) {
                 v(Category::Location, "uk_postcode", 0.9)
@@ -757,9 +790,16 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
                 None
             }
         }
-        Kind::ZipAfterState | Kind::ZipLabelled | Kind::CityState => {
-            v(Category::Location, "us_address", 0.85)
+        Kind::CityState => {
+            // "GORD, MI" is a problem list: the town must be written in mixed case.
+            let town = s.split(',').next().unwrap_or("");
+            if town.chars().any(|c| c.is_lowercase()) {
+                v(Category::Location, "us_address", 0.85)
+            } else {
+                None
+            }
         }
+        Kind::ZipAfterState | Kind::ZipLabelled => v(Category::Location, "us_address", 0.85),
         Kind::StreetAddress | Kind::Flat | Kind::PoBox => {
             v(Category::Location, "street_address", 0.85)
         }
@@ -849,7 +889,10 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
                 }
                 return v(Category::Date, "year_apostrophe", 0.6);
             }
-            if followed_by_unit(text, end) || preceded_by_number_glue(text, start) {
+            if !config.years_alone
+                || followed_by_unit(text, end)
+                || preceded_by_number_glue(text, start)
+            {
                 return None;
             }
             let before = word_before(text, start);
@@ -861,7 +904,10 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             v(Category::Date, "year", 0.7)
         }
         Kind::TimeCued => {
-            if !config.times || followed_by_unit(text, end) {
+            // "seen 2024-03-12" is a date, not 20:24.
+            let glued = text[end..].starts_with(['-', '/', '.'])
+                && text[end + 1..].starts_with(|c: char| c.is_ascii_digit());
+            if !config.times || glued || followed_by_unit(text, end) {
                 return None;
             }
             v(Category::Date, "time", 0.7)
@@ -870,11 +916,21 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             if !config.times {
                 return None;
             }
+            // "1:10,000" is a dilution.
+            if text[end..].starts_with(|c: char| c == ',' || c.is_ascii_digit())
+                && text[end..]
+                    .chars()
+                    .nth(1)
+                    .is_some_and(|c| c.is_ascii_digit())
+            {
+                return None;
+            }
             if kind == Kind::Time
                 && s.contains('.')
                 && !s.to_ascii_lowercase().contains(['a', 'p', 'h'])
+                && !dotted_time_ok(text, start, end)
             {
-                // "12.30" could be a decimal measurement; only with am/pm/hrs.
+                // "4.50" is more often a measurement than a time.
                 return None;
             }
             v(Category::Date, "time", 0.7)

@@ -1,0 +1,113 @@
+//! Scores the detector on the synthetic corpus (`insitu-synth`).
+//! Seed 7 is the development seed (its misses are printed to study);
+//! seeds 1001–1003 are held out: only their aggregate figures are printed,
+//! and rules are never written from them. `--nocapture` shows the figures.
+
+use insitu_deid::{evaluate, scan, EvalReport};
+use insitu_synth::{Corpus, SynthConfig};
+use insitu_types::SpanRecord;
+use std::collections::HashMap;
+
+fn score(seed: u64, patients: usize) -> (EvalReport, usize) {
+    let (r, n, _) = score_with_notes(seed, patients);
+    (r, n)
+}
+
+fn score_with_notes(seed: u64, patients: usize) -> (EvalReport, usize, HashMap<String, String>) {
+    let corpus = Corpus::generate(&SynthConfig {
+        patients,
+        seed,
+        us_share: 0.4,
+    });
+    let mut pred = Vec::new();
+    let mut notes = HashMap::new();
+    for n in &corpus.notes {
+        for s in scan(&n.text) {
+            pred.push(SpanRecord {
+                doc: n.id.clone(),
+                start: s.start,
+                end: s.end,
+                category: s.category,
+            });
+        }
+        notes.insert(n.id.clone(), n.text.clone());
+    }
+    (
+        evaluate(&corpus.phi, &pred, Some(&notes), true),
+        corpus.notes.len(),
+        notes,
+    )
+}
+
+/// A miss or false alarm with 40 bytes of context each side (for development only).
+fn context(notes: &HashMap<String, String>, m: &insitu_deid::Miss) -> String {
+    let t = &notes[&m.doc];
+    let mut a = m.start.saturating_sub(40);
+    while !t.is_char_boundary(a) {
+        a -= 1;
+    }
+    let mut b = (m.end + 25).min(t.len());
+    while !t.is_char_boundary(b) {
+        b += 1;
+    }
+    format!(
+        "{:?}[[{}]]{:?}",
+        &t[a..m.start],
+        &t[m.start..m.end],
+        &t[m.end..b]
+    )
+}
+
+fn print(label: &str, r: &EvalReport, notes: usize) {
+    let t = r.token.expect("notes given");
+    println!(
+        "{label}: {notes} notes; token P {:.4} R {:.4}; span overlap P {:.4} R {:.4}; exact P {:.4} R {:.4}",
+        t.precision, t.recall, r.overlap.precision, r.overlap.recall, r.exact.precision, r.exact.recall
+    );
+    for c in &r.per_category {
+        let ct = c.token.expect("notes given");
+        println!(
+            "  {:<13} gold {:>5} token R {:.4} | pred {:>5} token P {:.4}",
+            c.category.as_str(),
+            c.overlap.gold,
+            ct.recall,
+            c.overlap.predicted,
+            ct.precision
+        );
+    }
+}
+
+#[test]
+fn development_seed_meets_the_floors() {
+    let (r, n, notes) = score_with_notes(7, 20);
+    print("synthetic seed 7 (development)", &r, n);
+    if std::env::var_os("DEID_SHOW_MISSES").is_some() {
+        for m in r.misses.iter().take(80) {
+            println!("  MISS {} {}", m.category, context(&notes, m));
+        }
+        for m in r.false_positives.iter().take(80) {
+            println!("  FALSE {} {}", m.category, context(&notes, m));
+        }
+    }
+    let t = r.token.unwrap();
+    assert!(t.recall >= DEV_RECALL_FLOOR, "token recall {:.4}", t.recall);
+    assert!(
+        t.precision >= DEV_PRECISION_FLOOR,
+        "token precision {:.4}",
+        t.precision
+    );
+}
+
+/// Held-out seeds: figures for docs/deid.md. Ignored by default because it is
+/// the measurement, not a regression guard; run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn held_out_seeds() {
+    for seed in [1001, 1002, 1003] {
+        let (r, n) = score(seed, 40);
+        print(&format!("synthetic seed {seed} (held out)"), &r, n);
+    }
+}
+
+const DEV_RECALL_FLOOR: f64 = 0.97;
+const DEV_PRECISION_FLOOR: f64 = 0.97;
