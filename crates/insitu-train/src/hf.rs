@@ -103,9 +103,16 @@ fn list_files(root: &Path) -> Result<Vec<(String, PathBuf)>> {
         for entry in std::fs::read_dir(&dir).map_err(io_err(&dir))? {
             let entry = entry.map_err(io_err(&dir))?;
             let path = entry.path();
-            // `metadata` follows symlinks: HF cache snapshots link into blobs/.
+            // Symlinked files are followed (HF cache snapshots link into
+            // blobs/); symlinked directories are refused, as they can loop.
+            let is_link = entry.file_type().map_err(io_err(&path))?.is_symlink();
             let meta = std::fs::metadata(&path).map_err(io_err(&path))?;
-            if meta.is_dir() {
+            if meta.is_dir() && is_link {
+                return Err(bad_file(
+                    &path,
+                    "is a symbolic link to a directory — copy the model into a plain directory",
+                ));
+            } else if meta.is_dir() {
                 stack.push(path);
             } else if meta.is_file() {
                 let rel = path

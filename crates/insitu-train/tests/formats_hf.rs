@@ -279,3 +279,19 @@ fn opens_sharded_checkpoints_and_rejects_path_escapes() {
     let e = ModelDir::open(&out).unwrap_err().to_string();
     assert!(e.contains("plain"), "{e}");
 }
+
+#[cfg(unix)]
+#[test]
+fn refuses_directory_symlinks_that_could_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    write_tiny(&out);
+    std::os::unix::fs::symlink(&out, out.join("loop")).unwrap();
+    let e = ModelDir::open(&out).unwrap_err().to_string();
+    assert!(e.contains("symbolic link"), "{e}");
+    std::fs::remove_file(out.join("loop")).unwrap();
+    // A symlinked file (as in the HF cache) is fine.
+    std::fs::rename(out.join("README.md"), dir.path().join("card.md")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("card.md"), out.join("README.md")).unwrap();
+    ModelDir::open(&out).unwrap().digest().unwrap();
+}
