@@ -171,7 +171,7 @@ pub fn example_gradient(
     let mut out = HashMap::new();
     for (name, v) in model.trainable() {
         let g = match grads.get(v.as_tensor()) {
-            Some(g) => g.clone(),
+            Some(g) => g.detach(),
             None => v.as_tensor().zeros_like()?,
         };
         out.insert(name.clone(), g);

@@ -106,11 +106,14 @@ impl CustomOp2 for LinearOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // Detached: gradients must not keep the forward graph alive.
+        let is_var = w.is_variable();
+        let (x, w) = (&x.detach(), &w.detach());
         let (out_f, in_f) = w.dims2()?;
         let m = grad.elem_count() / out_f;
         let g2 = grad.reshape((m, out_f))?;
         let gx = g2.matmul(w)?.reshape(x.shape())?;
-        let gw = if w.is_variable() {
+        let gw = if is_var {
             Some(g2.t()?.matmul(&x.reshape((m, in_f))?)?)
         } else {
             None
@@ -198,6 +201,8 @@ impl CustomOp2 for RmsNormOp {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
         // r = 1/√(mean(x²)+ε), x̂ = x·r; dx = r·(g·w − x̂·mean(g·w·x̂)); dw = Σ g·x̂.
+        let is_var = w.is_variable();
+        let (x, w) = (&x.detach(), &w.detach());
         let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
             .sqrt()?
             .recip()?;
@@ -205,7 +210,7 @@ impl CustomOp2 for RmsNormOp {
         let gw = grad.broadcast_mul(w)?;
         let dot = (&gw * &xhat)?.mean_keepdim(D::Minus1)?;
         let dx = (gw - xhat.broadcast_mul(&dot)?)?.broadcast_mul(&r)?;
-        let dw = if w.is_variable() {
+        let dw = if is_var {
             let n = w.elem_count();
             Some((grad * &xhat)?.reshape(((), n))?.sum(0)?)
         } else {

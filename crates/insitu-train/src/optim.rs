@@ -136,16 +136,20 @@ impl AdamW {
         let bc1 = 1.0 - c.beta1.powi(t);
         let bc2 = 1.0 - c.beta2.powi(t);
         for (i, (_, p)) in self.params.iter().enumerate() {
-            let Some(g) = grads.get(p.as_tensor()) else {
+            // Gradients can reference the forward graph (backward passes use
+            // the forward tensors); detached, the moments cannot chain every
+            // step's graph into memory.
+            let Some(g) = grads.get(p.as_tensor()).map(Tensor::detach) else {
                 continue;
             };
+            let g = &g;
             let m = ((&self.m[i] * c.beta1)? + (g * (1.0 - c.beta1))?)?;
             let v = ((&self.v[i] * c.beta2)? + (g.sqr()? * (1.0 - c.beta2))?)?;
             let update = ((&m / bc1)? / ((&v / bc2)?.sqrt()? + c.eps)?)?;
             let decayed = (p.as_tensor() * (1.0 - lr * c.weight_decay))?;
             p.set(&(decayed - (update * lr)?)?)?;
-            self.m[i] = m;
-            self.v[i] = v;
+            self.m[i] = m.detach();
+            self.v[i] = v.detach();
         }
         Ok(())
     }
@@ -242,6 +246,32 @@ mod tests {
         fresh.load_state(&state, step).unwrap();
         assert_eq!(fresh.steps_taken(), 1);
         assert!(fresh.load_state(&HashMap::new(), 1).is_err());
+    }
+
+    #[test]
+    fn moments_do_not_hold_the_forward_graph() {
+        // A moment that tracked ops would chain every step's graph (an OOM
+        // seen in a 200-step run before this was fixed).
+        let w = Var::from_slice(&[0.5f64, -0.5, 1.0, 2.0], (2, 2), &Device::Cpu).unwrap();
+        let x = Var::from_slice(&[1.0f64, 2.0], (1, 2), &Device::Cpu).unwrap();
+        let cfg = AdamWConfig {
+            lr: 0.1,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.1,
+        };
+        let mut opt = AdamW::new(vec![("w".into(), w.clone())], cfg).unwrap();
+        for _ in 0..3 {
+            let y = crate::ops::linear(x.as_tensor(), w.as_tensor(), None).unwrap();
+            let grads = y.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+            opt.step(&grads, 0.1).unwrap();
+        }
+        let (state, _) = opt.state();
+        assert!(
+            state.values().all(|t| !t.track_op()),
+            "optimizer state references a graph"
+        );
     }
 
     #[test]
