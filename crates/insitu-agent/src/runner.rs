@@ -110,13 +110,15 @@ pub fn poll_once(
         ..Default::default()
     };
     for job in store.hub_jobs()? {
-        if job.reported || !(job.state == "accepted" || job.state == "declined") {
+        if job.reported {
             continue;
         }
-        let action = if job.state == "accepted" {
-            "accept"
-        } else {
-            "decline"
+        let action = match job.state.as_str() {
+            "accepted" => "accept",
+            "declined" => "decline",
+            "failed" => "fail",
+            "refused-by-gate" => "refuse",
+            _ => continue,
         };
         match client.report(&job.id, action, &job.reason) {
             Ok(_) => store.tx(|tx| tx.set_job_state(actor, &job.id, &job.state, true, "", None))?,
@@ -125,7 +127,7 @@ pub fn poll_once(
                 e @ AgentError::Hub {
                     status: 404 | 409, ..
                 },
-            ) => store.tx(|tx| {
+            ) if action == "accept" || action == "decline" => store.tx(|tx| {
                 tx.set_job_state(actor, &job.id, "withdrawn", true, &e.to_string(), None)
             })?,
             Err(e) => return Err(e),

@@ -619,3 +619,36 @@ fn a_job_past_its_deadline_cannot_be_accepted() {
         assert!(w.ledger().balanced);
     }
 }
+
+#[test]
+fn staff_can_close_a_deferred_job_and_the_sponsor_is_refunded() {
+    for db in backends() {
+        let w = World::new(db);
+        let digest = w.sponsor().push_model(&w.model_dir, "tiny").unwrap().digest;
+        let job = w.sponsor().post_job(&w.spec(&digest, 300), "x").unwrap();
+        let (mut store, agent) = w.enrolled();
+        let mut waiting = |_: &RunnableJob| Outcome::Deferred {
+            reason: "waiting for approvals".into(),
+        };
+        poll_once(&mut store, &agent, &mut waiting, "agent").unwrap();
+        store.tx(|tx| tx.decide_job("ig", &job, true, "")).unwrap();
+        let r = poll_once(&mut store, &agent, &mut waiting, "agent").unwrap();
+        assert!(r.ran[0].1.starts_with("deferred"), "{:?}", r.ran);
+        assert_eq!(w.sponsor().job(&job).unwrap()["state"], "running");
+        assert_eq!(w.balance("escrow"), 300, "a deferred job keeps its escrow");
+        store
+            .tx(|tx| {
+                tx.close_job(
+                    "safety-officer",
+                    &job,
+                    true,
+                    "approver rejected: card overstates accuracy",
+                )
+            })
+            .unwrap();
+        poll_once(&mut store, &agent, &mut waiting, "agent").unwrap();
+        assert_eq!(w.sponsor().job(&job).unwrap()["state"], "refused-by-gate");
+        assert_eq!((w.balance("escrow"), w.balance("sponsor:acme")), (0, 0));
+        assert!(w.ledger().balanced);
+    }
+}

@@ -237,6 +237,48 @@ impl Tx<'_> {
         load(self.sql(), id)?.ok_or_else(|| StoreError::Invalid(format!("job {id} vanished")))
     }
 
+    /// Staff close an accepted or running job without a bundle: the run
+    /// failed, or the gate or an approver refused release. Recorded for the
+    /// agent to report (the sponsor is refunded by the hub).
+    pub fn close_job(
+        &self,
+        actor: &str,
+        id: &str,
+        refused_by_gate: bool,
+        reason: &str,
+    ) -> Result<HubJob> {
+        let job = load(self.sql(), id)?
+            .ok_or_else(|| StoreError::Invalid(format!("no job {id} on this appliance")))?;
+        if !(job.reported && matches!(job.state.as_str(), "accepted" | "running")) {
+            return Err(StoreError::Invalid(format!(
+                "job {id} is {}{}; only an accepted or running job the hub knows about can be closed",
+                job.state,
+                if job.reported { "" } else { " (decision not yet sent — run `insitu agent run --once` first)" }
+            )));
+        }
+        if reason.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "give a --reason: the sponsor reads it".into(),
+            ));
+        }
+        let state = if refused_by_gate {
+            "refused-by-gate"
+        } else {
+            "failed"
+        };
+        self.sql().execute(
+            "UPDATE hub_jobs SET state = ?1, reported = 0, reason = ?2, updated_at = ?3 WHERE id = ?4",
+            params![state, reason, now(), id],
+        )?;
+        self.audit(
+            actor,
+            &format!("job.{state}"),
+            id,
+            serde_json::json!({"reason": reason, "source": "staff"}),
+        )?;
+        load(self.sql(), id)?.ok_or_else(|| StoreError::Invalid(format!("job {id} vanished")))
+    }
+
     /// Moves a job to a new local state (agent progress), audited.
     pub fn set_job_state(
         &self,
