@@ -29,7 +29,7 @@ mod write;
 mod writer;
 
 pub use nhs::{is_valid_nhs_number, nhs_check_digit};
-pub use write::{write_corpus, Error, Summary, OUTPUT_FILES};
+pub use write::{write_corpus, write_corpus_with_progress, Error, Summary, OUTPUT_FILES};
 
 use chrono::{Duration, NaiveDateTime};
 use insitu_types::{Assertion, SpanRecord};

@@ -85,6 +85,16 @@ impl TempJsonl {
 /// Generates the corpus `cfg` describes and writes `notes.jsonl`,
 /// `phi.jsonl` and `labels.jsonl` into `dir` (created if missing).
 pub fn write_corpus(cfg: &SynthConfig, dir: &Path) -> Result<Summary, Error> {
+    write_corpus_with_progress(cfg, dir, |_| {})
+}
+
+/// [`write_corpus`], calling `on_patient(done)` after each patient is written
+/// (for a progress bar).
+pub fn write_corpus_with_progress(
+    cfg: &SynthConfig,
+    dir: &Path,
+    mut on_patient: impl FnMut(usize),
+) -> Result<Summary, Error> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -113,6 +123,7 @@ pub fn write_corpus(cfg: &SynthConfig, dir: &Path) -> Result<Summary, Error> {
                 summary.findings += n.labels.findings.len();
                 summary.text_bytes += n.note.text.len();
             }
+            on_patient(summary.patients);
         }
         Ok::<_, Error>(())
     })();

@@ -474,3 +474,15 @@ fn us_share_picks_the_style_mix() {
         assert!(kinds.len() >= 5, "us_share {share}: only {kinds:?}");
     }
 }
+
+#[test]
+fn progress_is_reported_once_per_patient() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    let cfg = SynthConfig {
+        patients: 4,
+        ..Default::default()
+    };
+    insitu_synth::write_corpus_with_progress(&cfg, dir.path(), |done| seen.push(done)).unwrap();
+    assert_eq!(seen, vec![1, 2, 3, 4]);
+}
