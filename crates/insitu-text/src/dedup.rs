@@ -25,6 +25,11 @@ pub struct DedupConfig {
     pub shingle_words: usize,
     /// Paragraphs shorter than this (in words) are always kept.
     pub min_paragraph_words: usize,
+    /// A paragraph is dropped as a copy of *another patient's* text only from
+    /// this many words: short lines such as a medication ("Ramipril 5mg OD")
+    /// or a comorbidity are legitimately identical across patients and are
+    /// facts about this patient, whereas long shared paragraphs are templates.
+    pub min_cross_patient_words: usize,
     /// LSH bands; `bands * rows` MinHash functions in all (at most 64).
     pub bands: usize,
     /// Rows (hash functions) per band.
@@ -42,6 +47,7 @@ impl Default for DedupConfig {
         DedupConfig {
             shingle_words: 3,
             min_paragraph_words: 8,
+            min_cross_patient_words: 20,
             bands: 8,
             rows: 6,
             threshold: 0.75,
@@ -133,6 +139,7 @@ pub struct Fingerprint {
 #[derive(Debug, Clone)]
 struct ParagraphPrint {
     span: Range<usize>,
+    words: usize,
     minhash: Vec<u32>,
 }
 
@@ -205,6 +212,7 @@ impl Deduper {
             }
             paragraphs.push(ParagraphPrint {
                 span,
+                words: words.len(),
                 minhash: mins,
             });
         }
@@ -256,6 +264,10 @@ impl Deduper {
                     estimate_jaccard(sketch, self.kept[id as usize].0, p.minhash.len())
                         >= self.cfg.threshold
                 });
+            let hit = hit.filter(|&id| {
+                self.kept[id as usize].1 == patient_id
+                    || p.words >= self.cfg.min_cross_patient_words
+            });
             match hit {
                 Some(id) => {
                     let (_, first_patient, first_doc) = self.kept[id as usize];
@@ -411,6 +423,23 @@ mod tests {
         assert_eq!(v.duplicate_of, Some(0));
         assert_eq!(v.kept_text("x"), None);
         assert_eq!(d.report().documents_duplicate, 1);
+    }
+
+    #[test]
+    fn short_lines_shared_across_patients_are_kept_but_copied_forward_within_one_are_dropped() {
+        let mut d = Deduper::new(DedupConfig::default());
+        let med = "Salbutamol inhaler 100 micrograms two puffs as required for wheeze";
+        d.add("pat-a", &format!("{med}\n\n{P1}"));
+        assert!(
+            d.add("pat-b", &format!("{med}\n\n{P2}")).dropped.is_empty(),
+            "another patient's identical medication line is a fact about them"
+        );
+        let again = d.add("pat-a", &format!("{med}\n\n{P3}"));
+        assert_eq!(again.dropped.len(), 1);
+        assert_eq!(
+            again.dropped[0].reason,
+            DropReason::CopiedForwardWithinPatient
+        );
     }
 
     #[test]
