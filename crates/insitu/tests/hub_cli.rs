@@ -228,6 +228,55 @@ fn hub_contract_through_the_cli() {
     assert!(accounts
         .iter()
         .any(|a| a["kind"] == "sponsor" && a["balance_minor"] == -250000));
+
+    // No bundle will come (say an approver refused): staff close the job, the
+    // agent reports it, the sponsor is refunded.
+    insitu()
+        .args([
+            "jobs",
+            "close",
+            &job,
+            "--outcome",
+            "refused-by-gate",
+            "--home",
+            app,
+        ])
+        .assert()
+        .failure();
+    ok(&[
+        "jobs",
+        "close",
+        &job,
+        "--outcome",
+        "refused-by-gate",
+        "--reason",
+        "approver rejected the release",
+        "--home",
+        app,
+    ]);
+    ok(&["agent", "run", "--once", "--home", app]);
+    let shown: serde_json::Value = serde_json::from_str(&ok(&[
+        "sponsor", "job", "show", "--hub", &url, "--token", &token, &job,
+    ]))
+    .unwrap();
+    assert_eq!(
+        (shown["state"].as_str(), shown["detail"].as_str()),
+        (
+            Some("refused-by-gate"),
+            Some("approver rejected the release")
+        )
+    );
+    let ledger: serde_json::Value =
+        serde_json::from_str(&ok(&["hub", "ledger", "--home", hub, "--json"])).unwrap();
+    assert_eq!(ledger["balanced"], true);
+    assert!(
+        ledger["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["balance_minor"] == 0),
+        "{ledger}"
+    );
 }
 
 #[test]

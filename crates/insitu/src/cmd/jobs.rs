@@ -28,6 +28,18 @@ pub enum Command {
         /// Job id.
         job: String,
     },
+    /// Close an accepted or running job without a bundle (run failed, or the
+    /// gate or an approver refused); the sponsor is refunded.
+    Close {
+        /// Job id.
+        job: String,
+        /// `failed` or `refused-by-gate`.
+        #[arg(long, value_parser = ["failed", "refused-by-gate"])]
+        outcome: String,
+        /// Reason, passed to the sponsor (no patient data).
+        #[arg(long)]
+        reason: String,
+    },
     /// Decline an offered job.
     Decline {
         /// Job id.
@@ -197,6 +209,18 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
         }
         Command::Accept { job } => decide(&mut store, g, &job, true, ""),
         Command::Decline { job, reason } => decide(&mut store, g, &job, false, &reason),
+        Command::Close {
+            job,
+            outcome,
+            reason,
+        } => {
+            load(&store, &job)?;
+            let j = store
+                .tx(|tx| tx.close_job(&g.actor(), &job, outcome == "refused-by-gate", &reason))
+                .map_err(|e| crate::exit::input(e.to_string()))?;
+            println!("job {} closed as {}; the agent reports it on its next poll and the sponsor is refunded", j.id, j.state);
+            Ok(())
+        }
     }
 }
 
