@@ -137,6 +137,8 @@ struct Options<'a> {
     extra_tensor: bool,
     /// `llama.feed_forward_length` to claim (defaults to the real width).
     claimed_ffn: Option<u32>,
+    /// `tokenizer.ggml.add_bos_token`.
+    add_bos: bool,
 }
 
 impl Default for Options<'_> {
@@ -149,6 +151,7 @@ impl Default for Options<'_> {
             tied: false,
             extra_tensor: false,
             claimed_ffn: None,
+            add_bos: false,
         }
     }
 }
@@ -211,7 +214,7 @@ fn write_gguf(path: &Path, tok: &TextTokenizer, opts: &Options) -> HashMap<Strin
         ("tokenizer.ggml.bos_token_id", Value::U32(1)),
         ("tokenizer.ggml.eos_token_id", Value::U32(2)),
         ("tokenizer.ggml.padding_token_id", Value::U32(2)),
-        ("tokenizer.ggml.add_bos_token", Value::Bool(false)),
+        ("tokenizer.ggml.add_bos_token", Value::Bool(opts.add_bos)),
         ("tokenizer.chat_template", s(CHATML)),
     ];
     let hf = hf_tensors(vocab, opts.tied);
@@ -466,4 +469,34 @@ fn refuses_unsupported_files_by_name() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("f32 or bf16"), "{e}");
+}
+
+#[test]
+fn llama3_style_vocabulary_gets_its_split_and_a_bos_post_processor() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("l3.gguf");
+    let tok = tokenizer();
+    write_gguf(
+        &gguf,
+        &tok,
+        &Options {
+            pre: "llama-bpe",
+            add_bos: true,
+            ..Options::default()
+        },
+    );
+    let out = dir.path().join("hf");
+    import(&gguf, &out, DType::F32).unwrap();
+    let m = ModelDir::open(&out).unwrap();
+    let with = m.tokenizer.encode("Patient 12 reviewed.", true).unwrap();
+    let without = m.tokenizer.encode("Patient 12 reviewed.", false).unwrap();
+    assert_eq!(with[0], 1, "BOS (id 1) first: {with:?}");
+    assert_eq!(&with[1..], without.as_slice());
+    // Text survives Llama 3's split (digit runs cut into groups of up to three).
+    let digits = m.tokenizer.encode("12345", false).unwrap();
+    assert_eq!(m.tokenizer.decode(&digits, false).unwrap(), "12345");
+    assert_eq!(
+        m.tokenizer.decode(&with, true).unwrap(),
+        "Patient 12 reviewed."
+    );
 }
