@@ -158,7 +158,11 @@ fn build(a: BuildArgs, g: &Global) -> anyhow::Result<()> {
 
 /// De-identified documents from the store as dataset records; stores each
 /// document's quality score on the way (one transaction, audited).
-fn records_from_store(store: &mut Store, actor: &str, quiet: bool) -> anyhow::Result<Vec<Record>> {
+pub fn records_from_store(
+    store: &mut Store,
+    actor: &str,
+    quiet: bool,
+) -> anyhow::Result<Vec<Record>> {
     let docs = store.deidentified_documents()?;
     if docs.is_empty() {
         return Err(crate::exit::input(format!(
