@@ -1,7 +1,6 @@
 //! Word lists compiled into the binary: census names, places, the words that
 //! collide with them, and the clinical allow-list. See `data/LICENSES.md`.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -18,9 +17,8 @@ pub(crate) struct Lexicon {
     pub surnames: HashSet<&'static str>,
     pub common: HashSet<&'static str>,
     pub clinical: HashSet<&'static str>,
-    /// Lower-case place names, in the same order as the automaton's patterns.
-    pub places: Vec<&'static str>,
-    pub place_automaton: AhoCorasick,
+    /// Lower-case place names (one to four words), looked up by word n-gram.
+    pub places: HashSet<&'static str>,
 }
 
 fn words(list: &'static str) -> impl Iterator<Item = &'static str> {
@@ -33,19 +31,13 @@ impl Lexicon {
     pub(crate) fn get() -> &'static Lexicon {
         static LEXICON: OnceLock<Lexicon> = OnceLock::new();
         LEXICON.get_or_init(|| {
-            let places: Vec<&'static str> = PLACES.lines().filter(|l| !l.is_empty()).collect();
-            let place_automaton = AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&places)
-                .expect("the place list compiles");
+            let places = PLACES.lines().filter(|l| !l.is_empty()).collect();
             Lexicon {
                 first: words(FIRST_NAMES).chain(words(FIRST_NAMES_EXTRA)).collect(),
                 surnames: words(SURNAMES).collect(),
                 common: words(COMMON_WORDS).collect(),
                 clinical: words(CLINICAL).collect(),
                 places,
-                place_automaton,
             }
         })
     }

@@ -9,6 +9,7 @@
 use crate::lexicon::Lexicon;
 use crate::Span;
 use insitu_types::Category;
+use std::collections::HashSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
@@ -305,6 +306,43 @@ const NAME_LABELS: &[&[&str]] = &[
     &["handed", "over", "to"],
     &["handed", "over", "by"],
 ];
+
+/// The word lists above as hash sets, built once (they are consulted for
+/// every word of every note).
+struct Sets {
+    stop: HashSet<&'static str>,
+    titles: HashSet<&'static str>,
+    relations: HashSet<&'static str>,
+    credentials: HashSet<&'static str>,
+    eponym_nouns: HashSet<&'static str>,
+    professions: HashSet<&'static str>,
+    profession_modifiers: HashSet<&'static str>,
+    place_prepositions: HashSet<&'static str>,
+    weak_labels: HashSet<&'static str>,
+    colon_only: HashSet<&'static str>,
+    label_heads: HashSet<&'static str>,
+    profession_heads: HashSet<&'static str>,
+    org_heads: HashSet<&'static str>,
+}
+
+fn sets() -> &'static Sets {
+    static SETS: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
+    SETS.get_or_init(|| Sets {
+        stop: STOP.iter().copied().collect(),
+        titles: TITLES.iter().copied().collect(),
+        relations: RELATIONS.iter().copied().collect(),
+        credentials: CREDENTIALS.iter().copied().collect(),
+        eponym_nouns: EPONYM_NOUNS.iter().copied().collect(),
+        professions: PROFESSIONS.iter().copied().collect(),
+        profession_modifiers: PROFESSION_MODIFIERS.iter().copied().collect(),
+        place_prepositions: PLACE_PREPOSITIONS.iter().copied().collect(),
+        weak_labels: WEAK_LABELS.iter().copied().collect(),
+        colon_only: COLON_ONLY.iter().copied().collect(),
+        label_heads: NAME_LABELS.iter().map(|p| p[0]).collect(),
+        profession_heads: PROFESSION_TRIGGERS.iter().map(|p| p[0]).collect(),
+        org_heads: ORG_TRIGGERS.iter().map(|p| p[0]).collect(),
+    })
+}
 
 /// Labels that only count when followed by ':' (otherwise they are prose).
 const COLON_ONLY: &[&str] = &[
@@ -974,7 +1012,7 @@ const PLACE_PREPOSITIONS: &[&str] = &[
 fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
     let w = &words[i];
     if let Some(next) = words.get(i + 1) {
-        if next.line == w.line && EPONYM_NOUNS.contains(&next.key.as_str()) {
+        if next.line == w.line && sets().eponym_nouns.contains(&next.key.as_str()) {
             let between = text[w.end..next.start]
                 .trim_start_matches("'s")
                 .trim_start_matches("’s")
@@ -1006,7 +1044,7 @@ impl Ctx<'_> {
 
     fn is_stop(&self, i: usize) -> bool {
         let k = self.words[i].key.as_str();
-        STOP.contains(&k) || TITLES.contains(&k)
+        sets().stop.contains(&k) || sets().titles.contains(&k)
     }
 
     fn in_names(&self, i: usize) -> bool {
@@ -1082,7 +1120,7 @@ impl Ctx<'_> {
                 break;
             }
             // Skip a title in "Dear Dr Smith" / "Name: Mrs Jane Smith".
-            if TITLES.contains(&self.words[j].key.as_str()) && n == 0 {
+            if sets().titles.contains(&self.words[j].key.as_str()) && n == 0 {
                 j += 1;
                 continue;
             }
@@ -1090,7 +1128,8 @@ impl Ctx<'_> {
             let initial = w.key.chars().count() == 1
                 && w.shape != Shape::Lower
                 && self.words.get(j + 1).is_some_and(|n| n.line == w.line);
-            if !initial && (!self.name_candidate(j) || CREDENTIALS.contains(&w.key.as_str())) {
+            if !initial && (!self.name_candidate(j) || sets().credentials.contains(&w.key.as_str()))
+            {
                 break;
             }
             if eponym_follows(self.text, &self.words, j) {
@@ -1115,7 +1154,10 @@ impl Ctx<'_> {
             if j > i && !self.adjacent(j - 1, j, n == 1) {
                 break;
             }
-            if n == 0 && (TITLES.contains(&w.key.as_str()) || RELATIONS.contains(&w.key.as_str())) {
+            if n == 0
+                && (sets().titles.contains(&w.key.as_str())
+                    || sets().relations.contains(&w.key.as_str()))
+            {
                 j += 1;
                 continue;
             }
@@ -1125,7 +1167,7 @@ impl Ctx<'_> {
                 && (self.is_stop(j)
                     || w.glued_digit
                     || is_role_word(k)
-                    || CREDENTIALS.contains(&k)
+                    || sets().credentials.contains(&k)
                     || (self.lex.clinical.contains(k) && !self.in_names(j)))
             {
                 break;
@@ -1141,7 +1183,7 @@ impl Ctx<'_> {
     fn cues_after(&mut self) {
         for i in 0..self.words.len() {
             let k = self.words[i].key.clone();
-            let cue_credential = CREDENTIALS.contains(&k.as_str())
+            let cue_credential = sets().credentials.contains(&k.as_str())
                 && i > 0
                 && self.words[i - 1].line == self.words[i].line
                 && {
@@ -1149,7 +1191,7 @@ impl Ctx<'_> {
                     gap == ", " || gap == " "
                 }
                 && (self.words[i].shape != Shape::Lower || !self.words[i].cased_line);
-            let cue_relation = RELATIONS.contains(&k.as_str())
+            let cue_relation = sets().relations.contains(&k.as_str())
                 && i > 0
                 && self.text[..self.words[i].start].ends_with('(')
                 && self.text[self.words[i].end..].starts_with(')');
@@ -1177,7 +1219,7 @@ impl Ctx<'_> {
                     && !self.is_stop(p)
                     && !w.glued_digit
                     && !is_role_word(&w.key)
-                    && !CREDENTIALS.contains(&w.key.as_str())
+                    && !sets().credentials.contains(&w.key.as_str())
                     && (!self.lex.clinical.contains(w.key.as_str()) || self.in_names(p))
                     && (self.name_candidate(p) || lower_name);
                 if !ok {
@@ -1293,7 +1335,7 @@ impl Ctx<'_> {
     fn titles(&mut self) {
         for i in 0..self.words.len() {
             let k = self.words[i].key.as_str();
-            if !TITLES.contains(&k) {
+            if !sets().titles.contains(&k) {
                 continue;
             }
             // "nurse" and "sister" in prose are nouns; need a capital or a caseless line.
@@ -1309,20 +1351,23 @@ impl Ctx<'_> {
 
     fn labels(&mut self) {
         for i in 0..self.words.len() {
+            if !sets().label_heads.contains(self.words[i].key.as_str()) {
+                continue;
+            }
             for label in NAME_LABELS {
                 if !self.matches_phrase(i, label) {
                     continue;
                 }
                 let last = i + label.len() - 1;
                 let colon = self.colon_after(last);
-                if COLON_ONLY.contains(&label[0]) && !colon {
+                if sets().colon_only.contains(&label[0]) && !colon {
                     continue;
                 }
                 let next = last + 1;
                 if next >= self.words.len() || self.words[next].line != self.words[last].line {
                     continue;
                 }
-                let is_relation = RELATIONS.contains(&label[0]);
+                let is_relation = sets().relations.contains(&label[0]);
                 // A relation word followed by a lower-case word is prose ("son is well").
                 let gap = &self.text[self.words[last].end..self.words[next].start];
                 // Only separators a field or a phrase uses: not a sentence end.
@@ -1334,9 +1379,9 @@ impl Ctx<'_> {
                     continue;
                 }
                 let conf = if colon { 0.9 } else { 0.8 };
-                if WEAK_LABELS.contains(&label[0]) {
+                if sets().weak_labels.contains(&label[0]) {
                     let n = next;
-                    let strong = TITLES.contains(&self.words[n].key.as_str())
+                    let strong = sets().titles.contains(&self.words[n].key.as_str())
                         || (self.in_names(n) && !self.ambiguous(n) && self.looks_capitalised(n));
                     if !strong {
                         continue;
@@ -1492,7 +1537,7 @@ impl Ctx<'_> {
         for i in 0..self.words.len() {
             // "Ex-miner", "ex-teacher"
             if let Some(rest) = self.words[i].key.strip_prefix("ex-") {
-                if PROFESSIONS.contains(&rest) {
+                if sets().professions.contains(&rest) {
                     let w = &self.words[i];
                     let (start, end) = (w.start + 3, w.end);
                     self.extra.push(Span {
@@ -1503,6 +1548,9 @@ impl Ctx<'_> {
                         confidence: 0.75,
                     });
                 }
+            }
+            if !sets().profession_heads.contains(self.words[i].key.as_str()) {
+                continue;
             }
             for trig in PROFESSION_TRIGGERS {
                 if !self.matches_phrase(i, trig) {
@@ -1518,13 +1566,15 @@ impl Ctx<'_> {
                     && k < j + 4
                     && self.words[k].line == self.words[i].line
                     && (k == j || self.adjacent(k - 1, k, false))
-                    && (PROFESSIONS.contains(&self.words[k].key.as_str())
-                        || PROFESSION_MODIFIERS.contains(&self.words[k].key.as_str()))
+                    && (sets().professions.contains(&self.words[k].key.as_str())
+                        || sets()
+                            .profession_modifiers
+                            .contains(&self.words[k].key.as_str()))
                 {
                     k += 1;
                 }
                 // Only a run that ends in a profession is one ("retired" alone is not).
-                while k > j && !PROFESSIONS.contains(&self.words[k - 1].key.as_str()) {
+                while k > j && !sets().professions.contains(&self.words[k - 1].key.as_str()) {
                     k -= 1;
                 }
                 for w in j..k {
@@ -1569,6 +1619,9 @@ impl Ctx<'_> {
 
     fn organisations(&mut self) {
         for i in 0..self.words.len() {
+            if !sets().org_heads.contains(self.words[i].key.as_str()) {
+                continue;
+            }
             for trig in ORG_TRIGGERS {
                 if !self.matches_phrase(i, trig) {
                     continue;
@@ -1646,27 +1699,42 @@ fn skip_tags(ctx: &mut Ctx<'_>) {
 
 fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
     let lex = ctx.lex;
-    // Map byte offsets to word indices for the context checks.
-    for m in lex.place_automaton.find_iter(text) {
-        let (s, e) = (m.start(), m.end());
-        let before_ok = text[..s]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after_ok = text[e..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
-        if !before_ok || !after_ok {
-            continue;
-        }
-        let Some(wi) = ctx.words.iter().position(|w| w.start == s) else {
+    let mut wi = 0;
+    let mut key = String::new();
+    while wi < ctx.words.len() {
+        // Longest place name (up to four words) starting at this word.
+        let found = if ctx.looks_capitalised(wi) {
+            (1..=4).rev().find_map(|n| {
+                let last = wi + n - 1;
+                if last >= ctx.words.len() || ctx.words[last].line != ctx.words[wi].line {
+                    return None;
+                }
+                if (wi..last).any(|k| &text[ctx.words[k].end..ctx.words[k + 1].start] != " ") {
+                    return None;
+                }
+                key.clear();
+                for k in wi..=last {
+                    if k > wi {
+                        key.push(' ');
+                    }
+                    key.push_str(&ctx.words[k].key);
+                }
+                lex.places.get(key.as_str()).map(|p| (last, *p))
+            })
+        } else {
+            None
+        };
+        let Some((last, place)) = found else {
+            wi += 1;
             continue;
         };
+        let (s, e) = (ctx.words[wi].start, ctx.words[last].end);
+        let this = wi;
+        wi = last + 1;
+        let wi = this;
         if ctx.tag[wi].is_some_and(|t| t.0 == Category::Other) {
             continue;
         }
-        let place = lex.places[m.pattern().as_usize()];
         let surface = &text[s..e];
         // Every word of the place must look capitalised (or the line be caseless).
         let all_cap = surface
@@ -1682,9 +1750,9 @@ fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
             && (lex.common.contains(place)
                 || lex.clinical.contains(place)
                 || lex.first.contains(place)
-                || STOP.contains(&place));
+                || sets().stop.contains(&place));
         let prev = wi.checked_sub(1).map(|p| ctx.words[p].key.as_str());
-        let by_preposition = prev.is_some_and(|p| PLACE_PREPOSITIONS.contains(&p));
+        let by_preposition = prev.is_some_and(|p| sets().place_prepositions.contains(&p));
         let next_is_code = {
             let t = text[e..].trim_start_matches(' ');
             let letters = t.bytes().take_while(u8::is_ascii_uppercase).count();
@@ -1735,7 +1803,7 @@ pub(crate) fn institution(
     let distinctive = ws[..ws.len() - 1].iter().any(|w| {
         let k = w.key.as_str();
         !lex.clinical.contains(k)
-            && !STOP.contains(&k)
+            && !sets().stop.contains(&k)
             && !matches!(
                 k,
                 "royal"
@@ -1832,9 +1900,9 @@ pub(crate) fn unexplained_capitalised(text: &str, spans: &[Span]) -> usize {
             let k = w.key.as_str();
             !lex.common.contains(k)
                 && !lex.clinical.contains(k)
-                && !STOP.contains(&k)
-                && !TITLES.contains(&k)
-                && !EPONYM_NOUNS.contains(&k)
+                && !sets().stop.contains(&k)
+                && !sets().titles.contains(&k)
+                && !sets().eponym_nouns.contains(&k)
         })
         .filter(|w| !spans.iter().any(|s| s.start < w.end && w.start < s.end))
         .count()

@@ -309,13 +309,32 @@ pub(crate) struct PatternSet {
 impl PatternSet {
     pub(crate) fn new(config: &DetectorConfig) -> Result<PatternSet, crate::Error> {
         let mut list = pattern_list();
+        // Patterns a setting switches off are not compiled: a refused match
+        // costs a fallback search, so they would only slow the scan down.
+        list.retain(|(k, _)| match k {
+            Kind::Year => config.years_alone,
+            Kind::Time | Kind::TimeAmPm | Kind::TimeHrs | Kind::TimeCued => config.times,
+            _ => true,
+        });
         for extra in &config.extra_id_patterns {
             list.push((Kind::ExtraId, extra.clone()));
         }
         let kinds: Vec<Kind> = list.iter().map(|(k, _)| *k).collect();
         let pats: Vec<&str> = list.iter().map(|(_, p)| p.as_str()).collect();
         let re = Regex::builder()
-            .configure(Regex::config().nfa_size_limit(Some(64 << 20)))
+            // ASCII-only classes and case folding keep the lazy DFA small
+            // enough to stay in its cache; every negated class still
+            // swallows whole UTF-8 sequences, so matches end on char boundaries.
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .configure(
+                Regex::config()
+                    .nfa_size_limit(Some(64 << 20))
+                    .hybrid_cache_capacity(32 << 20),
+            )
             .build_many(&pats)
             .map_err(|e| crate::Error::Pattern(e.to_string()))?;
         Ok(PatternSet { re, kinds })

@@ -276,9 +276,7 @@ impl Replacer {
     }
 
     fn name(&self, original: &str, patient: &str) -> String {
-        static LISTS: std::sync::OnceLock<(Vec<&'static str>, Vec<&'static str>)> =
-            std::sync::OnceLock::new();
-        let (first, last) = LISTS.get_or_init(|| (Lexicon::first_list(), Lexicon::surname_list()));
+        let (first, last) = name_lists();
         let lex = Lexicon::get();
         map_words(original, |w| {
             if w.chars().count() == 1 {
@@ -465,8 +463,7 @@ impl Replacer {
     }
 
     fn email(&self, original: &str, patient: &str) -> String {
-        let first = Lexicon::first_list();
-        let last = Lexicon::surname_list();
+        let (first, last) = name_lists();
         let f = first[self.pick(patient, "email-first", original, first.len())];
         let l = last[self.pick(patient, "email-last", original, last.len())];
         format!("{f}.{l}@example.org")
@@ -486,15 +483,8 @@ impl Replacer {
         if let Some(p) = self.postcode(original, patient) {
             return p;
         }
-        let lex = Lexicon::get();
-        let places: Vec<&'static str> = lex
-            .places
-            .iter()
-            .copied()
-            .filter(|p| !p.contains(' '))
-            .collect();
-        static SURNAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-        let surnames = SURNAMES.get_or_init(Lexicon::surname_list);
+        let (_, surnames) = name_lists();
+        let places = single_word_places();
         let single_word = original.split_whitespace().count() == 1;
         let out = map_words_and_digits(
             original,
@@ -550,6 +540,29 @@ impl Replacer {
             fake
         })
     }
+}
+
+/// Census first names and surnames, built once.
+fn name_lists() -> &'static (Vec<&'static str>, Vec<&'static str>) {
+    static LISTS: std::sync::OnceLock<(Vec<&'static str>, Vec<&'static str>)> =
+        std::sync::OnceLock::new();
+    LISTS.get_or_init(|| (Lexicon::first_list(), Lexicon::surname_list()))
+}
+
+/// One-word place names, built once.
+fn single_word_places() -> &'static Vec<&'static str> {
+    static PLACES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    PLACES.get_or_init(|| {
+        let mut v: Vec<&'static str> = Lexicon::get()
+            .places
+            .iter()
+            .copied()
+            .filter(|p| !p.contains(' '))
+            .collect();
+        // Hash-set order differs between runs; sort so the same key gives the same surrogate.
+        v.sort_unstable();
+        v
+    })
 }
 
 fn ensure_different(original: &str, out: String) -> String {
