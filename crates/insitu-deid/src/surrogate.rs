@@ -492,7 +492,7 @@ impl Replacer {
                 if KEEP_WORDS.contains(&w.to_lowercase().as_str()) {
                     w.to_string()
                 } else if single_word {
-                    self.word_pick(w, patient, "place", &places)
+                    self.word_pick(w, patient, "place", places)
                 } else {
                     self.word_pick(w, patient, "place-word", surnames)
                 }
