@@ -2,6 +2,7 @@
 //! labels (see docs/synth.md for every field).
 
 use crate::Global;
+use anyhow::Context;
 use std::path::PathBuf;
 
 /// Arguments of `insitu synth`.
@@ -53,7 +54,26 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         us_share: args.us_share,
     };
     let started = std::time::Instant::now();
-    let s = insitu_synth::write_corpus(&cfg, &args.out)?;
+    // A bar only where it helps: large corpora, not --quiet (drawn on stderr,
+    // hidden automatically when stderr is not a terminal).
+    let bar = (!g.quiet && args.patients >= 2_000).then(|| {
+        let bar = indicatif::ProgressBar::new(args.patients as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} patients {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let s = insitu_synth::write_corpus_with_progress(&cfg, &args.out, |done| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    })
+    .with_context(|| format!("writing the synthetic corpus to {}", args.out.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     if !g.quiet {
         println!(
             "wrote {} notes for {} patients ({} PHI spans, {} findings, {:.1} MB of text) to {} in {:.1}s",
