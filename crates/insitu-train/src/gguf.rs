@@ -12,7 +12,7 @@
 //! sponsor's model.
 //!
 //! Supported: `general.architecture = llama` (Llama 2/3, Mistral, SmolLM2)
-//! with a byte-level BPE vocabulary (`tokenizer.ggml.model = gpt2`).
+//! and `qwen2`, with a byte-level BPE vocabulary (`tokenizer.ggml.model = gpt2`).
 //! SentencePiece vocabularies and other architectures are refused by name.
 
 use crate::config::{LlamaConfig, RopeScaling, TokenIds};
@@ -207,16 +207,19 @@ impl Metadata<'_> {
     }
 }
 
-/// Rebuilds `config.json` from `llama.*` metadata.
+/// `general.architecture` values insitu imports.
+const ARCHITECTURES: [&str; 2] = ["llama", "qwen2"];
+
+/// Rebuilds `config.json` from `<arch>.*` metadata.
 fn config_from_metadata(md: &Metadata, has_output: bool, dtype: DType) -> Result<LlamaConfig> {
     let arch = md.string("general.architecture").unwrap_or("(missing)");
-    if arch != "llama" {
+    if !ARCHITECTURES.contains(&arch) {
         return Err(bad(
             md.path,
-            format!("general.architecture is {arch:?}; insitu imports only \"llama\" (Llama 2/3, Mistral, SmolLM2) GGUF files"),
+            format!("general.architecture is {arch:?}; insitu imports only \"llama\" (Llama 2/3, Mistral, SmolLM2) and \"qwen2\" GGUF files"),
         ));
     }
-    let k = |s: &str| format!("llama.{s}");
+    let k = |s: &str| format!("{arch}.{s}");
     let hidden = md.req_int(&k("embedding_length"))?;
     let heads = md.req_int(&k("attention.head_count"))?;
     let kv_heads = md
@@ -230,7 +233,7 @@ fn config_from_metadata(md: &Metadata, has_output: bool, dtype: DType) -> Result
         .unwrap_or(default_head_dim);
     if let Some(rot) = md.int(&k("rope.dimension_count"))? {
         if rot as usize != head_dim {
-            return Err(bad(md.path, format!("llama.rope.dimension_count = {rot} differs from the head width {head_dim}; partial rotary embeddings are not supported")));
+            return Err(bad(md.path, format!("{arch}.rope.dimension_count = {rot} differs from the head width {head_dim}; partial rotary embeddings are not supported")));
         }
     }
     let tokens = md.strings("tokenizer.ggml.tokens")?.len();
@@ -250,14 +253,19 @@ fn config_from_metadata(md: &Metadata, has_output: bool, dtype: DType) -> Result
         Some(other) => {
             return Err(bad(
                 md.path,
-                format!("llama.rope.scaling.type = {other:?} is not supported (only linear)"),
+                format!("{arch}.rope.scaling.type = {other:?} is not supported (only linear)"),
             ))
         }
     };
     let id = |key: &str| -> Result<Option<u32>> { Ok(md.int(key)?.map(|x| x as u32)) };
     let cfg = LlamaConfig {
-        model_type: "llama".into(),
-        architectures: vec!["LlamaForCausalLM".into()],
+        model_type: arch.into(),
+        architectures: vec![if arch == "qwen2" {
+            "Qwen2ForCausalLM"
+        } else {
+            "LlamaForCausalLM"
+        }
+        .into()],
         vocab_size: vocab,
         hidden_size: hidden,
         intermediate_size: md.req_int(&k("feed_forward_length"))?,
@@ -294,32 +302,53 @@ fn config_from_metadata(md: &Metadata, has_output: bool, dtype: DType) -> Result
 
 /// GPT-2's byte-level split regex is built into `ByteLevel(use_regex=true)`;
 /// these families split differently before the byte mapping.
+/// Qwen2: like Llama 3's but every digit on its own.
+const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// Llama 3's split (tiktoken cl100k style).
 const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-/// The `tokenizer.json` pre-tokenizer and model flags for llama.cpp's
-/// `tokenizer.ggml.pre` value (the family whose merges were learned with it).
-fn pre_tokenizer_for(pre: &str, path: &Path) -> Result<(serde_json::Value, bool)> {
+/// How a vocabulary family splits text before BPE, as `tokenizer.json` parts.
+struct PreTokenization {
+    normalizer: serde_json::Value,
+    pre_tokenizer: serde_json::Value,
+    ignore_merges: bool,
+}
+
+/// The `tokenizer.json` normaliser, pre-tokenizer and model flag for
+/// llama.cpp's `tokenizer.ggml.pre` (the family whose merges were learned with it).
+fn pre_tokenizer_for(pre: &str, path: &Path) -> Result<PreTokenization> {
+    let split_then_bytes = |regex: &str| {
+        json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": false},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+        ]})
+    };
+    let plain = |pre_tokenizer, ignore_merges| PreTokenization {
+        normalizer: serde_json::Value::Null,
+        pre_tokenizer,
+        ignore_merges,
+    };
     let byte_level = |use_regex: bool| json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": use_regex});
     Ok(match pre {
         // GPT-2 style: the byte-level pre-tokenizer's own regex.
-        "default" | "gpt2" | "gpt-2" => (byte_level(true), false),
+        "default" | "gpt2" | "gpt-2" => plain(byte_level(true), false),
         // SmolLM/StarCoder: every digit on its own, then GPT-2's split.
-        "smollm" | "starcoder" => (
+        "smollm" | "starcoder" => plain(
             json!({"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level(true)]}),
             false,
         ),
         // Llama 3: tiktoken-style split, merges ignored for whole-vocab words.
-        "llama-bpe" | "llama3" | "llama-v3" | "smaug-bpe" => (
-            json!({"type": "Sequence", "pretokenizers": [
-                {"type": "Split", "pattern": {"Regex": LLAMA3_SPLIT}, "behavior": "Isolated", "invert": false},
-                byte_level(false)
-            ]}),
-            true,
-        ),
+        "llama-bpe" | "llama3" | "llama-v3" | "smaug-bpe" => plain(split_then_bytes(LLAMA3_SPLIT), true),
+        // Qwen2: NFC first (as Qwen2's own tokenizer.json), single digits.
+        "qwen2" => PreTokenization {
+            normalizer: json!({"type": "NFC"}),
+            pre_tokenizer: split_then_bytes(QWEN2_SPLIT),
+            ignore_merges: false,
+        },
         other => {
             return Err(bad(
                 path,
-                format!("tokenizer.ggml.pre = {other:?} is not supported — supported pre-tokenizers: default, gpt2, smollm, starcoder, llama-bpe"),
+                format!("tokenizer.ggml.pre = {other:?} is not supported — supported pre-tokenizers: default, gpt2, smollm, starcoder, llama-bpe, qwen2"),
             ))
         }
     })
@@ -351,7 +380,11 @@ fn tokenizer_from_metadata(md: &Metadata) -> Result<TextTokenizer> {
         })
         .collect::<Result<_>>()?;
     let pre = md.string("tokenizer.ggml.pre").unwrap_or("default");
-    let (pre_tokenizer, ignore_merges) = pre_tokenizer_for(pre, md.path)?;
+    let PreTokenization {
+        normalizer,
+        pre_tokenizer,
+        ignore_merges,
+    } = pre_tokenizer_for(pre, md.path)?;
 
     let mut vocab = serde_json::Map::new();
     let mut added = Vec::new();
@@ -390,7 +423,7 @@ fn tokenizer_from_metadata(md: &Metadata) -> Result<TextTokenizer> {
         "truncation": null,
         "padding": null,
         "added_tokens": added,
-        "normalizer": null,
+        "normalizer": normalizer,
         "pre_tokenizer": pre_tokenizer,
         "post_processor": post_processor,
         "decoder": {"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
@@ -404,7 +437,8 @@ fn tokenizer_from_metadata(md: &Metadata) -> Result<TextTokenizer> {
         .map_err(|e| bad(md.path, format!("rebuilt tokenizer is invalid: {e}")))
 }
 
-/// The HF name of a llama.cpp tensor, or `None` if it is not a Llama tensor.
+/// The HF name of a llama.cpp tensor, or `None` if it is not a Llama/Qwen2
+/// tensor (q/k/v biases exist only in Qwen2 files).
 fn hf_tensor_name(gguf_name: &str) -> Option<String> {
     Some(match gguf_name {
         "token_embd.weight" => "model.embed_tokens.weight".into(),
@@ -415,7 +449,9 @@ fn hf_tensor_name(gguf_name: &str) -> Option<String> {
             let (layer, rest) = rest.split_once('.')?;
             let layer: usize = layer.parse().ok()?;
             let (part, kind) = rest.rsplit_once('.')?;
-            if kind != "weight" {
+            if kind != "weight"
+                && !(kind == "bias" && matches!(part, "attn_q" | "attn_k" | "attn_v"))
+            {
                 return None;
             }
             let hf = match part {
@@ -430,7 +466,7 @@ fn hf_tensor_name(gguf_name: &str) -> Option<String> {
                 "ffn_down" => "mlp.down_proj",
                 _ => return None,
             };
-            format!("model.layers.{layer}.{hf}.weight")
+            format!("model.layers.{layer}.{hf}.{kind}")
         }
     })
 }
@@ -512,7 +548,7 @@ pub fn import(gguf: &Path, out: &Path, dtype: DType) -> Result<ImportSummary> {
         if name == "rope_freqs.weight" {
             return Err(bad(gguf, "tensor \"rope_freqs.weight\" (Llama 3.1 rope frequency factors) is not supported yet"));
         }
-        let hf = hf_tensor_name(name).ok_or_else(|| bad(gguf, format!("tensor {name:?} is not part of a Llama model — is this really a llama architecture file?")))?;
+        let hf = hf_tensor_name(name).ok_or_else(|| bad(gguf, format!("tensor {name:?} is not part of a Llama model — is this really a llama or qwen2 file?")))?;
         let dims = content.tensor_infos[name].shape.dims().to_vec();
         shapes.insert(hf.clone(), ("F32".to_string(), dims));
         hf_names.push((name, hf));
@@ -530,9 +566,12 @@ pub fn import(gguf: &Path, out: &Path, dtype: DType) -> Result<ImportSummary> {
             .tensor(&mut reader, name, &Device::Cpu)
             .map_err(|e| bad(gguf, format!("tensor {name:?}: {e}")))?;
         let mut t = q.dequantize(&Device::Cpu)?;
-        if hf.ends_with("q_proj.weight") {
+        // llama.cpp permutes q/k rows only for the llama architecture; Qwen2
+        // uses the NeoX rotary layout, which is HF's already.
+        let permuted = cfg.model_type == "llama";
+        if permuted && hf.ends_with("q_proj.weight") {
             t = unpermute_rope_rows(&t, cfg.num_attention_heads)?;
-        } else if hf.ends_with("k_proj.weight") {
+        } else if permuted && hf.ends_with("k_proj.weight") {
             t = unpermute_rope_rows(&t, cfg.kv_heads())?;
         }
         tensors.insert(hf, t.to_dtype(dtype)?);
@@ -583,13 +622,14 @@ fn model_card(gguf: &Path, s: &ImportSummary, dtype: DType) -> String {
     format!(
         "# {name}\n\nImported by insitu from a llama.cpp GGUF checkpoint.\n\n\
          - Source file: `{file}`\n- Source sha256: `{sha}`\n- Licence: {license}\n\
-         - Architecture: Llama, {layers} layers, hidden size {h}, {heads} heads ({kv} key/value), vocabulary {v}\n\
+         - Architecture: {arch}, {layers} layers, hidden size {h}, {heads} heads ({kv} key/value), vocabulary {v}\n\
          - Tensor types in the source: {types}\n- Stored here as: {dtype}\n\n\
          The weights were dequantised from the types above: they reproduce the quantised model, \
          not the original full-precision checkpoint.\n",
         name = s.name.as_deref().unwrap_or("Imported model"),
         sha = s.source_sha256,
         license = s.license.as_deref().unwrap_or("not stated in the file — check with the model's publisher"),
+        arch = c.model_type,
         layers = c.num_hidden_layers,
         h = c.hidden_size,
         heads = c.num_attention_heads,

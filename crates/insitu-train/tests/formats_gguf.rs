@@ -46,7 +46,7 @@ fn weight(rows: usize, cols: usize, salt: f32) -> Tensor {
 }
 
 /// The HF tensors of the test model (untied head when `tied` is false).
-fn hf_tensors(vocab: usize, tied: bool) -> HashMap<String, Tensor> {
+fn hf_tensors(vocab: usize, tied: bool, qkv_bias: bool) -> HashMap<String, Tensor> {
     let mut m = HashMap::new();
     m.insert(
         "model.embed_tokens.weight".to_string(),
@@ -98,6 +98,18 @@ fn hf_tensors(vocab: usize, tied: bool) -> HashMap<String, Tensor> {
             format!("{p}.mlp.down_proj.weight"),
             weight(HIDDEN, FFN, s + 1.2),
         );
+        if qkv_bias {
+            for (name, rows) in [
+                ("q_proj", HEADS * HEAD_DIM),
+                ("k_proj", KV_HEADS * HEAD_DIM),
+                ("v_proj", KV_HEADS * HEAD_DIM),
+            ] {
+                m.insert(
+                    format!("{p}.self_attn.{name}.bias"),
+                    weight(1, rows, s + 1.3).reshape(rows).unwrap(),
+                );
+            }
+        }
     }
     m
 }
@@ -111,7 +123,8 @@ fn gguf_name(hf: &str) -> String {
         _ => {
             let rest = hf.strip_prefix("model.layers.").unwrap();
             let (layer, rest) = rest.split_once('.').unwrap();
-            let part = match rest.trim_end_matches(".weight") {
+            let (rest, kind) = rest.rsplit_once('.').unwrap();
+            let part = match rest {
                 "input_layernorm" => "attn_norm",
                 "post_attention_layernorm" => "ffn_norm",
                 "self_attn.q_proj" => "attn_q",
@@ -123,7 +136,7 @@ fn gguf_name(hf: &str) -> String {
                 "mlp.down_proj" => "ffn_down",
                 other => panic!("{other}"),
             };
-            format!("blk.{layer}.{part}.weight")
+            format!("blk.{layer}.{part}.{kind}")
         }
     }
 }
@@ -186,43 +199,60 @@ fn write_gguf(path: &Path, tok: &TextTokenizer, opts: &Options) -> HashMap<Strin
         })
         .collect();
     let s = |x: &str| Value::String(x.to_string());
-    let metadata: Vec<(&str, Value)> = vec![
-        ("general.architecture", s(opts.arch)),
-        ("general.name", s("Tiny Test Llama")),
-        ("general.license", s("apache-2.0")),
-        ("llama.block_count", Value::U32(LAYERS as u32)),
-        ("llama.context_length", Value::U32(512)),
-        ("llama.embedding_length", Value::U32(HIDDEN as u32)),
+    let a = opts.arch;
+    let metadata: Vec<(String, Value)> = vec![
+        ("general.architecture".to_string(), s(opts.arch)),
+        ("general.name".to_string(), s("Tiny Test Llama")),
+        ("general.license".to_string(), s("apache-2.0")),
+        (format!("{a}.block_count"), Value::U32(LAYERS as u32)),
+        (format!("{a}.context_length"), Value::U32(512)),
+        (format!("{a}.embedding_length"), Value::U32(HIDDEN as u32)),
         (
-            "llama.feed_forward_length",
+            format!("{a}.feed_forward_length"),
             Value::U32(opts.claimed_ffn.unwrap_or(FFN as u32)),
         ),
-        ("llama.attention.head_count", Value::U32(HEADS as u32)),
-        ("llama.attention.head_count_kv", Value::U32(KV_HEADS as u32)),
-        ("llama.rope.freq_base", Value::F32(100000.0)),
-        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
-        ("llama.rope.dimension_count", Value::U32(HEAD_DIM as u32)),
-        ("llama.vocab_size", Value::U32(vocab as u32)),
-        ("tokenizer.ggml.model", s(opts.tokenizer_model)),
-        ("tokenizer.ggml.pre", s(opts.pre)),
         (
-            "tokenizer.ggml.tokens",
+            format!("{a}.attention.head_count"),
+            Value::U32(HEADS as u32),
+        ),
+        (
+            format!("{a}.attention.head_count_kv"),
+            Value::U32(KV_HEADS as u32),
+        ),
+        (format!("{a}.rope.freq_base"), Value::F32(100000.0)),
+        (
+            format!("{a}.attention.layer_norm_rms_epsilon"),
+            Value::F32(1e-5),
+        ),
+        (
+            format!("{a}.rope.dimension_count"),
+            Value::U32(HEAD_DIM as u32),
+        ),
+        (format!("{a}.vocab_size"), Value::U32(vocab as u32)),
+        ("tokenizer.ggml.model".to_string(), s(opts.tokenizer_model)),
+        ("tokenizer.ggml.pre".to_string(), s(opts.pre)),
+        (
+            "tokenizer.ggml.tokens".to_string(),
             Value::Array(tokens.iter().map(|t| s(t)).collect()),
         ),
-        ("tokenizer.ggml.token_type", Value::Array(types)),
-        ("tokenizer.ggml.merges", Value::Array(merges)),
-        ("tokenizer.ggml.bos_token_id", Value::U32(1)),
-        ("tokenizer.ggml.eos_token_id", Value::U32(2)),
-        ("tokenizer.ggml.padding_token_id", Value::U32(2)),
-        ("tokenizer.ggml.add_bos_token", Value::Bool(opts.add_bos)),
-        ("tokenizer.chat_template", s(CHATML)),
+        ("tokenizer.ggml.token_type".to_string(), Value::Array(types)),
+        ("tokenizer.ggml.merges".to_string(), Value::Array(merges)),
+        ("tokenizer.ggml.bos_token_id".to_string(), Value::U32(1)),
+        ("tokenizer.ggml.eos_token_id".to_string(), Value::U32(2)),
+        ("tokenizer.ggml.padding_token_id".to_string(), Value::U32(2)),
+        (
+            "tokenizer.ggml.add_bos_token".to_string(),
+            Value::Bool(opts.add_bos),
+        ),
+        ("tokenizer.chat_template".to_string(), s(CHATML)),
     ];
-    let hf = hf_tensors(vocab, opts.tied);
+    let hf = hf_tensors(vocab, opts.tied, opts.arch == "qwen2");
     let mut q: Vec<(String, QTensor)> = Vec::new();
     for (name, t) in &hf {
-        let stored = if name.ends_with("q_proj.weight") {
+        let llama = opts.arch == "llama";
+        let stored = if llama && name.ends_with("q_proj.weight") {
             permute_rope_rows(t, HEADS).unwrap()
-        } else if name.ends_with("k_proj.weight") {
+        } else if llama && name.ends_with("k_proj.weight") {
             permute_rope_rows(t, KV_HEADS).unwrap()
         } else {
             t.clone()
@@ -242,7 +272,7 @@ fn write_gguf(path: &Path, tok: &TextTokenizer, opts: &Options) -> HashMap<Strin
         ));
     }
     q.sort_by(|a, b| a.0.cmp(&b.0));
-    let md_refs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let md_refs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let t_refs: Vec<(&str, &QTensor)> = q.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let mut f = std::fs::File::create(path).unwrap();
     gguf_file::write(&mut f, &md_refs, &t_refs).unwrap();
@@ -498,5 +528,38 @@ fn llama3_style_vocabulary_gets_its_split_and_a_bos_post_processor() {
     assert_eq!(
         m.tokenizer.decode(&with, true).unwrap(),
         "Patient 12 reviewed."
+    );
+}
+
+#[test]
+fn qwen2_imports_with_biases_and_without_row_permutation() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = dir.path().join("qwen2.gguf");
+    let tok = tokenizer();
+    let original = write_gguf(
+        &gguf,
+        &tok,
+        &Options {
+            arch: "qwen2",
+            pre: "qwen2",
+            ..Options::default()
+        },
+    );
+    let out = dir.path().join("hf");
+    import(&gguf, &out, DType::F32).unwrap();
+    let m = ModelDir::open(&out).unwrap();
+    assert_eq!(m.config.model_type, "qwen2");
+    assert_eq!(m.config.architectures, ["Qwen2ForCausalLM"]);
+    assert!(m.config.qkv_bias());
+    let vb = m.var_builder(DType::F32, &Device::Cpu).unwrap();
+    assert!(original.contains_key("model.layers.1.self_attn.k_proj.bias"));
+    for (name, want) in &original {
+        let got = vb.get(want.dims(), name).unwrap();
+        assert_eq!(max_diff(&got, want), 0.0, "{name}");
+    }
+    // NFC normalisation: a decomposed "é" encodes like the composed one.
+    assert_eq!(
+        m.tokenizer.encode("caf\u{65}\u{301}", false).unwrap(),
+        m.tokenizer.encode("caf\u{e9}", false).unwrap()
     );
 }
