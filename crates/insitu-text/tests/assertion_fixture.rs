@@ -50,9 +50,10 @@ fn fixture_scores_stay_above_the_floor() {
     assert!(s.macro_f1 >= 0.85, "macro F1 fell below 0.85");
 }
 
-/// A smaller set written after the lexicon was frozen and scored once without
-/// changing the lexicon: a less optimistic figure than the main fixture.
-/// The floor is deliberately loose; the measured figure is in the docs.
+/// A smaller set written after the lexicon was frozen. Its first, untuned
+/// score (negation F1 0.947, accuracy 0.933) is the honest one and is in the
+/// docs; three of its four misses were then fixed with general rules, so it
+/// is no longer held out. The floor is deliberately loose.
 #[test]
 fn holdout_written_after_the_lexicon_was_frozen() {
     let text = include_str!("../fixtures/assertion_holdout.jsonl");

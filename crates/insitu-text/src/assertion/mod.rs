@@ -34,6 +34,10 @@ pub fn assert_span(text: &str, span: Range<usize>) -> Assertion {
     if let Some(k) = prefix_kind(text, &span) {
         kinds.push(k);
     }
+    // "pain-free", "symptom-free": a suffix glued to the concept.
+    if text[span.end..].to_lowercase().starts_with("-free") {
+        kinds.push(Kind::Negation);
+    }
     let sentence = split_sentences(text)
         .into_iter()
         .find(|s| s.start <= span.start && span.start < s.end)
@@ -341,6 +345,14 @@ mod tests {
         let e = assert_concept("No fever.", "rash").unwrap_err().to_string();
         assert!(e.contains("rash"), "{e}");
         assert_eq!(find_concept("NO FEVER", "fever"), Some(3..8));
+    }
+
+    #[test]
+    fn suffixes_nouns_and_neither_nor() {
+        assert_eq!(a("Now symptom-free at rest.", "symptom"), Absent);
+        assert_eq!(a("Neither fever nor rigors.", "fever"), Absent);
+        assert_eq!(a("Consider PE if tachycardic.", "PE"), Possible);
+        assert_eq!(a("Asthma runs in the family.", "Asthma"), Family);
     }
 
     #[test]
