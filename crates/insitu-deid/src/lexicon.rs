@@ -1,7 +1,7 @@
 //! Word lists compiled into the binary: census names, places, the words that
 //! collide with them, and the clinical allow-list. See `data/LICENSES.md`.
 
-use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 const FIRST_NAMES: &str = include_str!("../data/first_names.txt");
@@ -11,14 +11,43 @@ const PLACES: &str = include_str!("../data/places.txt");
 const COMMON_WORDS: &str = include_str!("../data/english_words.txt");
 const CLINICAL: &str = include_str!("../data/clinical_terms.txt");
 
+/// A fast multiply-rotate hash (the Fx hash of rustc) for the static word
+/// sets. SipHash's flooding resistance buys nothing here: the sets are fixed
+/// at build time and untrusted text only looks words up.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write(&i.to_le_bytes());
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A set of static words hashed with [`WordHasher`].
+pub(crate) type WordSet = std::collections::HashSet<&'static str, BuildHasherDefault<WordHasher>>;
+
 /// All the compiled word lists. Built once per process.
 pub(crate) struct Lexicon {
-    pub first: HashSet<&'static str>,
-    pub surnames: HashSet<&'static str>,
-    pub common: HashSet<&'static str>,
-    pub clinical: HashSet<&'static str>,
+    pub first: WordSet,
+    pub surnames: WordSet,
+    pub common: WordSet,
+    pub clinical: WordSet,
     /// Lower-case place names (one to four words), looked up by word n-gram.
-    pub places: HashSet<&'static str>,
+    pub places: WordSet,
 }
 
 fn words(list: &'static str) -> impl Iterator<Item = &'static str> {

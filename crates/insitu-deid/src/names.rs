@@ -7,9 +7,9 @@
 //! whether case can be trusted ("caseless" lines lean on dictionaries only).
 
 use crate::lexicon::Lexicon;
+use crate::lexicon::WordSet;
 use crate::Span;
 use insitu_types::Category;
-use std::collections::HashSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Shape {
@@ -310,19 +310,19 @@ const NAME_LABELS: &[&[&str]] = &[
 /// The word lists above as hash sets, built once (they are consulted for
 /// every word of every note).
 struct Sets {
-    stop: HashSet<&'static str>,
-    titles: HashSet<&'static str>,
-    relations: HashSet<&'static str>,
-    credentials: HashSet<&'static str>,
-    eponym_nouns: HashSet<&'static str>,
-    professions: HashSet<&'static str>,
-    profession_modifiers: HashSet<&'static str>,
-    place_prepositions: HashSet<&'static str>,
-    weak_labels: HashSet<&'static str>,
-    colon_only: HashSet<&'static str>,
-    label_heads: HashSet<&'static str>,
-    profession_heads: HashSet<&'static str>,
-    org_heads: HashSet<&'static str>,
+    stop: WordSet,
+    titles: WordSet,
+    relations: WordSet,
+    credentials: WordSet,
+    eponym_nouns: WordSet,
+    professions: WordSet,
+    profession_modifiers: WordSet,
+    place_prepositions: WordSet,
+    weak_labels: WordSet,
+    colon_only: WordSet,
+    label_heads: WordSet,
+    profession_heads: WordSet,
+    org_heads: WordSet,
 }
 
 fn sets() -> &'static Sets {
