@@ -678,7 +678,11 @@ mod tests {
             "model.layers.0.post_attention_layernorm.weight"
         );
         assert_eq!(hf_tensor_name("output.weight").unwrap(), "lm_head.weight");
-        assert_eq!(hf_tensor_name("blk.0.attn_q.bias"), None);
+        assert_eq!(
+            hf_tensor_name("blk.0.attn_q.bias").unwrap(),
+            "model.layers.0.self_attn.q_proj.bias"
+        );
+        assert_eq!(hf_tensor_name("blk.0.attn_output.bias"), None);
         assert_eq!(hf_tensor_name("blk.x.attn_q.weight"), None);
         assert_eq!(hf_tensor_name("mm.0.weight"), None);
     }
