@@ -72,6 +72,9 @@ struct RunArgs {
     /// Do not treat clock times (14:30, 2pm) as PHI.
     #[arg(long)]
     no_times: bool,
+    /// Also treat a year standing alone ("diagnosed 1979") as PHI.
+    #[arg(long)]
+    years: bool,
     /// An extra local identifier pattern (Rust regex syntax), repeatable.
     #[arg(long = "id-pattern", value_name = "REGEX")]
     id_patterns: Vec<String>,
@@ -118,6 +121,7 @@ fn detector(run: &RunArgs) -> anyhow::Result<Detector> {
         },
         times: !run.no_times,
         extra_id_patterns: run.id_patterns.clone(),
+        years_alone: run.years,
     };
     Detector::new(config).map_err(|e| input(format!("--id-pattern: {e}")))
 }
