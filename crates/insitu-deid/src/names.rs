@@ -1072,12 +1072,17 @@ impl Ctx<'_> {
         } else {
             gap
         };
-        let trimmed: String = gap.chars().filter(|c| !c.is_whitespace()).collect();
-        gap.len() <= 4
-            && (trimmed.is_empty()
-                || trimmed == "."
-                || trimmed == "-"
-                || (allow_comma && trimmed == ","))
+        if gap.len() > 4 {
+            return false;
+        }
+        // At most one separator among the spaces (no allocation: this runs per word pair).
+        let mut marks = gap.chars().filter(|c| !c.is_whitespace());
+        match (marks.next(), marks.next()) {
+            (None, _) => true,
+            (Some('.' | '-'), None) => true,
+            (Some(','), None) => allow_comma,
+            _ => false,
+        }
     }
 
     /// A word that may be part of a name once context says a name is here.
