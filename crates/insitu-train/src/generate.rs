@@ -153,6 +153,45 @@ pub fn loss_per_example(
     Ok(out)
 }
 
+/// Natural-log probability of each token of `ids` from position `from` on,
+/// given the tokens before it (one forward pass, no dropout). Membership
+/// inference's Min-K% and loss-ratio attacks read these.
+pub fn token_logprobs(model: &Model, ids: &[u32], from: usize) -> Result<Vec<f32>> {
+    let t = ids.len();
+    let from = from.max(1);
+    if t < 2 || from >= t {
+        return Ok(Vec::new());
+    }
+    let dev = model.device();
+    let input = Tensor::from_vec(ids.to_vec(), (1, t), dev)?;
+    let positions = Tensor::from_vec((0..t as u32).collect::<Vec<_>>(), (1, t), dev)?;
+    let hidden = model.forward(
+        crate::model::ForwardInputs {
+            input_ids: &input,
+            positions: &positions,
+            mask: None,
+        },
+        None,
+    )?;
+    // The label at position i is the token at i + 1.
+    let labels: Vec<u32> = (0..t)
+        .map(|i| {
+            if i + 1 < t && i + 1 >= from {
+                ids[i + 1]
+            } else {
+                crate::ops::IGNORE_INDEX
+            }
+        })
+        .collect();
+    let (nll, _) = model.token_nll(&hidden, &labels)?;
+    Ok(nll
+        .to_dtype(DType::F32)?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(|v| -v)
+        .collect())
+}
+
 /// The gradient of one example's summed completion loss w.r.t. every
 /// trainable parameter (by export name). No dropout.
 pub fn example_gradient(

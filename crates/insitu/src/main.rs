@@ -94,6 +94,8 @@ enum Command {
     Train(cmd::train::Args),
     /// Merge a LoRA adapter into its base model, writing a HF model directory.
     Merge(cmd::merge::Args),
+    /// Attack a trained run: membership inference, extraction, PHI in generations.
+    Leakage(cmd::leakage::Args),
     /// Check a run against the release policy.
     Gate(cmd::gate::Args),
     /// Manage local users and their roles.
@@ -132,8 +134,11 @@ fn main() -> std::process::ExitCode {
 /// this process. The demo drives the pipeline through this, so that every
 /// step it shows is a command a person could type.
 pub fn run_command_line(args: &[String]) -> anyhow::Result<()> {
-    let cli = Cli::try_parse_from(std::iter::once("insitu".to_string()).chain(args.iter().cloned()))
-        .map_err(|e| anyhow::anyhow!("demo step `insitu {}` did not parse: {e}", args.join(" ")))?;
+    let cli =
+        Cli::try_parse_from(std::iter::once("insitu".to_string()).chain(args.iter().cloned()))
+            .map_err(|e| {
+                anyhow::anyhow!("demo step `insitu {}` did not parse: {e}", args.join(" "))
+            })?;
     let g = cli.global.clone();
     dispatch(cli.command, &g)
 }
@@ -152,6 +157,7 @@ fn dispatch(command: Command, g: &Global) -> anyhow::Result<()> {
         Command::Base(a) => cmd::base::run(a, g),
         Command::Train(a) => cmd::train::run(a, g),
         Command::Merge(a) => cmd::merge::run(a, g),
+        Command::Leakage(a) => cmd::leakage::run(a, g),
         Command::Gate(a) => cmd::gate::run(a, g),
         Command::Users(a) => cmd::users::run(a, g),
         Command::Approve(a) => cmd::approve::run(a, g),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "The dataset directory holds train.jsonl (required), validation.jsonl
-(optional) and dataset_card.json; each line is {\"messages\": [{role, content}, …]}
+(optional) and card.json (the dataset card); each line is {\"messages\": [{role, content}, …]}
 or {\"instruction\", \"input\", \"output\"}. The run directory receives adapter/
 (PEFT), metrics.jsonl, tensorboard/, checkpoints/ and run.json.
 
@@ -34,7 +34,7 @@ pub struct Args {
     /// Base model: a Hugging Face directory (config.json, *.safetensors, tokenizer.json).
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
-    /// Dataset directory (train.jsonl, validation.jsonl, dataset_card.json).
+    /// Dataset directory (train.jsonl, validation.jsonl, card.json).
     #[arg(long, value_name = "DIR")]
     pub dataset: PathBuf,
     /// Run directory; defaults to HOME/runs/<run id> when a home is given.
@@ -134,7 +134,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let card_path = args.dataset.join("dataset_card.json");
+    // `insitu dataset build` writes card.json; older layouts call it dataset_card.json.
+    let card_path = ["card.json", "dataset_card.json"]
+        .iter()
+        .map(|n| args.dataset.join(n))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| args.dataset.join("card.json"));
     let card_sha256 = if card_path.is_file() {
         Some(hf::file_sha256(&card_path)?)
     } else {
