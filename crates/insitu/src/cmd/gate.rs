@@ -115,6 +115,16 @@ fn decide(policy: &Policy, facts: &RunFacts) -> GateDecision {
     }
 }
 
+/// The policy's thresholds as the leakage report shows them.
+pub(crate) fn report_limits(policy: &Policy) -> insitu_privacy::ReportLimits {
+    insitu_privacy::ReportLimits {
+        max_mia_tpr_at_0_1pct_fpr: Some(policy.max_mia_tpr_at_0_1pct_fpr),
+        max_canary_exposure: Some(policy.max_canary_exposure),
+        max_phi_findings: usize::try_from(policy.max_phi_findings).ok(),
+        max_extraction_verbatim_rate: policy.max_extraction_verbatim_rate,
+    }
+}
+
 fn write_ig_report(
     store: &Store,
     policy: &Policy,
@@ -123,12 +133,7 @@ fn write_ig_report(
     let Ok(report) = &facts.leakage else {
         return Ok(None);
     };
-    let limits = insitu_privacy::ReportLimits {
-        max_mia_tpr_at_0_1pct_fpr: Some(policy.max_mia_tpr_at_0_1pct_fpr),
-        max_canary_exposure: Some(policy.max_canary_exposure),
-        max_phi_findings: usize::try_from(policy.max_phi_findings).ok(),
-        max_extraction_verbatim_rate: policy.max_extraction_verbatim_rate,
-    };
+    let limits = report_limits(policy);
     let dir = store.home().reports_dir().join(&facts.run.run_id);
     let written = insitu_privacy::write_report(report, &limits, &dir)
         .context("writing the leakage report")?;

@@ -10,8 +10,8 @@
 use crate::Global;
 use anyhow::Context;
 use insitu_privacy::{
-    run_leakage_suite, write_report, Generator, LossOracle, NoteText, ReportLimits, SuiteConfig,
-    SuiteData, SuiteModels,
+    run_leakage_suite, write_report, Generator, LossOracle, NoteText, SuiteConfig, SuiteData,
+    SuiteModels,
 };
 use insitu_train::generate::{generate, token_logprobs, SamplingConfig};
 use insitu_train::hf::ModelDir;
@@ -258,7 +258,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         &super::export::deid_scanner,
         &config,
     )?;
-    let written = write_report(&report, &ReportLimits::default(), &dir)?;
+    // Show the home's policy thresholds beside each figure (defaults without a home).
+    let policy =
+        insitu_release::Policy::load(&insitu_store::Home::new(&g.home_dir()).policy_path())
+            .unwrap_or_default();
+    let written = write_report(&report, &super::gate::report_limits(&policy), &dir)?;
     let s = &report.summary;
     println!(
         "membership inference: AUC max {:.3}, TPR@0.1%FPR max {:.3}, TPR@1%FPR max {:.3}",
