@@ -410,6 +410,17 @@ impl ModelDir {
         Ok(candle_nn::VarBuilder::from_tensors(all, dtype, device))
     }
 
+    /// End-of-sequence ids: `config.json`'s, else `generation_config.json`'s
+    /// (empty when neither names one).
+    pub fn eos_ids(&self) -> Vec<u32> {
+        self.config
+            .eos_token_id
+            .as_ref()
+            .or(self.generation.eos_token_id.as_ref())
+            .map(|e| e.to_vec())
+            .unwrap_or_default()
+    }
+
     /// sha256 (hex) identifying the directory's contents: the digest of a
     /// manifest with one line `<sha256 of file>  <relative path>\n` per file,
     /// sorted by path (the `sha256sum` format).

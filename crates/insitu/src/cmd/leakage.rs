@@ -109,7 +109,7 @@ pub(crate) fn run_dir(run: &str, g: &Global) -> PathBuf {
     if p.join("run.json").is_file() {
         return p.to_path_buf();
     }
-    g.home_dir().join("runs").join(run)
+    insitu_store::Home::new(&g.home_dir()).runs_dir().join(run)
 }
 
 fn completion_text(ex: &TextExample) -> String {
@@ -190,13 +190,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 
     let model_dir = ModelDir::open(&base_path)
         .with_context(|| format!("opening the base model {}", base_path.display()))?;
-    let eos_ids = model_dir
-        .config
-        .eos_token_id
-        .as_ref()
-        .or(model_dir.generation.eos_token_id.as_ref())
-        .map(|e| e.to_vec())
-        .unwrap_or_default();
+    let eos_ids = model_dir.eos_ids();
     let format = PromptFormat {
         tokenizer: &model_dir.tokenizer,
         chat: model_dir.chat.as_ref(),

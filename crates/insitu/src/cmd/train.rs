@@ -146,13 +146,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         None
     };
 
-    let eos_ids = dir
-        .config
-        .eos_token_id
-        .as_ref()
-        .or(dir.generation.eos_token_id.as_ref())
-        .map(|e| e.to_vec())
-        .unwrap_or_default();
+    let eos_ids = dir.eos_ids();
     let format = PromptFormat {
         tokenizer: &dir.tokenizer,
         chat: dir.chat.as_ref(),
@@ -193,7 +187,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let run_dir =
         match (&args.out, with_home) {
             (Some(d), _) => d.clone(),
-            (None, true) => g.home_dir().join("runs").join(&run_id),
+            (None, true) => insitu_store::Home::new(&g.home_dir())
+                .runs_dir()
+                .join(&run_id),
             (None, false) => return Err(crate::exit::input(
                 "give --out DIR for the run directory, or --home to keep runs in an appliance home",
             )),
