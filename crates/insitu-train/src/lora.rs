@@ -133,7 +133,9 @@ impl LoraAdapter {
 #[derive(Debug, Clone)]
 pub struct LoraLinear {
     /// Base weight `(out, in)`; a `Var`'s tensor in full fine-tuning.
-    pub weight: Tensor,
+    /// Private so that other storage forms (quantised bases) can be added
+    /// here without touching the model code.
+    weight: Tensor,
     /// Optional bias `(out,)`.
     pub bias: Option<Tensor>,
     /// The adapter, when this module is targeted.
@@ -148,6 +150,19 @@ impl LoraLinear {
             bias,
             adapter: None,
         }
+    }
+
+    /// The dense base weight `(out, in)`, when it is stored densely.
+    pub fn dense_weight(&self) -> Option<&Tensor> {
+        Some(&self.weight)
+    }
+
+    /// Turns the base weight into a trainable `Var` (full fine-tuning) and
+    /// returns it.
+    pub fn make_weight_trainable(&mut self) -> Result<Var> {
+        let v = Var::from_tensor(&self.weight)?;
+        self.weight = v.as_tensor().clone();
+        Ok(v)
     }
 
     /// `(in, out)` feature counts.

@@ -118,7 +118,7 @@ impl KvCache {
 }
 
 #[derive(Debug, Clone)]
-struct DecoderLayer {
+pub(crate) struct DecoderLayer {
     q_proj: LoraLinear,
     k_proj: LoraLinear,
     v_proj: LoraLinear,
@@ -131,7 +131,7 @@ struct DecoderLayer {
 }
 
 impl DecoderLayer {
-    fn modules_mut(&mut self) -> [(&'static str, &mut LoraLinear); 7] {
+    pub(crate) fn modules_mut(&mut self) -> [(&'static str, &mut LoraLinear); 7] {
         [
             ("q_proj", &mut self.q_proj),
             ("k_proj", &mut self.k_proj),
@@ -173,12 +173,12 @@ pub struct ForwardInputs<'a> {
 pub struct Model {
     cfg: LlamaConfig,
     embed_tokens: Tensor,
-    layers: Vec<DecoderLayer>,
+    pub(crate) layers: Vec<DecoderLayer>,
     norm: Tensor,
     lm_head: Option<Tensor>,
     rotary: RotaryTables,
     trainable: Vec<(String, Var)>,
-    lora: Option<LoraConfig>,
+    pub(crate) lora: Option<LoraConfig>,
 }
 
 fn hf_layer_name(i: usize, module: &str, suffix: &str) -> String {
@@ -434,32 +434,41 @@ impl Model {
             ));
         }
         let mut vars = Vec::new();
-        let mut to_var = |name: String, t: &mut Tensor| -> Result<()> {
+        let to_var = |vars: &mut Vec<(String, Var)>, name: String, t: &mut Tensor| -> Result<()> {
             let v = Var::from_tensor(t)?;
             *t = v.as_tensor().clone();
             vars.push((name, v));
             Ok(())
         };
-        to_var("model.embed_tokens.weight".into(), &mut self.embed_tokens)?;
+        to_var(
+            &mut vars,
+            "model.embed_tokens.weight".into(),
+            &mut self.embed_tokens,
+        )?;
         for (i, layer) in self.layers.iter_mut().enumerate() {
             to_var(
+                &mut vars,
                 format!("model.layers.{i}.input_layernorm.weight"),
                 &mut layer.input_layernorm,
             )?;
             to_var(
+                &mut vars,
                 format!("model.layers.{i}.post_attention_layernorm.weight"),
                 &mut layer.post_attention_layernorm,
             )?;
             for (module, lin) in layer.modules_mut() {
-                to_var(hf_layer_name(i, module, "weight"), &mut lin.weight)?;
+                vars.push((
+                    hf_layer_name(i, module, "weight"),
+                    lin.make_weight_trainable()?,
+                ));
                 if let Some(b) = lin.bias.as_mut() {
-                    to_var(hf_layer_name(i, module, "bias"), b)?;
+                    to_var(&mut vars, hf_layer_name(i, module, "bias"), b)?;
                 }
             }
         }
-        to_var("model.norm.weight".into(), &mut self.norm)?;
+        to_var(&mut vars, "model.norm.weight".into(), &mut self.norm)?;
         if let Some(head) = self.lm_head.as_mut() {
-            to_var("lm_head.weight".into(), head)?;
+            to_var(&mut vars, "lm_head.weight".into(), head)?;
         }
         self.trainable = vars;
         Ok(())
@@ -788,7 +797,7 @@ pub(crate) mod tests {
         for layer in &model.layers {
             for (module, lin) in layer.modules() {
                 assert!(
-                    grads.get(&lin.weight).is_none(),
+                    grads.get(lin.dense_weight().unwrap()).is_none(),
                     "{module} weight was differentiated"
                 );
             }
