@@ -165,6 +165,13 @@ impl LoraLinear {
         Ok(v)
     }
 
+    /// Puts the frozen base weight in the storage form `cfg` asks for, once
+    /// LoRA is attached (every projection, targeted or not). Dense storage
+    /// needs nothing; this is the hook for quantised bases.
+    pub fn prepare_frozen_base(&mut self, _cfg: &LoraConfig) -> Result<()> {
+        Ok(())
+    }
+
     /// `(in, out)` feature counts.
     pub fn features(&self) -> Result<(usize, usize)> {
         let (out_f, in_f) = self.weight.dims2()?;

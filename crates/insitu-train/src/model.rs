@@ -377,6 +377,7 @@ impl Model {
         let (dtype, device) = (self.dtype(), self.device().clone());
         for (i, layer) in self.layers.iter_mut().enumerate() {
             for (module, lin) in layer.modules_mut() {
+                lin.prepare_frozen_base(cfg)?;
                 if !cfg.target_modules.iter().any(|t| t == module) {
                     continue;
                 }
