@@ -94,6 +94,8 @@ enum Command {
     Train(cmd::train::Args),
     /// Merge a LoRA adapter into its base model, writing a HF model directory.
     Merge(cmd::merge::Args),
+    /// Measure what training did on held-out patients: loss, perplexity, answers base vs adapter.
+    Eval(cmd::eval::Args),
     /// Attack a trained run: membership inference, extraction, PHI in generations.
     Leakage(cmd::leakage::Args),
     /// Check a run against the release policy.
@@ -157,6 +159,7 @@ fn dispatch(command: Command, g: &Global) -> anyhow::Result<()> {
         Command::Base(a) => cmd::base::run(a, g),
         Command::Train(a) => cmd::train::run(a, g),
         Command::Merge(a) => cmd::merge::run(a, g),
+        Command::Eval(a) => cmd::eval::run(a, g),
         Command::Leakage(a) => cmd::leakage::run(a, g),
         Command::Gate(a) => cmd::gate::run(a, g),
         Command::Users(a) => cmd::users::run(a, g),

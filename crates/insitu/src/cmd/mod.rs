@@ -13,6 +13,7 @@ pub mod base_init;
 pub mod dataset;
 pub mod deid;
 pub mod demo;
+pub mod eval;
 pub mod export;
 pub mod gate;
 pub mod hub;
