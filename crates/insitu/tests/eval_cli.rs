@@ -2,65 +2,26 @@
 //! held-out loss is compared with the base model's, answers are written
 //! only to the appliance-local samples file, and bad input exits 2.
 
-use assert_cmd::Command;
+mod support;
+
 use std::path::{Path, PathBuf};
+use support::{insitu, messages_dataset, read_json, tiny_model, train};
 
-fn insitu() -> Command {
-    let mut c = Command::cargo_bin("insitu").unwrap();
-    c.env_remove("INSITU_HOME").arg("--quiet");
-    c
-}
-
-/// A tiny-preset model (small vocabulary, 2 pretraining steps) and a run
-/// trained on a pattern it can learn in a few steps.
+/// A run of a very small model trained on a pattern it can learn in a few steps.
 fn trained_run(root: &Path) -> PathBuf {
-    let model = root.join("tiny");
-    insitu()
-        .args(["base", "init", "--preset", "tiny", "--seed", "1"])
-        .args([
-            "--patients",
-            "6",
-            "--steps",
-            "2",
-            "--vocab-size",
-            "400",
-            "--out",
-        ])
-        .arg(&model)
-        .assert()
-        .success();
-    let ds = root.join("ds");
-    std::fs::create_dir_all(&ds).unwrap();
-    let line = |i: usize| {
-        serde_json::json!({"messages": [
-            {"role": "user", "content": format!("Which drug was started for patient {i}?")},
-            {"role": "assistant", "content": "ramipril was started."},
-        ]})
-        .to_string()
-    };
-    let lines = |r: std::ops::Range<usize>| r.map(line).collect::<Vec<_>>().join("\n") + "\n";
-    std::fs::write(ds.join("train.jsonl"), lines(0..16)).unwrap();
-    std::fs::write(ds.join("validation.jsonl"), lines(16..20)).unwrap();
-    std::fs::write(ds.join("dataset_card.json"), "{\"name\": \"eval test\"}\n").unwrap();
-    let config = root.join("run.toml");
-    std::fs::write(
-        &config,
+    let model = tiny_model(root);
+    let ds = messages_dataset(&root.join("ds"), 0..16, 16..20, |i| {
+        (
+            format!("Which drug was started for patient {i}?"),
+            "ramipril was started.".to_string(),
+        )
+    });
+    train(
+        root,
+        &model,
+        &ds,
         "[training]\nseed = 3\nmax_seq_length = 64\nper_device_train_batch_size = 4\nmax_steps = 8\nlearning_rate = 0.02\n",
     )
-    .unwrap();
-    let run = root.join("run");
-    insitu()
-        .args(["train", "--model"])
-        .arg(&model)
-        .arg("--dataset")
-        .arg(&ds)
-        .arg("--config")
-        .arg(&config)
-        .arg("--out")
-        .arg(&run)
-        .assert()
-        .success();
-    run
 }
 
 #[test]
@@ -77,8 +38,7 @@ fn eval_scores_base_and_adapter_and_keeps_answers_local() {
         .stdout
         .clone();
     let printed: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    let written = read_json(&run.join("eval.json"));
     assert_eq!(printed, written, "--json prints exactly eval.json");
     assert_eq!(written["split"], "validation");
     assert_eq!(written["examples_scored"], 4);
