@@ -13,6 +13,7 @@ pub use error::{Error, Result};
 // compute
 pub mod checkpoint;
 pub mod config;
+pub mod dp;
 pub mod generate;
 pub mod lora;
 pub mod model;

@@ -49,6 +49,23 @@ pub struct TokenizedExample {
 /// Reads a dataset JSONL file: each line `{"messages": [{role, content}, …]}`
 /// or alpaca `{"instruction", "input", "output"}`.
 pub fn read_examples(path: &Path) -> Result<Vec<TextExample>> {
+    Ok(read_records(path)?.into_iter().map(|r| r.example).collect())
+}
+
+/// One dataset line: the example and where it came from (`insitu dataset
+/// build` writes `doc_id` and `patient_key`; other files may lack them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExampleRecord {
+    /// The example.
+    pub example: TextExample,
+    /// Source note id, or empty.
+    pub doc_id: String,
+    /// Patient pseudonym (the DP-SGD unit), or empty.
+    pub patient_key: String,
+}
+
+/// Like [`read_examples`], keeping each line's `doc_id` and `patient_key`.
+pub fn read_records(path: &Path) -> Result<Vec<ExampleRecord>> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -64,6 +81,16 @@ pub fn read_examples(path: &Path) -> Result<Vec<TextExample>> {
         };
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let provenance = |k: &str| match &v[k] {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        let record = |example| ExampleRecord {
+            example,
+            doc_id: provenance("doc_id"),
+            patient_key: provenance("patient_key"),
+        };
         if let Some(msgs) = v.get("messages") {
             let msgs: Vec<Message> = serde_json::from_value(msgs.clone()).map_err(|e| {
                 bad(format!(
@@ -76,7 +103,7 @@ pub fn read_examples(path: &Path) -> Result<Vec<TextExample>> {
                         .into(),
                 ));
             }
-            out.push(TextExample::Chat(msgs));
+            out.push(record(TextExample::Chat(msgs)));
         } else if let (Some(ins), Some(output)) = (
             v.get("instruction").and_then(|x| x.as_str()),
             v.get("output").and_then(|x| x.as_str()),
@@ -87,10 +114,10 @@ pub fn read_examples(path: &Path) -> Result<Vec<TextExample>> {
             } else {
                 format!("{ins}\n\n{input}")
             };
-            out.push(TextExample::Chat(vec![
+            out.push(record(TextExample::Chat(vec![
                 Message::new("user", user),
                 Message::new("assistant", output),
-            ]));
+            ])));
         } else {
             return Err(bad(
                 "expected {\"messages\": […]} or {\"instruction\", \"input\", \"output\"}".into(),
@@ -363,7 +390,8 @@ impl Default for SftConfig {
 }
 
 /// Everything `insitu train --config run.toml` can set: `[lora]` (PEFT
-/// names) and `[training]` ([`SftConfig`] names); both optional.
+/// names), `[training]` ([`SftConfig`] names) and `[privacy]` (DP-SGD and
+/// canaries, [`crate::dp::PrivacyConfig`]); all optional.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
@@ -371,6 +399,8 @@ pub struct RunConfig {
     pub lora: crate::lora::LoraConfig,
     /// Loop hyperparameters.
     pub training: SftConfig,
+    /// DP-SGD and canaries.
+    pub privacy: crate::dp::PrivacyConfig,
 }
 
 /// Reported after every optimizer step.
@@ -392,6 +422,8 @@ pub struct Progress {
     pub eta_secs: f64,
     /// Validation loss when evaluated at this step.
     pub val_loss: Option<f64>,
+    /// ε spent so far, for DP-SGD runs.
+    pub epsilon: Option<f64>,
 }
 
 /// Outcome of a run, as recorded in `run.json`.
@@ -422,9 +454,10 @@ pub struct Trainer {
     state: LoopState,
     micro_per_epoch: usize,
     total_steps: usize,
+    dp: Option<(crate::dp::DpPlan, crate::dp::PatientGroups)>,
 }
 
-fn mix(seed: u64, a: u64, b: u64) -> u64 {
+pub(crate) fn mix(seed: u64, a: u64, b: u64) -> u64 {
     // SplitMix64 finaliser over the combined words: distinct streams per (seed, a, b).
     let mut z =
         seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -500,7 +533,41 @@ impl Trainer {
             state,
             micro_per_epoch,
             total_steps,
+            dp: None,
         })
+    }
+
+    /// Switches the run to user-level DP-SGD (see [`crate::dp`]):
+    /// `patient_keys[i]` is the patient of training example `i`; the run
+    /// takes `plan.steps` steps and no global gradient clipping applies
+    /// (each patient is clipped to `plan.max_grad_norm` instead).
+    pub fn with_dp(mut self, plan: crate::dp::DpPlan, patient_keys: &[String]) -> Result<Trainer> {
+        if patient_keys.len() != self.train.len() {
+            return Err(Error::Invalid(format!(
+                "DP-SGD: {} patient keys for {} training examples",
+                patient_keys.len(),
+                self.train.len()
+            )));
+        }
+        let groups = crate::dp::PatientGroups::new(patient_keys)?;
+        if groups.len() != plan.patients {
+            return Err(Error::Invalid(format!(
+                "DP-SGD: the plan counts {} patients, the training set has {}",
+                plan.patients,
+                groups.len()
+            )));
+        }
+        self.total_steps = plan.steps;
+        self.dp = Some((plan, groups));
+        Ok(self)
+    }
+
+    /// What `run.json` → `dp` should record for the steps taken, for DP runs.
+    pub fn dp_record(&self) -> Result<Option<crate::dp::DpRecord>> {
+        self.dp
+            .as_ref()
+            .map(|(plan, _)| plan.record(self.state.step))
+            .transpose()
     }
 
     /// The model being trained.
@@ -539,6 +606,44 @@ impl Trainer {
         let start = (within * bs).min(rows.len());
         let end = ((within + 1) * bs).min(rows.len());
         collate(&rows[start..end], self.pad_id)
+    }
+
+    /// The plain loop's step: accumulated gradients of the next micro-batches
+    /// (mean loss over their labelled tokens), the loss, and tokens seen.
+    fn plain_gradient(&self) -> Result<(Option<GradStore>, f64, usize)> {
+        let micro: Vec<Batch> = (0..self.cfg.gradient_accumulation_steps)
+            .map(|k| self.micro_batch(self.state.micro_batches + k))
+            .collect();
+        let label_total: usize = micro.iter().map(|b| b.label_count()).sum::<usize>().max(1);
+        let mut grads: Option<GradStore> = None;
+        let mut loss_sum = 0.0;
+        for (k, batch) in micro.iter().enumerate() {
+            if batch.label_count() == 0 {
+                continue;
+            }
+            let seed = mix(self.cfg.seed, 2, (self.state.micro_batches + k) as u64);
+            let (nll, _) = batch_nll(&self.model, batch, Some(seed))?;
+            let loss = (nll.sum_all()? / label_total as f64)?;
+            loss_sum += loss.to_dtype(candle_core::DType::F64)?.to_vec0::<f64>()?;
+            let g = loss.backward()?;
+            grads = Some(match grads {
+                None => g,
+                Some(mut acc) => {
+                    for (_, v) in self.model.trainable() {
+                        if let Some(new) = g.get(v.as_tensor()) {
+                            let sum = match acc.get(v.as_tensor()) {
+                                Some(old) => (old + new)?,
+                                None => new.clone(),
+                            };
+                            acc.insert(v.as_tensor(), sum);
+                        }
+                    }
+                    acc
+                }
+            });
+        }
+        let tokens: usize = micro.iter().map(|b| b.tokens).sum();
+        Ok((grads, loss_sum, tokens))
     }
 
     /// Mean completion-token loss on the validation examples (no dropout).
@@ -613,38 +718,29 @@ impl Trainer {
         let mut last_loss = None;
         while self.state.step < self.total_steps.min(stop_after) {
             let step = self.state.step;
-            let micro: Vec<Batch> = (0..self.cfg.gradient_accumulation_steps)
-                .map(|k| self.micro_batch(self.state.micro_batches + k))
-                .collect();
-            let label_total: usize = micro.iter().map(|b| b.label_count()).sum::<usize>().max(1);
-            let mut grads: Option<GradStore> = None;
-            let mut loss_sum = 0.0;
-            for (k, batch) in micro.iter().enumerate() {
-                if batch.label_count() == 0 {
-                    continue;
+            let (grads, loss_sum, tokens, dp_norm) = match &self.dp {
+                Some((plan, groups)) => {
+                    let out = crate::dp::private_step(&crate::dp::StepInputs {
+                        model: &self.model,
+                        examples: &self.train,
+                        groups,
+                        plan,
+                        cfg: &self.cfg,
+                        pad_id: self.pad_id,
+                        step_seed: mix(self.cfg.seed, 3, step as u64),
+                    })?;
+                    (
+                        Some(out.grads),
+                        out.loss,
+                        out.tokens,
+                        Some(out.mean_patient_norm),
+                    )
                 }
-                let seed = mix(self.cfg.seed, 2, (self.state.micro_batches + k) as u64);
-                let (nll, _) = batch_nll(&self.model, batch, Some(seed))?;
-                let loss = (nll.sum_all()? / label_total as f64)?;
-                loss_sum += loss.to_dtype(candle_core::DType::F64)?.to_vec0::<f64>()?;
-                let g = loss.backward()?;
-                grads = Some(match grads {
-                    None => g,
-                    Some(mut acc) => {
-                        for (_, v) in self.model.trainable() {
-                            if let Some(new) = g.get(v.as_tensor()) {
-                                let sum = match acc.get(v.as_tensor()) {
-                                    Some(old) => (old + new)?,
-                                    None => new.clone(),
-                                };
-                                acc.insert(v.as_tensor(), sum);
-                            }
-                        }
-                        acc
-                    }
-                });
-            }
-            let tokens: usize = micro.iter().map(|b| b.tokens).sum();
+                None => {
+                    let (g, l, t) = self.plain_gradient()?;
+                    (g, l, t, None)
+                }
+            };
             let lr = self.cfg.learning_rate
                 * lr_factor(
                     self.cfg.lr_scheduler_type,
@@ -652,9 +748,12 @@ impl Trainer {
                     self.cfg.warmup_steps,
                     self.total_steps,
                 );
-            let mut grad_norm = 0.0;
+            let mut grad_norm = dp_norm.unwrap_or(0.0);
             if let Some(mut g) = grads {
-                grad_norm = clip_grad_norm(self.model.trainable(), &mut g, self.cfg.max_grad_norm)?;
+                if dp_norm.is_none() {
+                    grad_norm =
+                        clip_grad_norm(self.model.trainable(), &mut g, self.cfg.max_grad_norm)?;
+                }
                 self.opt.step(&g, lr)?;
             }
             self.state.step += 1;
@@ -675,7 +774,14 @@ impl Trainer {
             let elapsed = started.elapsed().as_secs_f64().max(1e-9);
             let tps = (self.state.tokens - tokens_at_start) as f64 / elapsed;
             let eta = elapsed / (s - steps_at_start) as f64 * (self.total_steps - s) as f64;
+            let epsilon = match &self.dp {
+                Some((plan, _)) => Some(plan.epsilon_after(s)?),
+                None => None,
+            };
             let mut line = serde_json::json!({"step": s, "loss": loss_sum, "lr": lr, "grad_norm": grad_norm, "tokens": self.state.tokens, "tokens_per_sec": tps});
+            if let Some(e) = epsilon {
+                line["epsilon"] = e.into();
+            }
             tb.scalar("train/loss", s as i64, loss_sum as f32)?;
             tb.scalar("train/lr", s as i64, lr as f32)?;
             tb.scalar("train/grad_norm", s as i64, grad_norm as f32)?;
@@ -706,6 +812,7 @@ impl Trainer {
                 tokens_per_sec: tps,
                 eta_secs: eta,
                 val_loss,
+                epsilon,
             });
         }
         let val_after = self.eval_loss()?;
