@@ -25,10 +25,22 @@ run.toml (all keys optional):
               gradient_accumulation_steps, num_train_epochs, max_steps,
               learning_rate, warmup_steps, lr_scheduler_type (constant|linear|cosine),
               weight_decay, max_grad_norm, packing, eval_steps, save_steps, full_finetune
+  [privacy]   target_epsilon | noise_multiplier (either turns on user-level DP-SGD),
+              delta (default min(1e-5, patients^-1.1)), max_grad_norm (per-patient
+              clip C, default 1.0), sampling_rate | expected_patients_per_step
+              (default: batch size × accumulation patients per step),
+              canaries (true: insert secret canary sentences 1, 2, 4, 8 times),
+              canaries_per_count (default 2)
+
+DP-SGD samples patients (Poisson), clips each patient's summed gradient to C,
+adds N(0, σ²C²) noise; run.json → dp records {sampling_rate, noise_multiplier,
+steps, delta, epsilon}. Canary secrets go to <run dir>/canaries.secret.json, which
+is never exported; `insitu leakage` measures their exposure.
 
 Examples:
   insitu train --model ./tiny --dataset ./ds --out ./runs/first
-  insitu --home ./insitu-home train --model ./tiny --dataset ./ds --config run.toml"
+  insitu --home ./insitu-home train --model ./tiny --dataset ./ds --config run.toml
+  insitu train --model ./tiny --dataset ./ds --out ./runs/dp --target-epsilon 8 --canaries"
 )]
 pub struct Args {
     /// Base model: a Hugging Face directory (config.json, *.safetensors, tokenizer.json).
@@ -49,6 +61,15 @@ pub struct Args {
     /// Overrides training.max_steps.
     #[arg(long, value_name = "N")]
     pub max_steps: Option<usize>,
+    /// Train with user-level DP-SGD to this ε (overrides privacy.target_epsilon).
+    #[arg(long, value_name = "EPS")]
+    pub target_epsilon: Option<f64>,
+    /// δ for DP-SGD (overrides privacy.delta).
+    #[arg(long, value_name = "DELTA")]
+    pub delta: Option<f64>,
+    /// Insert secret canaries into the training examples (privacy.canaries).
+    #[arg(long)]
+    pub canaries: bool,
     /// Continue from the run directory's latest checkpoint.
     #[arg(long)]
     pub resume: bool,
@@ -83,8 +104,9 @@ pub(crate) fn show_progress(bar: &ProgressBar, p: &Progress) {
         .val_loss
         .map(|v| format!(" val {v:.4}"))
         .unwrap_or_default();
+    let eps = p.epsilon.map(|e| format!(" ε {e:.3}")).unwrap_or_default();
     bar.set_message(format!(
-        "loss {:.4}{val} {:.0} tok/s",
+        "loss {:.4}{val}{eps} {:.0} tok/s",
         p.loss, p.tokens_per_sec
     ));
 }
@@ -112,6 +134,17 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     if let Some(n) = args.max_steps {
         cfg.training.max_steps = Some(n);
     }
+    if let Some(e) = args.target_epsilon {
+        cfg.privacy.target_epsilon = Some(e);
+        // The flag asks for a target; a noise multiplier from the file would conflict.
+        cfg.privacy.noise_multiplier = None;
+    }
+    if let Some(d) = args.delta {
+        cfg.privacy.delta = Some(d);
+    }
+    if args.canaries {
+        cfg.privacy.canaries = true;
+    }
     if !cfg.training.full_finetune {
         cfg.lora
             .validate()
@@ -126,8 +159,37 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let dir = ModelDir::open(&args.model).map_err(|e| crate::exit::input(e.to_string()))?;
     let digest = dir.digest()?;
-    let train_text =
-        sft::read_examples(&train_path).map_err(|e| crate::exit::input(e.to_string()))?;
+    let train_records =
+        sft::read_records(&train_path).map_err(|e| crate::exit::input(e.to_string()))?;
+    let patient_keys: Vec<String> = train_records
+        .iter()
+        .map(|r| r.patient_key.clone())
+        .collect();
+    let mut train_text: Vec<sft::TextExample> =
+        train_records.into_iter().map(|r| r.example).collect();
+    let canaries = if cfg.privacy.canaries {
+        Some(insitu_train::dp::insert_canaries(
+            &mut train_text,
+            cfg.training.seed,
+            cfg.privacy.canaries_per_count,
+        )?)
+    } else {
+        None
+    };
+    let dp_plan = if cfg.privacy.dp_enabled() {
+        let patients = patient_keys
+            .iter()
+            .filter(|k| !k.is_empty())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        let plan = cfg
+            .privacy
+            .plan(patients, &cfg.training)
+            .map_err(|e| crate::exit::input(format!("{}: {e}", train_path.display())))?;
+        Some(plan)
+    } else {
+        None
+    };
     let val_path = args.dataset.join("validation.jsonl");
     let val_text = if val_path.is_file() {
         sft::read_examples(&val_path).map_err(|e| crate::exit::input(e.to_string()))?
@@ -201,6 +263,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         )));
     }
     std::fs::create_dir_all(&run_dir).with_context(|| format!("creating {}", run_dir.display()))?;
+    if let Some(c) = &canaries {
+        write_atomically(
+            &run_dir.join(insitu_train::dp::CANARY_FILE),
+            &serde_json::to_string_pretty(c)?,
+        )?;
+    }
 
     let config_json = serde_json::to_value(&cfg)?;
     let mut store = if with_home {
@@ -227,8 +295,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         None
     };
 
-    let outcome = train_and_write(&args, g, &cfg, model, train, val, pad_id, &run_dir);
-    let metrics = match outcome {
+    let dp = dp_plan.map(|plan| (plan, patient_keys.as_slice()));
+    let outcome = train_and_write(&args, g, &cfg, model, (train, val), dp, pad_id, &run_dir);
+    let (metrics, dp_record) = match outcome {
         Ok(m) => m,
         Err(e) => {
             if let Some(store) = store.as_mut() {
@@ -250,15 +319,18 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "started_at": started_at,
         "finished_at": now_rfc3339(),
         "metrics": metrics,
-        "dp": serde_json::Value::Null,
+        "dp": serde_json::to_value(&dp_record)?,
+        // Only the count: the secrets stay in the canary file.
+        "canaries": canaries.as_ref().map(|c| c.canaries.len()),
     });
-    let tmp = run_dir.join("run.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(&run_json)? + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, run_dir.join("run.json"))
-        .with_context(|| format!("writing {}", run_dir.join("run.json").display()))?;
+    write_atomically(
+        &run_dir.join("run.json"),
+        &(serde_json::to_string_pretty(&run_json)? + "\n"),
+    )?;
     if let Some(store) = store.as_mut() {
-        let m = serde_json::to_value(&metrics)?;
+        let mut m = serde_json::to_value(&metrics)?;
+        m["dp"] = serde_json::to_value(&dp_record)?;
+        m["canaries"] = serde_json::to_value(canaries.as_ref().map(|c| c.canaries.len()))?;
         store.tx(|tx| tx.finish_run(&g.actor(), &run_id, &m))?;
     }
     if !g.quiet {
@@ -270,10 +342,37 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             metrics.steps,
             metrics.tokens
         );
+        if let Some(dp) = &dp_record {
+            eprintln!(
+                "DP-SGD: ε = {:.4} at δ = {:.3e} (σ = {:.4}, q = {:.4}, {} steps, C = {})",
+                dp.epsilon,
+                dp.delta,
+                dp.noise_multiplier,
+                dp.sampling_rate,
+                dp.steps,
+                dp.max_grad_norm
+            );
+        }
+        if let Some(c) = &canaries {
+            eprintln!(
+                "inserted {} canaries; secrets in {} (never exported)",
+                c.canaries.len(),
+                run_dir.join(insitu_train::dp::CANARY_FILE).display()
+            );
+        }
     }
     println!("{}", run_dir.display());
     Ok(())
 }
+
+/// Writes `text` to a temporary sibling and renames it over `path`.
+fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+type Examples = Vec<sft::TokenizedExample>;
 
 #[allow(clippy::too_many_arguments)]
 fn train_and_write(
@@ -281,13 +380,18 @@ fn train_and_write(
     g: &Global,
     cfg: &RunConfig,
     model: Model,
-    train: Vec<sft::TokenizedExample>,
-    val: Vec<sft::TokenizedExample>,
+    (train, val): (Examples, Examples),
+    dp: Option<(insitu_train::dp::DpPlan, &[String])>,
     pad_id: u32,
     run_dir: &Path,
-) -> anyhow::Result<sft::RunMetrics> {
+) -> anyhow::Result<(sft::RunMetrics, Option<insitu_train::dp::DpRecord>)> {
     let mut trainer = Trainer::new(model, cfg.training.clone(), train, val, pad_id)
         .map_err(|e| crate::exit::input(e.to_string()))?;
+    if let Some((plan, keys)) = dp {
+        trainer = trainer
+            .with_dp(plan, keys)
+            .map_err(|e| crate::exit::input(e.to_string()))?;
+    }
     if args.resume && trainer.resume(run_dir)? && !g.quiet {
         eprintln!(
             "resuming from the latest checkpoint in {}",
@@ -306,6 +410,7 @@ fn train_and_write(
         }
     })?;
     bar.finish_and_clear();
+    let dp_record = trainer.dp_record()?;
     let model = trainer.into_model();
     if cfg.training.full_finetune {
         let dir = ModelDir::open(&args.model)?;
@@ -327,5 +432,5 @@ fn train_and_write(
             &model.trainable_tensors(),
         )?;
     }
-    Ok(metrics)
+    Ok((metrics, dp_record))
 }
