@@ -85,13 +85,13 @@ impl RotaryTables {
         })
     }
 
-    /// `(b, 1, t, d)` tables for the given `(b, t)` positions.
+    /// `(b, t, d)` tables for the given `(b, t)` positions.
     fn gather(&self, positions: &Tensor) -> Result<(Tensor, Tensor)> {
         let (b, t) = positions.dims2()?;
         let flat = positions.flatten_all()?;
         let d = self.cos.dim(1)?;
-        let cos = self.cos.index_select(&flat, 0)?.reshape((b, 1, t, d))?;
-        let sin = self.sin.index_select(&flat, 0)?.reshape((b, 1, t, d))?;
+        let cos = self.cos.index_select(&flat, 0)?.reshape((b, t, d))?;
+        let sin = self.sin.index_select(&flat, 0)?.reshape((b, t, d))?;
         Ok((cos, sin))
     }
 }
@@ -523,27 +523,29 @@ impl Model {
             self.cfg.kv_heads(),
             self.cfg.head_dim(),
         );
-        let q = layer
-            .q_proj
-            .forward(x, rng.as_mut())?
-            .reshape((b, t, nh, hd))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let k = layer
-            .k_proj
-            .forward(x, rng.as_mut())?
-            .reshape((b, t, nkv, hd))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        let v = layer
+        // RoPE is fused with the (b, t, heads, d) → (b, heads, t, d) transpose.
+        let q = ops::rope_transposed(
+            &layer
+                .q_proj
+                .forward(x, rng.as_mut())?
+                .reshape((b, t, nh, hd))?,
+            &rope.0,
+            &rope.1,
+        )?;
+        let mut k = ops::rope_transposed(
+            &layer
+                .k_proj
+                .forward(x, rng.as_mut())?
+                .reshape((b, t, nkv, hd))?,
+            &rope.0,
+            &rope.1,
+        )?;
+        let mut v = layer
             .v_proj
             .forward(x, rng.as_mut())?
             .reshape((b, t, nkv, hd))?
             .transpose(1, 2)?
             .contiguous()?;
-        let q = ops::rope(&q, &rope.0, &rope.1)?;
-        let mut k = ops::rope(&k, &rope.0, &rope.1)?;
-        let mut v = v;
         if let Some(slot) = cache {
             if let Some((pk, pv)) = slot.as_ref() {
                 k = Tensor::cat(&[pk, &k], 2)?;
@@ -552,22 +554,21 @@ impl Model {
             *slot = Some((k.clone(), v.clone()));
         }
         let total = k.dim(2)?;
-        let (k, v) = if nh == nkv {
-            (k, v)
-        } else {
-            let rep = nh / nkv;
-            let expand = |x: &Tensor| -> candle_core::Result<Tensor> {
-                x.unsqueeze(2)?
-                    .broadcast_as((b, nkv, rep, total, hd))?
-                    .contiguous()?
-                    .reshape((b, nh, total, hd))
-            };
-            (expand(&k)?, expand(&v)?)
-        };
+        // Grouped-query attention without copying K/V per query head: the
+        // `rep` query heads sharing a KV head are adjacent (HF's repeat_kv
+        // order), so (b, nh, t, d) is (b, nkv, rep·t, d) as a free reshape
+        // and each KV head serves its group in one matmul.
+        let rep = nh / nkv;
+        let scores = q
+            .reshape((b, nkv, rep * t, hd))?
+            .matmul(&k.t()?)?
+            .reshape((b, nh, t, total))?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let probs = ops::masked_softmax(&q.matmul(&k.t()?)?, mask, scale)?;
+        let probs = ops::masked_softmax(&scores, mask, scale)?;
         let out = probs
+            .reshape((b, nkv, rep * t, total))?
             .matmul(&v)?
+            .reshape((b, nh, t, hd))?
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, t, nh * hd))?;
@@ -656,8 +657,8 @@ impl Model {
         let targets: Vec<u32> = rows.iter().map(|&i| labels[i]).collect();
         let idx = Tensor::from_vec(idx, rows.len(), self.device())?;
         let selected = hidden.reshape(((), h))?.index_select(&idx, 0)?;
-        let logits = self.logits(&selected)?;
-        Ok((ops::cross_entropy_per_row(&logits, &targets)?, rows))
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
+        Ok((ops::linear_cross_entropy(&selected, head, &targets)?, rows))
     }
 }
 
@@ -737,7 +738,7 @@ pub(crate) mod tests {
             lora_alpha: 4.0,
             lora_dropout: 0.0,
             target_modules: crate::lora::KNOWN_TARGET_MODULES.map(String::from).to_vec(),
-            use_rslora: false,
+            ..LoraConfig::default()
         };
         model.attach_lora(&lora, 2).unwrap();
         // Give B non-zero values so that A's gradient is non-trivial too.

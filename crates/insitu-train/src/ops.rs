@@ -8,14 +8,16 @@
 
 use candle_core::backend::BackendStorage;
 use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Shape, Tensor, WithDType, D,
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Device, Layout, Shape, Tensor, WithDType, D,
 };
 
 /// Target id that contributes no loss (prompt tokens, padding).
 pub const IGNORE_INDEX: u32 = u32::MAX;
 
 /// Floating types the CPU kernels here are written for.
-trait Real: WithDType + Copy + std::ops::DivAssign + std::ops::MulAssign {
+trait Real:
+    WithDType + Copy + std::ops::DivAssign + std::ops::MulAssign + std::ops::Neg<Output = Self>
+{
     fn exp(self) -> Self;
     fn ln(self) -> Self;
     fn neg_infinity() -> Self;
@@ -392,12 +394,190 @@ pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> candle_core
     }
 }
 
-// ---------------------------------------------------------------- rope, swiglu
+// ---------------------------------------------------------------- rope
 
-/// Rotary position embedding (Su et al. 2021), HF "rotate half" layout:
-/// `x·cos + rotate_half(x)·sin`; `cos`/`sin` broadcast against `x` of shape
-/// `(b, heads, t, head_dim)` and are `(b, 1, t, head_dim)`. Composable, so the
-/// backward is candle's own.
+/// Rotary position embedding (Su et al. 2021) in HF's "rotate half" layout,
+/// fused with the head transpose: `x` of shape `(b, t, heads, d)` (a
+/// projection's output, reshaped for free) becomes `(b, heads, t, d)` =
+/// `x·cos + rotate_half(x)·sin` in one pass, with `cos`/`sin` of shape
+/// `(b, t, d)`. The backward is the transposed rotation in one pass too, so
+/// neither the transposed copy nor the rotated halves are kept for backward.
+struct RopeOp;
+
+/// `(b, t, heads, d)` → `(b, heads, t, d)` rotated forward.
+fn rope_fwd_kernel<T: Real>(x: &[T], cos: &[T], sin: &[T], dims: [usize; 4]) -> Vec<T> {
+    let [b, t, h, d] = dims;
+    let half = d / 2;
+    let mut out = vec![T::zero(); x.len()];
+    for bi in 0..b {
+        for i in 0..t {
+            let c = &cos[(bi * t + i) * d..(bi * t + i + 1) * d];
+            let s = &sin[(bi * t + i) * d..(bi * t + i + 1) * d];
+            for hi in 0..h {
+                let src = &x[((bi * t + i) * h + hi) * d..((bi * t + i) * h + hi + 1) * d];
+                let dst = &mut out[((bi * h + hi) * t + i) * d..((bi * h + hi) * t + i + 1) * d];
+                for j in 0..half {
+                    dst[j] = src[j] * c[j] - src[j + half] * s[j];
+                    dst[j + half] = src[j + half] * c[j + half] + src[j] * s[j + half];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Gradient `(b, heads, t, d)` → input gradient `(b, t, heads, d)`:
+/// `g·cos + rotate_halfᵀ(g·sin)`.
+fn rope_bwd_kernel<T: Real>(g: &[T], cos: &[T], sin: &[T], dims: [usize; 4]) -> Vec<T> {
+    let [b, t, h, d] = dims;
+    let half = d / 2;
+    let mut out = vec![T::zero(); g.len()];
+    for bi in 0..b {
+        for i in 0..t {
+            let c = &cos[(bi * t + i) * d..(bi * t + i + 1) * d];
+            let s = &sin[(bi * t + i) * d..(bi * t + i + 1) * d];
+            for hi in 0..h {
+                let src = &g[((bi * h + hi) * t + i) * d..((bi * h + hi) * t + i + 1) * d];
+                let dst = &mut out[((bi * t + i) * h + hi) * d..((bi * t + i) * h + hi + 1) * d];
+                for j in 0..half {
+                    dst[j] = src[j] * c[j] + src[j + half] * s[j + half];
+                    dst[j + half] = src[j + half] * c[j + half] - src[j] * s[j];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks the shapes of a rope call: `x` `(b, t, h, d)`, tables `(b, t, d)`.
+fn rope_dims(
+    xl: &Layout,
+    cl: &Layout,
+    sl: &Layout,
+    x_is_bthd: bool,
+) -> candle_core::Result<[usize; 4]> {
+    let (b, t, h, d) = if x_is_bthd {
+        xl.shape().dims4()?
+    } else {
+        let (b, h, t, d) = xl.shape().dims4()?;
+        (b, t, h, d)
+    };
+    if d % 2 != 0 {
+        candle_core::bail!("rope: head dimension {d} is odd")
+    }
+    if cl.shape().dims() != [b, t, d] || sl.shape().dims() != [b, t, d] {
+        candle_core::bail!(
+            "rope: tables {:?}/{:?} do not fit input {:?} — expected ({b}, {t}, {d})",
+            cl.shape(),
+            sl.shape(),
+            xl.shape()
+        )
+    }
+    Ok([b, t, h, d])
+}
+
+impl CustomOp3 for RopeOp {
+    fn name(&self) -> &'static str {
+        "insitu-rope"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        cs: &CpuStorage,
+        cl: &Layout,
+        ss: &CpuStorage,
+        sl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dims = rope_dims(xl, cl, sl, true)?;
+        let [b, t, h, d] = dims;
+        let out = match xs.dtype() {
+            DType::F32 => CpuStorage::F32(rope_fwd_kernel(
+                contiguous_slice::<f32>(xs, xl, "rope")?,
+                contiguous_slice::<f32>(cs, cl, "rope")?,
+                contiguous_slice::<f32>(ss, sl, "rope")?,
+                dims,
+            )),
+            DType::F64 => CpuStorage::F64(rope_fwd_kernel(
+                contiguous_slice::<f64>(xs, xl, "rope")?,
+                contiguous_slice::<f64>(cs, cl, "rope")?,
+                contiguous_slice::<f64>(ss, sl, "rope")?,
+                dims,
+            )),
+            dt => return Err(unsupported("rope", dt)),
+        };
+        Ok((out, Shape::from((b, h, t, d))))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let gx = grad
+            .contiguous()?
+            .apply_op3_no_bwd(&cos.detach(), &sin.detach(), &RopeGradOp)?;
+        Ok((Some(gx), None, None))
+    }
+}
+
+/// The backward of [`RopeOp`] as one pass.
+struct RopeGradOp;
+
+impl CustomOp3 for RopeGradOp {
+    fn name(&self) -> &'static str {
+        "insitu-rope-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        cs: &CpuStorage,
+        cl: &Layout,
+        ss: &CpuStorage,
+        sl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dims = rope_dims(gl, cl, sl, false)?;
+        let [b, t, h, d] = dims;
+        let out = match gs.dtype() {
+            DType::F32 => CpuStorage::F32(rope_bwd_kernel(
+                contiguous_slice::<f32>(gs, gl, "rope-grad")?,
+                contiguous_slice::<f32>(cs, cl, "rope-grad")?,
+                contiguous_slice::<f32>(ss, sl, "rope-grad")?,
+                dims,
+            )),
+            DType::F64 => CpuStorage::F64(rope_bwd_kernel(
+                contiguous_slice::<f64>(gs, gl, "rope-grad")?,
+                contiguous_slice::<f64>(cs, cl, "rope-grad")?,
+                contiguous_slice::<f64>(ss, sl, "rope-grad")?,
+                dims,
+            )),
+            dt => return Err(unsupported("rope", dt)),
+        };
+        Ok((out, Shape::from((b, t, h, d))))
+    }
+}
+
+/// RoPE fused with the head transpose: `x` `(b, t, heads, d)` →
+/// `(b, heads, t, d)`; `cos`/`sin` are `(b, t, d)`. See [`RopeOp`].
+pub fn rope_transposed(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
+    if x.device().is_cpu() {
+        x.contiguous()?
+            .apply_op3(&cos.contiguous()?, &sin.contiguous()?, RopeOp)
+    } else {
+        let x = x.transpose(1, 2)?.contiguous()?;
+        rope(&x, &cos.unsqueeze(1)?, &sin.unsqueeze(1)?)
+    }
+}
+
+/// Rotary position embedding, HF "rotate half" layout, composed from candle
+/// ops: `x·cos + rotate_half(x)·sin` for `x` `(b, heads, t, d)` and tables
+/// broadcasting against it. The reference [`rope_transposed`] is tested against.
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tensor> {
     let d = x.dim(D::Minus1)?;
     let x1 = x.narrow(D::Minus1, 0, d / 2)?;
@@ -406,9 +586,132 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> candle_core::Result<Tenso
     x.broadcast_mul(cos)? + rotated.broadcast_mul(sin)?
 }
 
-/// SwiGLU gate (Shazeer 2020): `silu(gate) ⊙ up`.
+// ---------------------------------------------------------------- swiglu
+
+/// SwiGLU gate (Shazeer 2020) `silu(gate) ⊙ up` in one pass; the backward
+/// computes both input gradients in one pass, so no `silu(gate)` tensor is
+/// kept for backward.
+struct SwigluOp;
+
+fn sigmoid<T: Real>(v: T) -> T {
+    T::one() / (T::one() + (-v).exp())
+}
+
+fn swiglu_fwd_kernel<T: Real>(gate: &[T], up: &[T]) -> Vec<T> {
+    gate.iter()
+        .zip(up)
+        .map(|(&g, &u)| g * sigmoid(g) * u)
+        .collect()
+}
+
+/// `[d_gate; d_up]` (2·n elements) for upstream gradient `dy`.
+fn swiglu_bwd_kernel<T: Real>(gate: &[T], up: &[T], dy: &[T]) -> Vec<T> {
+    let n = gate.len();
+    let mut out = vec![T::zero(); 2 * n];
+    let (dg, du) = out.split_at_mut(n);
+    for i in 0..n {
+        let (g, u) = (gate[i], up[i]);
+        let s = sigmoid(g);
+        let silu = g * s;
+        // d silu/dg = σ(g)·(1 + g·(1 − σ(g)))
+        dg[i] = dy[i] * u * s * (T::one() + g * (T::one() - s));
+        du[i] = dy[i] * silu;
+    }
+    out
+}
+
+impl CustomOp2 for SwigluOp {
+    fn name(&self) -> &'static str {
+        "insitu-swiglu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        us: &CpuStorage,
+        ul: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        if gl.shape() != ul.shape() {
+            candle_core::bail!(
+                "swiglu: gate {:?} and up {:?} differ",
+                gl.shape(),
+                ul.shape()
+            )
+        }
+        let out = match gs.dtype() {
+            DType::F32 => CpuStorage::F32(swiglu_fwd_kernel(
+                contiguous_slice::<f32>(gs, gl, "swiglu")?,
+                contiguous_slice::<f32>(us, ul, "swiglu")?,
+            )),
+            DType::F64 => CpuStorage::F64(swiglu_fwd_kernel(
+                contiguous_slice::<f64>(gs, gl, "swiglu")?,
+                contiguous_slice::<f64>(us, ul, "swiglu")?,
+            )),
+            dt => return Err(unsupported("swiglu", dt)),
+        };
+        Ok((out, gl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        gate: &Tensor,
+        up: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let both =
+            gate.detach()
+                .apply_op3_no_bwd(&up.detach(), &grad.contiguous()?, &SwigluGradOp)?;
+        let shape = gate.shape();
+        let dg = both.narrow(0, 0, 1)?.reshape(shape)?;
+        let du = both.narrow(0, 1, 1)?.reshape(shape)?;
+        Ok((Some(dg), Some(du)))
+    }
+}
+
+/// The backward of [`SwigluOp`]: `(2, n)` holding `d_gate` and `d_up`.
+struct SwigluGradOp;
+
+impl CustomOp3 for SwigluGradOp {
+    fn name(&self) -> &'static str {
+        "insitu-swiglu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        us: &CpuStorage,
+        ul: &Layout,
+        ds: &CpuStorage,
+        dl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let n = gl.shape().elem_count();
+        let out = match gs.dtype() {
+            DType::F32 => CpuStorage::F32(swiglu_bwd_kernel(
+                contiguous_slice::<f32>(gs, gl, "swiglu-grad")?,
+                contiguous_slice::<f32>(us, ul, "swiglu-grad")?,
+                contiguous_slice::<f32>(ds, dl, "swiglu-grad")?,
+            )),
+            DType::F64 => CpuStorage::F64(swiglu_bwd_kernel(
+                contiguous_slice::<f64>(gs, gl, "swiglu-grad")?,
+                contiguous_slice::<f64>(us, ul, "swiglu-grad")?,
+                contiguous_slice::<f64>(ds, dl, "swiglu-grad")?,
+            )),
+            dt => return Err(unsupported("swiglu", dt)),
+        };
+        Ok((out, Shape::from((2, n))))
+    }
+}
+
+/// SwiGLU gate `silu(gate) ⊙ up`, differentiable in both inputs.
 pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
-    gate.silu()? * up
+    if gate.device().is_cpu() {
+        gate.contiguous()?.apply_op2(&up.contiguous()?, SwigluOp)
+    } else {
+        gate.silu()? * up
+    }
 }
 
 // ---------------------------------------------------------------- cross entropy
@@ -555,6 +858,111 @@ pub fn cross_entropy_per_row(logits: &Tensor, targets: &[u32]) -> candle_core::R
         let logits = logits.to_device(&Device::Cpu)?;
         logits.apply_op1(op)
     }
+}
+
+// ---------------------------------------------------------------- LM head + cross entropy
+
+/// Rows of logits formed at once by [`linear_cross_entropy`]: 256 rows of a
+/// 49k vocabulary are 50 MB, against 200 MB for a whole 4×256 batch (and as
+/// much again for its gradient).
+const LM_HEAD_CHUNK_ROWS: usize = 256;
+
+/// Identity-shaped carrier for [`linear_cross_entropy`]: its forward returns
+/// the per-row losses computed already, its backward scales the per-row
+/// hidden-state gradients computed in the same pass by the upstream gradient.
+struct PrecomputedNllOp {
+    nll: Tensor,
+    grad_hidden: Option<Tensor>,
+}
+
+impl CustomOp1 for PrecomputedNllOp {
+    fn name(&self) -> &'static str {
+        "insitu-linear-cross-entropy"
+    }
+
+    fn cpu_fwd(&self, _s: &CpuStorage, _l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (storage, layout) = self.nll.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            candle_core::bail!("linear_cross_entropy: losses are not on the CPU")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("linear_cross_entropy: losses are not contiguous")
+        };
+        let out = match cpu {
+            CpuStorage::F32(v) => CpuStorage::F32(v[start..end].to_vec()),
+            CpuStorage::F64(v) => CpuStorage::F64(v[start..end].to_vec()),
+            other => return Err(unsupported("linear_cross_entropy", other.dtype())),
+        };
+        Ok((out, layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        match &self.grad_hidden {
+            Some(gh) => Ok(Some(gh.broadcast_mul(&grad.unsqueeze(1)?)?)),
+            None => candle_core::bail!(
+                "linear_cross_entropy: backward through a call made on a hidden state that needed no gradient"
+            ),
+        }
+    }
+}
+
+/// Per-row NLL of `targets` under `softmax(hidden · Wᵀ)` for `hidden`
+/// `(rows, h)` and a frozen head `W` `(vocab, h)`, without ever forming the
+/// whole `(rows, vocab)` logits: chunk by chunk the logits, their loss and
+/// `d loss / d hidden` are computed and the logits dropped ("fused linear
+/// cross-entropy"). The hidden-state gradient is computed in the forward pass
+/// only when `hidden` needs one. A trainable `W` (an untied head in full
+/// fine-tuning) takes the plain path, which also differentiates `W`.
+pub fn linear_cross_entropy(
+    hidden: &Tensor,
+    w: &Tensor,
+    targets: &[u32],
+) -> candle_core::Result<Tensor> {
+    let (rows, _) = hidden.dims2()?;
+    if rows != targets.len() {
+        candle_core::bail!(
+            "linear_cross_entropy: {rows} hidden rows but {} targets",
+            targets.len()
+        )
+    }
+    if w.is_variable() || !hidden.device().is_cpu() || rows == 0 {
+        return cross_entropy_per_row(&linear(hidden, w, None)?, targets);
+    }
+    let needs_grad = hidden.track_op();
+    let (h_det, w_det) = (hidden.detach(), w.detach());
+    let mut nll_parts = Vec::new();
+    let mut grad_parts = Vec::new();
+    for start in (0..rows).step_by(LM_HEAD_CHUNK_ROWS) {
+        let n = LM_HEAD_CHUNK_ROWS.min(rows - start);
+        let t = &targets[start..start + n];
+        let logits = linear(&h_det.narrow(0, start, n)?, &w_det, None)?;
+        nll_parts.push(logits.apply_op1_no_bwd(&CrossEntropyOp {
+            targets: t.to_vec(),
+        })?);
+        if needs_grad {
+            let ones = Tensor::ones(n, logits.dtype(), logits.device())?;
+            let dlogits = logits.apply_op2_no_bwd(
+                &ones,
+                &CrossEntropyGradOp {
+                    targets: t.to_vec(),
+                },
+            )?;
+            drop(logits);
+            grad_parts.push(dlogits.matmul(&w_det)?);
+        }
+    }
+    let nll = Tensor::cat(&nll_parts, 0)?;
+    let grad_hidden = if needs_grad {
+        Some(Tensor::cat(&grad_parts, 0)?)
+    } else {
+        None
+    };
+    hidden.apply_op1(PrecomputedNllOp { nll, grad_hidden })
 }
 
 // ---------------------------------------------------------------- masks
@@ -745,15 +1153,105 @@ pub(crate) mod tests {
         check_grad(&x, &f, 1e-6);
     }
 
+    fn max_abs_diff(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_vec0::<f64>()
+            .unwrap()
+    }
+
     #[test]
-    fn rope_and_swiglu_gradients_match_finite_differences() {
-        let x = Var::from_tensor(&randn(&[1, 2, 3, 4], 11)).unwrap();
-        let cos = randn(&[1, 1, 3, 4], 12);
-        let sin = randn(&[1, 1, 3, 4], 13);
-        let f = || project(&rope(x.as_tensor(), &cos, &sin)?, 14);
+    fn fused_rope_matches_the_composed_form_and_finite_differences() {
+        // x (b=2, t=3, heads=2, d=4); tables (b, t, d).
+        let x = Var::from_tensor(&randn(&[2, 3, 2, 4], 11)).unwrap();
+        let cos = randn(&[2, 3, 4], 12);
+        let sin = randn(&[2, 3, 4], 13);
+        let fused = rope_transposed(x.as_tensor(), &cos, &sin).unwrap();
+        assert_eq!(fused.dims(), [2, 2, 3, 4]);
+        let composed = rope(
+            &x.as_tensor().transpose(1, 2).unwrap(),
+            &cos.unsqueeze(1).unwrap(),
+            &sin.unsqueeze(1).unwrap(),
+        )
+        .unwrap();
+        let diff = max_abs_diff(&fused, &composed);
+        assert!(diff < 1e-14, "fused and composed rope differ by {diff}");
+        let f = || project(&rope_transposed(x.as_tensor(), &cos, &sin)?, 14);
         check_grad(&x, &f, 1e-6);
-        let up = randn(&[1, 2, 3, 4], 15);
-        let f = || project(&swiglu(x.as_tensor(), &up)?, 16);
+        let f = || {
+            project(
+                &rope(x.as_tensor(), &cos.unsqueeze(2)?, &sin.unsqueeze(2)?)?,
+                14,
+            )
+        };
+        check_grad(&x, &f, 1e-6);
+    }
+
+    #[test]
+    fn rope_rejects_tables_that_do_not_fit() {
+        let x = randn(&[1, 3, 2, 4], 1);
+        let cos = randn(&[1, 2, 4], 2);
+        let err = rope_transposed(&x, &cos, &cos).unwrap_err().to_string();
+        assert!(err.contains("do not fit"), "{err}");
+    }
+
+    #[test]
+    fn fused_swiglu_matches_silu_times_up_and_finite_differences() {
+        let gate = Var::from_tensor(&(randn(&[2, 3, 5], 15) * 4.0).unwrap()).unwrap();
+        let up = Var::from_tensor(&randn(&[2, 3, 5], 16)).unwrap();
+        let fused = swiglu(gate.as_tensor(), up.as_tensor()).unwrap();
+        let composed = (gate.as_tensor().silu().unwrap() * up.as_tensor()).unwrap();
+        let diff = max_abs_diff(&fused, &composed);
+        assert!(diff < 1e-14, "fused and composed swiglu differ by {diff}");
+        let f = || project(&swiglu(gate.as_tensor(), up.as_tensor())?, 17);
+        check_grad(&gate, &f, 1e-6);
+        check_grad(&up, &f, 1e-6);
+    }
+
+    #[test]
+    fn linear_cross_entropy_matches_the_materialised_logits_and_finite_differences() {
+        // More rows than one chunk, so that chunk boundaries are exercised.
+        let rows = LM_HEAD_CHUNK_ROWS + 3;
+        let x = Var::from_tensor(&randn(&[rows, 4], 40)).unwrap();
+        let w = randn(&[7, 4], 41);
+        let targets: Vec<u32> = (0..rows)
+            .map(|i| {
+                if i % 5 == 1 {
+                    IGNORE_INDEX
+                } else {
+                    (i % 7) as u32
+                }
+            })
+            .collect();
+        let fused = linear_cross_entropy(x.as_tensor(), &w, &targets).unwrap();
+        let plain =
+            cross_entropy_per_row(&linear(x.as_tensor(), &w, None).unwrap(), &targets).unwrap();
+        let diff = max_abs_diff(&fused, &plain);
+        assert!(diff < 1e-12, "fused and plain losses differ by {diff}");
+        let f = || project(&linear_cross_entropy(x.as_tensor(), &w, &targets)?, 42);
+        check_grad(&x, &f, 1e-6);
+        // A hidden state that needs no gradient gives losses and no backward state.
+        let frozen = linear_cross_entropy(&x.as_tensor().detach(), &w, &targets).unwrap();
+        assert!(max_abs_diff(&frozen, &plain) < 1e-12);
+        assert!(!frozen.track_op());
+    }
+
+    #[test]
+    fn linear_cross_entropy_differentiates_a_trainable_head() {
+        let x = Var::from_tensor(&randn(&[3, 4], 43)).unwrap();
+        let w = Var::from_tensor(&randn(&[6, 4], 44)).unwrap();
+        let targets = [2, 5, IGNORE_INDEX];
+        let f = || {
+            project(
+                &linear_cross_entropy(x.as_tensor(), w.as_tensor(), &targets)?,
+                45,
+            )
+        };
+        check_grad(&w, &f, 1e-6);
         check_grad(&x, &f, 1e-6);
     }
 

@@ -396,7 +396,7 @@ fn child_insitu(args: &[String]) -> anyhow::Result<()> {
         lora_alpha: 2.0 * rank as f64,
         lora_dropout: 0.05,
         target_modules: targets.split(',').map(String::from).collect(),
-        use_rslora: false,
+        ..LoraConfig::default()
     };
     model.attach_lora(&lora, 0)?;
     eprintln!("model ready in {:.1}s", t0.elapsed().as_secs_f64());
