@@ -10,11 +10,12 @@ use crate::lora::{seeded_rng, LoraAdapter, LoraConfig, LoraLinear};
 use crate::ops;
 use crate::peft::lora_tensor_name;
 use crate::{Error, Result};
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Shape, Tensor, Var};
 use candle_nn::VarBuilder;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Rotary tables `(max_positions, head_dim)` in HF's rotate-half layout.
 #[derive(Debug, Clone)]
@@ -179,6 +180,7 @@ pub struct Model {
     rotary: RotaryTables,
     trainable: Vec<(String, Var)>,
     pub(crate) lora: Option<LoraConfig>,
+    gradient_checkpointing: bool,
 }
 
 fn hf_layer_name(i: usize, module: &str, suffix: &str) -> String {
@@ -242,6 +244,7 @@ impl Model {
             rotary,
             trainable: Vec::new(),
             lora: None,
+            gradient_checkpointing: false,
         })
     }
 
@@ -508,73 +511,6 @@ impl Model {
         Ok(out)
     }
 
-    fn attention(
-        &self,
-        layer: &DecoderLayer,
-        x: &Tensor,
-        rope: &(Tensor, Tensor),
-        mask: &Tensor,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
-        rng: &mut Option<ChaCha8Rng>,
-    ) -> Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        let (nh, nkv, hd) = (
-            self.cfg.num_attention_heads,
-            self.cfg.kv_heads(),
-            self.cfg.head_dim(),
-        );
-        // RoPE is fused with the (b, t, heads, d) → (b, heads, t, d) transpose.
-        let q = ops::rope_transposed(
-            &layer
-                .q_proj
-                .forward(x, rng.as_mut())?
-                .reshape((b, t, nh, hd))?,
-            &rope.0,
-            &rope.1,
-        )?;
-        let mut k = ops::rope_transposed(
-            &layer
-                .k_proj
-                .forward(x, rng.as_mut())?
-                .reshape((b, t, nkv, hd))?,
-            &rope.0,
-            &rope.1,
-        )?;
-        let mut v = layer
-            .v_proj
-            .forward(x, rng.as_mut())?
-            .reshape((b, t, nkv, hd))?
-            .transpose(1, 2)?
-            .contiguous()?;
-        if let Some(slot) = cache {
-            if let Some((pk, pv)) = slot.as_ref() {
-                k = Tensor::cat(&[pk, &k], 2)?;
-                v = Tensor::cat(&[pv, &v], 2)?;
-            }
-            *slot = Some((k.clone(), v.clone()));
-        }
-        let total = k.dim(2)?;
-        // Grouped-query attention without copying K/V per query head: the
-        // `rep` query heads sharing a KV head are adjacent (HF's repeat_kv
-        // order), so (b, nh, t, d) is (b, nkv, rep·t, d) as a free reshape
-        // and each KV head serves its group in one matmul.
-        let rep = nh / nkv;
-        let scores = q
-            .reshape((b, nkv, rep * t, hd))?
-            .matmul(&k.t()?)?
-            .reshape((b, nh, t, total))?;
-        let scale = 1.0 / (hd as f64).sqrt();
-        let probs = ops::masked_softmax(&scores, mask, scale)?;
-        let out = probs
-            .reshape((b, nkv, rep * t, total))?
-            .matmul(&v)?
-            .reshape((b, nh, t, hd))?
-            .transpose(1, 2)?
-            .contiguous()?
-            .reshape((b, t, nh * hd))?;
-        layer.o_proj.forward(&out, rng.as_mut())
-    }
-
     fn run(
         &self,
         inputs: ForwardInputs,
@@ -596,19 +532,90 @@ impl Model {
         if let Some(c) = cache.as_mut() {
             c.layers.resize(self.layers.len(), None);
         }
-        let eps = self.cfg.rms_norm_eps;
         for (i, layer) in self.layers.iter().enumerate() {
-            let slot = cache.as_mut().map(|c| &mut c.layers[i]);
-            let h = ops::rms_norm(&x, &layer.input_layernorm, eps)?;
-            x = (x + self.attention(layer, &h, &rope, &mask, slot, &mut rng)?)?;
-            let h = ops::rms_norm(&x, &layer.post_attention_layernorm, eps)?;
-            let act = ops::swiglu(
-                &layer.gate_proj.forward(&h, rng.as_mut())?,
-                &layer.up_proj.forward(&h, rng.as_mut())?,
-            )?;
-            x = (x + layer.down_proj.forward(&act, rng.as_mut())?)?;
+            x = match cache.as_mut() {
+                Some(c) => decoder_layer(
+                    &self.cfg,
+                    layer,
+                    &x,
+                    &rope,
+                    &mask,
+                    Some(&mut c.layers[i]),
+                    &mut rng,
+                )?,
+                None if self.gradient_checkpointing => {
+                    self.checkpointed_layer(i, layer, &x, &rope, &mask, &mut rng)?
+                }
+                None => decoder_layer(&self.cfg, layer, &x, &rope, &mask, None, &mut rng)?,
+            };
         }
-        Ok(ops::rms_norm(&x, &self.norm, eps)?)
+        Ok(ops::rms_norm(&x, &self.norm, self.cfg.rms_norm_eps)?)
+    }
+
+    /// Trainable parameters that live in decoder layer `i` (LoRA A/B, or
+    /// every layer weight in full fine-tuning).
+    fn layer_vars(&self, i: usize) -> Vec<Var> {
+        let key = format!("layers.{i}.");
+        self.trainable
+            .iter()
+            .filter(|(name, _)| name.contains(&key))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Decoder layer `i` under gradient checkpointing: the forward keeps only
+    /// the layer's input and output; the backward re-runs the layer (same
+    /// dropout masks, replayed from the generator's state) and backpropagates
+    /// through it. The layer's parameter gradients reach candle's `GradStore`
+    /// through a chain of one-element [`GradInjectOp`] nodes, so a plain
+    /// `loss.backward()` gives the same gradients as without checkpointing.
+    fn checkpointed_layer(
+        &self,
+        i: usize,
+        layer: &DecoderLayer,
+        x: &Tensor,
+        rope: &(Tensor, Tensor),
+        mask: &Tensor,
+        rng: &mut Option<ChaCha8Rng>,
+    ) -> Result<Tensor> {
+        let vars = self.layer_vars(i);
+        if vars.is_empty() && !x.track_op() {
+            // Nothing upstream or inside needs a gradient: a plain forward.
+            return decoder_layer(&self.cfg, layer, x, rope, mask, None, rng);
+        }
+        let replay = rng.clone();
+        // Detached: the tracked intermediates are dropped with this value.
+        let out = decoder_layer(&self.cfg, layer, &x.detach(), rope, mask, None, rng)?.detach();
+        let stash: GradStash = Arc::new(Mutex::new(HashMap::new()));
+        let mut chain = Tensor::zeros(1, x.dtype(), x.device())?;
+        for v in &vars {
+            chain = chain.apply_op2(
+                v.as_tensor(),
+                GradInjectOp {
+                    stash: stash.clone(),
+                },
+            )?;
+        }
+        Ok(x.apply_op2(
+            &chain,
+            CheckpointOp {
+                cfg: self.cfg.clone(),
+                layer: layer.clone(),
+                rope: rope.clone(),
+                mask: mask.clone(),
+                replay,
+                vars,
+                out,
+                stash,
+            },
+        )?)
+    }
+
+    /// Turns gradient checkpointing on or off for training forwards (see
+    /// `checkpointed_layer`): activation memory drops to one layer's worth
+    /// plus each layer's input, for one extra forward pass per step.
+    pub fn set_gradient_checkpointing(&mut self, on: bool) {
+        self.gradient_checkpointing = on;
     }
 
     /// Final hidden states `(b, t, hidden)` (after the last norm).
@@ -659,6 +666,199 @@ impl Model {
         let selected = hidden.reshape(((), h))?.index_select(&idx, 0)?;
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         Ok((ops::linear_cross_entropy(&selected, head, &targets)?, rows))
+    }
+}
+
+fn attention(
+    cfg: &LlamaConfig,
+    layer: &DecoderLayer,
+    x: &Tensor,
+    rope: &(Tensor, Tensor),
+    mask: &Tensor,
+    cache: Option<&mut Option<(Tensor, Tensor)>>,
+    rng: &mut Option<ChaCha8Rng>,
+) -> Result<Tensor> {
+    let (b, t, _) = x.dims3()?;
+    let (nh, nkv, hd) = (cfg.num_attention_heads, cfg.kv_heads(), cfg.head_dim());
+    // RoPE is fused with the (b, t, heads, d) → (b, heads, t, d) transpose.
+    let q = ops::rope_transposed(
+        &layer
+            .q_proj
+            .forward(x, rng.as_mut())?
+            .reshape((b, t, nh, hd))?,
+        &rope.0,
+        &rope.1,
+    )?;
+    let mut k = ops::rope_transposed(
+        &layer
+            .k_proj
+            .forward(x, rng.as_mut())?
+            .reshape((b, t, nkv, hd))?,
+        &rope.0,
+        &rope.1,
+    )?;
+    let mut v = layer
+        .v_proj
+        .forward(x, rng.as_mut())?
+        .reshape((b, t, nkv, hd))?
+        .transpose(1, 2)?
+        .contiguous()?;
+    if let Some(slot) = cache {
+        if let Some((pk, pv)) = slot.as_ref() {
+            k = Tensor::cat(&[pk, &k], 2)?;
+            v = Tensor::cat(&[pv, &v], 2)?;
+        }
+        *slot = Some((k.clone(), v.clone()));
+    }
+    let total = k.dim(2)?;
+    // Grouped-query attention without copying K/V per query head: the
+    // `rep` query heads sharing a KV head are adjacent (HF's repeat_kv
+    // order), so (b, nh, t, d) is (b, nkv, rep·t, d) as a free reshape
+    // and each KV head serves its group in one matmul.
+    let rep = nh / nkv;
+    let scores = q
+        .reshape((b, nkv, rep * t, hd))?
+        .matmul(&k.t()?)?
+        .reshape((b, nh, t, total))?;
+    let scale = 1.0 / (hd as f64).sqrt();
+    let probs = ops::masked_softmax(&scores, mask, scale)?;
+    let out = probs
+        .reshape((b, nkv, rep * t, total))?
+        .matmul(&v)?
+        .reshape((b, nh, t, hd))?
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape((b, t, nh * hd))?;
+    layer.o_proj.forward(&out, rng.as_mut())
+}
+
+/// One decoder layer: pre-norm attention and SwiGLU MLP, each with a residual.
+fn decoder_layer(
+    cfg: &LlamaConfig,
+    layer: &DecoderLayer,
+    x: &Tensor,
+    rope: &(Tensor, Tensor),
+    mask: &Tensor,
+    slot: Option<&mut Option<(Tensor, Tensor)>>,
+    rng: &mut Option<ChaCha8Rng>,
+) -> Result<Tensor> {
+    let eps = cfg.rms_norm_eps;
+    let h = ops::rms_norm(x, &layer.input_layernorm, eps)?;
+    let x = (x + attention(cfg, layer, &h, rope, mask, slot, rng)?)?;
+    let h = ops::rms_norm(&x, &layer.post_attention_layernorm, eps)?;
+    let act = ops::swiglu(
+        &layer.gate_proj.forward(&h, rng.as_mut())?,
+        &layer.up_proj.forward(&h, rng.as_mut())?,
+    )?;
+    Ok((x + layer.down_proj.forward(&act, rng.as_mut())?)?)
+}
+
+/// Parameter gradients of one checkpointed layer, from its recomputation
+/// to the [`GradInjectOp`]s that hand them to candle's backward.
+type GradStash = Arc<Mutex<HashMap<candle_core::TensorId, Tensor>>>;
+
+/// A decoder layer whose backward recomputes it (see `Model::checkpointed_layer`).
+/// Inputs: the layer input and the tail of the layer's [`GradInjectOp`] chain.
+struct CheckpointOp {
+    cfg: LlamaConfig,
+    layer: DecoderLayer,
+    rope: (Tensor, Tensor),
+    mask: Tensor,
+    /// Dropout generator state before the layer, replayed in backward.
+    replay: Option<ChaCha8Rng>,
+    vars: Vec<Var>,
+    /// The forward output, computed without keeping the layer's graph.
+    out: Tensor,
+    stash: GradStash,
+}
+
+impl CustomOp2 for CheckpointOp {
+    fn name(&self) -> &'static str {
+        "insitu-checkpointed-layer"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _xs: &CpuStorage,
+        _xl: &Layout,
+        _cs: &CpuStorage,
+        _cl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        ops::cpu_copy(&self.out, "checkpointed layer")
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        chain: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let xv = Var::from_tensor(&x.detach())?;
+        let mut rng = self.replay.clone();
+        let y = decoder_layer(
+            &self.cfg,
+            &self.layer,
+            xv.as_tensor(),
+            &self.rope,
+            &self.mask,
+            None,
+            &mut rng,
+        )
+        .map_err(|e| candle_core::Error::Msg(format!("checkpointed layer recompute: {e}")))?;
+        let grads = (y * grad.detach())?.sum_all()?.backward()?;
+        let mut stash = self
+            .stash
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("checkpoint gradient stash poisoned".into()))?;
+        for v in &self.vars {
+            if let Some(g) = grads.get(v.as_tensor()) {
+                stash.insert(v.as_tensor().id(), g.clone());
+            }
+        }
+        Ok((
+            grads.get(xv.as_tensor()).cloned(),
+            Some(chain.zeros_like()?),
+        ))
+    }
+}
+
+/// One link of a checkpointed layer's parameter chain: a one-element
+/// identity whose backward hands its parameter the gradient that the
+/// layer's recomputation stashed (candle processes it after the
+/// [`CheckpointOp`], which consumes the chain).
+struct GradInjectOp {
+    stash: GradStash,
+}
+
+impl CustomOp2 for GradInjectOp {
+    fn name(&self) -> &'static str {
+        "insitu-checkpoint-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &CpuStorage,
+        l: &Layout,
+        _vs: &CpuStorage,
+        _vl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        Ok((s.clone(), l.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _chain: &Tensor,
+        var: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let g = self
+            .stash
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("checkpoint gradient stash poisoned".into()))?
+            .remove(&var.id());
+        Ok((Some(grad.clone()), g))
     }
 }
 
@@ -808,6 +1008,94 @@ pub(crate) mod tests {
         for (name, v) in model.trainable() {
             assert!(grads.get(v.as_tensor()).is_some(), "{name} got no gradient");
         }
+    }
+
+    /// Loss and every trainable parameter's gradient for one training forward.
+    fn loss_and_grads(model: &Model, dropout_seed: Option<u64>) -> (f64, Vec<Vec<f64>>) {
+        let (ids, pos) = inputs(&[1, 5, 7, 2, 9, 3], &[0, 1, 2, 0, 1, 2], 1, 6);
+        let mask =
+            ops::segment_causal_mask(&[0, 0, 0, 1, 1, 1], 1, 6, DType::F64, &Device::Cpu).unwrap();
+        let h = model
+            .forward(
+                ForwardInputs {
+                    input_ids: &ids,
+                    positions: &pos,
+                    mask: Some(&mask),
+                },
+                dropout_seed,
+            )
+            .unwrap();
+        let labels = [5, 7, ops::IGNORE_INDEX, 9, 3, 4];
+        let loss = model.token_nll(&h, &labels).unwrap().0.sum_all().unwrap();
+        let grads = loss.backward().unwrap();
+        let per_var = model
+            .trainable()
+            .iter()
+            .map(|(name, v)| {
+                grads
+                    .get(v.as_tensor())
+                    .unwrap_or_else(|| panic!("{name} got no gradient"))
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f64>()
+                    .unwrap()
+            })
+            .collect();
+        (loss.to_vec0::<f64>().unwrap(), per_var)
+    }
+
+    fn assert_same_training_step(model: &Model, dropout_seed: Option<u64>) {
+        let mut checkpointed = model.clone();
+        checkpointed.set_gradient_checkpointing(true);
+        let (loss, grads) = loss_and_grads(model, dropout_seed);
+        let (loss_ckpt, grads_ckpt) = loss_and_grads(&checkpointed, dropout_seed);
+        assert!((loss - loss_ckpt).abs() < 1e-12, "{loss} vs {loss_ckpt}");
+        let mut checked = 0;
+        for ((name, _), (a, b)) in model.trainable().iter().zip(grads.iter().zip(&grads_ckpt)) {
+            let diff = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                diff < 1e-6,
+                "{name}: checkpointed gradient differs by {diff}"
+            );
+            assert!(a.iter().any(|x| *x != 0.0), "{name}: gradient is all zero");
+            checked += 1;
+        }
+        assert_eq!(checked, model.trainable().len());
+    }
+
+    #[test]
+    fn gradient_checkpointing_gives_the_same_lora_gradients_with_dropout() {
+        let mut cfg = tiny_config();
+        cfg.model_type = "qwen2".into();
+        let mut model = Model::random(&cfg, 8, DType::F64, &Device::Cpu).unwrap();
+        let lora = LoraConfig {
+            r: 2,
+            lora_alpha: 4.0,
+            lora_dropout: 0.3,
+            target_modules: crate::lora::KNOWN_TARGET_MODULES.map(String::from).to_vec(),
+            ..LoraConfig::default()
+        };
+        model.attach_lora(&lora, 9).unwrap();
+        for (i, (name, v)) in model.trainable().iter().enumerate() {
+            if name.contains("lora_B") {
+                v.set(&(crate::ops::tests::randn(v.dims(), 200 + i as u64) * 0.5).unwrap())
+                    .unwrap();
+            }
+        }
+        // Dropout on: the recomputation must replay the same masks.
+        assert_same_training_step(&model, Some(77));
+        assert_same_training_step(&model, None);
+    }
+
+    #[test]
+    fn gradient_checkpointing_gives_the_same_full_fine_tuning_gradients() {
+        let mut model = Model::random(&tiny_config(), 10, DType::F64, &Device::Cpu).unwrap();
+        model.make_fully_trainable().unwrap();
+        assert_same_training_step(&model, None);
     }
 
     #[test]

@@ -65,6 +65,24 @@ fn unsupported(op: &str, dtype: DType) -> candle_core::Error {
     ))
 }
 
+/// A CPU copy of a contiguous tensor's storage, for ops whose forward
+/// result was computed beforehand (fused LM head, checkpointed layers).
+pub(crate) fn cpu_copy(t: &Tensor, op: &str) -> candle_core::Result<(CpuStorage, Shape)> {
+    let (storage, layout) = t.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("{op}: precomputed result is not on the CPU")
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{op}: precomputed result is not contiguous")
+    };
+    let out = match cpu {
+        CpuStorage::F32(v) => CpuStorage::F32(v[start..end].to_vec()),
+        CpuStorage::F64(v) => CpuStorage::F64(v[start..end].to_vec()),
+        other => return Err(unsupported(op, other.dtype())),
+    };
+    Ok((out, layout.shape().clone()))
+}
+
 // ---------------------------------------------------------------- linear
 
 /// `x · Wᵀ` whose backward returns the input gradient and, only when `W` is a
@@ -881,19 +899,7 @@ impl CustomOp1 for PrecomputedNllOp {
     }
 
     fn cpu_fwd(&self, _s: &CpuStorage, _l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (storage, layout) = self.nll.storage_and_layout();
-        let candle_core::Storage::Cpu(cpu) = &*storage else {
-            candle_core::bail!("linear_cross_entropy: losses are not on the CPU")
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("linear_cross_entropy: losses are not contiguous")
-        };
-        let out = match cpu {
-            CpuStorage::F32(v) => CpuStorage::F32(v[start..end].to_vec()),
-            CpuStorage::F64(v) => CpuStorage::F64(v[start..end].to_vec()),
-            other => return Err(unsupported("linear_cross_entropy", other.dtype())),
-        };
-        Ok((out, layout.shape().clone()))
+        cpu_copy(&self.nll, "linear_cross_entropy")
     }
 
     fn bwd(

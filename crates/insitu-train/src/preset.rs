@@ -138,6 +138,7 @@ pub fn build_tiny(
         eval_steps: 0,
         save_steps: 0,
         full_finetune: true,
+        gradient_checkpointing: false,
         num_train_epochs: 1.0,
     };
     let mut trainer = Trainer::new(model, sft, examples, val, pad)?;

@@ -365,6 +365,9 @@ pub struct SftConfig {
     pub save_steps: usize,
     /// Train every weight instead of LoRA adapters.
     pub full_finetune: bool,
+    /// Recompute each decoder layer during backward instead of keeping its
+    /// activations: far less memory for one extra forward pass per step.
+    pub gradient_checkpointing: bool,
 }
 
 impl Default for SftConfig {
@@ -385,6 +388,7 @@ impl Default for SftConfig {
             eval_steps: 0,
             save_steps: 0,
             full_finetune: false,
+            gradient_checkpointing: false,
         }
     }
 }
@@ -470,12 +474,13 @@ impl Trainer {
     /// Prepares a run: `model` must already have LoRA attached or be fully
     /// trainable (see [`Model::attach_lora`], [`Model::make_fully_trainable`]).
     pub fn new(
-        model: Model,
+        mut model: Model,
         cfg: SftConfig,
         train: Vec<TokenizedExample>,
         val: Vec<TokenizedExample>,
         pad_id: u32,
     ) -> Result<Trainer> {
+        model.set_gradient_checkpointing(cfg.gradient_checkpointing);
         if model.trainable().is_empty() {
             return Err(Error::Invalid(
                 "the model has no trainable parameters — attach LoRA or enable full fine-tuning"

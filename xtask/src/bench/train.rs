@@ -376,9 +376,7 @@ fn child_insitu(args: &[String]) -> anyhow::Result<()> {
     let steps: usize = arg(args, "--steps", 10)?;
     let rank: usize = arg(args, "--rank", 16)?;
     let targets: String = arg(args, "--targets", "q_proj,k_proj,v_proj,o_proj".into())?;
-    if args.iter().any(|a| a == "--gradient-checkpointing") {
-        anyhow::bail!("--gradient-checkpointing is not implemented yet");
-    }
+    let gradient_checkpointing = args.iter().any(|a| a == "--gradient-checkpointing");
     let rows: Vec<Vec<u32>> = serde_json::from_slice(&std::fs::read(&ids_path)?)?;
     let seq = rows.first().map(|r| r.len()).unwrap_or(0);
 
@@ -411,6 +409,7 @@ fn child_insitu(args: &[String]) -> anyhow::Result<()> {
         max_steps: Some(warmup + steps),
         learning_rate: 2e-4,
         packing: false,
+        gradient_checkpointing,
         ..SftConfig::default()
     };
     let mut trainer = Trainer::new(model, sft, examples, Vec::new(), 0)?;
