@@ -20,6 +20,7 @@ pub mod model;
 pub mod ops;
 pub mod optim;
 pub mod preset;
+pub mod quant;
 pub mod sft;
 pub mod tensorboard;
 

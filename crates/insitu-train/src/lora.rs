@@ -3,11 +3,13 @@
 //! B = 0 (Hu et al. 2021; rsLoRA scales by α/√r, Kalajdzievski 2023).
 
 use crate::ops;
+use crate::quant::{self, Nf4Tensor};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Linear layers LoRA may target in a Llama-family decoder.
 pub const KNOWN_TARGET_MODULES: [&str; 7] = [
@@ -36,6 +38,75 @@ pub struct LoraConfig {
     /// Scale by α/√r instead of α/r.
     #[serde(default)]
     pub use_rslora: bool,
+}
+
+/// Storage of the frozen base projections during LoRA training
+/// (`[lora] base_quantization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum BaseQuantization {
+    /// Dense, in the model's dtype (`"none"`).
+    #[default]
+    None,
+    /// 4-bit NormalFloat in blocks of 64 with f32 absmax (`"nf4"`).
+    Nf4,
+    /// NF4 with the absmax scales quantised to 8 bits (`"nf4-dq"`).
+    Nf4DoubleQuant,
+}
+
+impl BaseQuantization {
+    /// Refuses full fine-tuning with a quantised base: a quantised weight
+    /// cannot be trained, only adapters on top of it.
+    pub fn check_full_finetune(self) -> Result<()> {
+        if self != BaseQuantization::None {
+            return Err(Error::Invalid(format!(
+                "lora.base_quantization = \"{self}\" cannot be combined with training.full_finetune = true — a quantised base weight is frozen; train LoRA adapters (full_finetune = false) or set base_quantization = \"none\""
+            )));
+        }
+        Ok(())
+    }
+
+    /// The configuration spelling: `"none"`, `"nf4"` or `"nf4-dq"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaseQuantization::None => "none",
+            BaseQuantization::Nf4 => "nf4",
+            BaseQuantization::Nf4DoubleQuant => "nf4-dq",
+        }
+    }
+}
+
+impl std::fmt::Display for BaseQuantization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for BaseQuantization {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(BaseQuantization::None),
+            "nf4" => Ok(BaseQuantization::Nf4),
+            "nf4-dq" => Ok(BaseQuantization::Nf4DoubleQuant),
+            other => Err(Error::Invalid(format!(
+                "lora: base_quantization = {other:?} is unknown — choose \"none\" (dense), \"nf4\" (4-bit NormalFloat) or \"nf4-dq\" (NF4 with double-quantised scales)"
+            ))),
+        }
+    }
+}
+
+impl TryFrom<String> for BaseQuantization {
+    type Error = Error;
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<BaseQuantization> for String {
+    fn from(q: BaseQuantization) -> String {
+        q.as_str().to_string()
+    }
 }
 
 impl Default for LoraConfig {
@@ -129,13 +200,25 @@ impl LoraAdapter {
     }
 }
 
+/// How a [`LoraLinear`] holds its base weight.
+#[derive(Debug, Clone)]
+enum BaseWeight {
+    /// `(out, in)` in the model's dtype; a `Var`'s tensor in full fine-tuning.
+    Dense(Tensor),
+    /// NF4 codes, dequantised tile by tile in forward and backward; `dtype`
+    /// is the model's, which `merged_weight` restores.
+    Nf4 {
+        weight: Arc<Nf4Tensor>,
+        dtype: DType,
+    },
+}
+
 /// A linear layer `x·Wᵀ + b` whose frozen weight may carry a LoRA adapter.
 #[derive(Debug, Clone)]
 pub struct LoraLinear {
-    /// Base weight `(out, in)`; a `Var`'s tensor in full fine-tuning.
-    /// Private so that other storage forms (quantised bases) can be added
-    /// here without touching the model code.
-    weight: Tensor,
+    /// Base weight. Private so that the model code sees one interface
+    /// whatever the storage form.
+    weight: BaseWeight,
     /// Optional bias `(out,)`.
     pub bias: Option<Tensor>,
     /// The adapter, when this module is targeted.
@@ -146,7 +229,7 @@ impl LoraLinear {
     /// A plain linear layer without adapter.
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> LoraLinear {
         LoraLinear {
-            weight,
+            weight: BaseWeight::Dense(weight),
             bias,
             adapter: None,
         }
@@ -154,33 +237,117 @@ impl LoraLinear {
 
     /// The dense base weight `(out, in)`, when it is stored densely.
     pub fn dense_weight(&self) -> Option<&Tensor> {
-        Some(&self.weight)
+        match &self.weight {
+            BaseWeight::Dense(w) => Some(w),
+            BaseWeight::Nf4 { .. } => None,
+        }
+    }
+
+    /// The base weight's storage form.
+    pub fn base_quantization(&self) -> BaseQuantization {
+        match &self.weight {
+            BaseWeight::Dense(_) => BaseQuantization::None,
+            BaseWeight::Nf4 { weight, .. } if weight.is_double_quantized() => {
+                BaseQuantization::Nf4DoubleQuant
+            }
+            BaseWeight::Nf4 { .. } => BaseQuantization::Nf4,
+        }
+    }
+
+    /// Bytes the base weight occupies (dense: elements × dtype size).
+    pub fn base_weight_bytes(&self) -> usize {
+        match &self.weight {
+            BaseWeight::Dense(w) => w.elem_count() * w.dtype().size_in_bytes(),
+            BaseWeight::Nf4 { weight, .. } => weight.storage_bytes(),
+        }
     }
 
     /// Turns the base weight into a trainable `Var` (full fine-tuning) and
-    /// returns it.
+    /// returns it. Refused for a quantised base.
     pub fn make_weight_trainable(&mut self) -> Result<Var> {
-        let v = Var::from_tensor(&self.weight)?;
-        self.weight = v.as_tensor().clone();
-        Ok(v)
+        match &self.weight {
+            BaseWeight::Dense(w) => {
+                let v = Var::from_tensor(w)?;
+                self.weight = BaseWeight::Dense(v.as_tensor().clone());
+                Ok(v)
+            }
+            BaseWeight::Nf4 { .. } => Err(Error::Invalid(format!(
+                "full fine-tuning needs dense base weights, but this layer's base is stored as {} — train LoRA adapters on a quantised base, or load the model without base_quantization",
+                self.base_quantization()
+            ))),
+        }
     }
 
     /// Puts the frozen base weight in the storage form `cfg` asks for, once
     /// LoRA is attached (every projection, targeted or not). Dense storage
-    /// needs nothing; this is the hook for quantised bases.
+    /// needs nothing; quantised storage is chosen with
+    /// [`crate::quant::quantize_model_base`] until `LoraConfig` carries
+    /// `base_quantization` (then this calls [`LoraLinear::quantize_base`]).
     pub fn prepare_frozen_base(&mut self, _cfg: &LoraConfig) -> Result<()> {
+        Ok(())
+    }
+
+    /// Stores the frozen base weight as `q` asks: NF4 quantises the dense
+    /// weight and releases it. A base already in that form is left alone;
+    /// a trainable (full fine-tuning) weight is refused.
+    pub fn quantize_base(&mut self, want: BaseQuantization) -> Result<()> {
+        if want == self.base_quantization() {
+            return Ok(());
+        }
+        let BaseWeight::Dense(w) = &self.weight else {
+            return Err(Error::Invalid(format!(
+                "the base weight is already stored as {}; it cannot become {want} — reload the model",
+                self.base_quantization()
+            )));
+        };
+        if w.is_variable() {
+            return Err(Error::Invalid(
+                "this base weight is trainable (full fine-tuning) and cannot be quantised".into(),
+            ));
+        }
+        if !w.device().is_cpu() {
+            return Err(Error::Invalid(format!(
+                "base_quantization = \"{want}\" runs on the CPU only; this model is on {:?} — use \"none\"",
+                w.device()
+            )));
+        }
+        let dtype = w.dtype();
+        if !matches!(dtype, DType::F32 | DType::F64) {
+            return Err(Error::Invalid(format!(
+                "base_quantization = \"{want}\" needs the model loaded in f32 (it is {dtype:?})"
+            )));
+        }
+        let double_quant = match want {
+            BaseQuantization::None => unreachable!("a dense base matches \"none\" above"),
+            BaseQuantization::Nf4 => false,
+            BaseQuantization::Nf4DoubleQuant => true,
+        };
+        let weight = Arc::new(Nf4Tensor::from_tensor(w, double_quant)?);
+        self.weight = BaseWeight::Nf4 { weight, dtype };
         Ok(())
     }
 
     /// `(in, out)` feature counts.
     pub fn features(&self) -> Result<(usize, usize)> {
-        let (out_f, in_f) = self.weight.dims2()?;
+        let (out_f, in_f) = match &self.weight {
+            BaseWeight::Dense(w) => w.dims2()?,
+            BaseWeight::Nf4 { weight, .. } => weight.dims(),
+        };
         Ok((in_f, out_f))
     }
 
     /// Applies the layer; `dropout_rng` is `Some` only while training.
     pub fn forward(&self, x: &Tensor, dropout_rng: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
-        let y = ops::linear(x, &self.weight, self.bias.as_ref())?;
+        let y = match &self.weight {
+            BaseWeight::Dense(w) => ops::linear(x, w, self.bias.as_ref())?,
+            BaseWeight::Nf4 { weight, .. } => {
+                let y = quant::nf4_linear(x, weight)?;
+                match &self.bias {
+                    Some(b) => y.broadcast_add(b)?,
+                    None => y,
+                }
+            }
+        };
         let Some(ad) = &self.adapter else {
             return Ok(y);
         };
@@ -209,13 +376,18 @@ impl LoraLinear {
         Ok((y + (update * ad.scaling)?)?)
     }
 
-    /// `W + (α/r)·B·A`: the weight with the adapter folded in.
+    /// `W + (α/r)·B·A`: the weight with the adapter folded in (a quantised
+    /// base is dequantised first, in the model's dtype).
     pub fn merged_weight(&self) -> Result<Tensor> {
-        match &self.adapter {
-            None => Ok(self.weight.clone()),
-            Some(ad) => {
-                Ok((&self.weight + (ad.b.as_tensor().matmul(ad.a.as_tensor())? * ad.scaling)?)?)
+        let base = match &self.weight {
+            BaseWeight::Dense(w) => w.clone(),
+            BaseWeight::Nf4 { weight, dtype } => {
+                weight.dequantize(&Device::Cpu)?.to_dtype(*dtype)?
             }
+        };
+        match &self.adapter {
+            None => Ok(base),
+            Some(ad) => Ok((&base + (ad.b.as_tensor().matmul(ad.a.as_tensor())? * ad.scaling)?)?),
         }
     }
 }
@@ -288,5 +460,130 @@ mod tests {
             a,
             "same seed, same A"
         );
+    }
+
+    /// A 7×6 layer (blocks of 64 straddle rows) with NF4 base, bias and a
+    /// rank-2 adapter whose B is non-zero, in f64 for finite differences.
+    fn quantised_layer(q: BaseQuantization) -> LoraLinear {
+        use crate::ops::tests::randn;
+        let mut lin = LoraLinear::new(randn(&[7, 6], 11), Some(randn(&[7], 12)));
+        let cfg = LoraConfig {
+            r: 2,
+            lora_dropout: 0.0,
+            ..LoraConfig::default()
+        };
+        lin.quantize_base(q).unwrap();
+        let ad =
+            LoraAdapter::init(&cfg, 6, 7, &mut seeded_rng(3), DType::F64, &Device::Cpu).unwrap();
+        ad.b.set(&(randn(&[7, 2], 13) * 0.5).unwrap()).unwrap();
+        lin.adapter = Some(ad);
+        lin
+    }
+
+    #[test]
+    fn gradients_through_a_quantised_base_match_finite_differences() {
+        use crate::ops::tests::{check_grad, randn};
+        for q in [BaseQuantization::Nf4, BaseQuantization::Nf4DoubleQuant] {
+            let lin = quantised_layer(q);
+            assert_eq!(lin.base_quantization(), q);
+            assert!(lin.dense_weight().is_none());
+            let x = Var::from_tensor(&randn(&[2, 3, 6], 14)).unwrap();
+            let probe = randn(&[2, 3, 7], 15);
+            let f = || -> candle_core::Result<Tensor> {
+                let y = lin
+                    .forward(x.as_tensor(), None)
+                    .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+                (y * &probe)?.sum_all()
+            };
+            let ad = lin.adapter.as_ref().unwrap();
+            check_grad(&x, &f, 1e-6);
+            check_grad(&ad.a, &f, 1e-6);
+            check_grad(&ad.b, &f, 1e-6);
+        }
+    }
+
+    #[test]
+    fn a_quantised_base_gets_no_gradient_and_cannot_be_trained() {
+        use crate::ops::tests::randn;
+        let mut lin = quantised_layer(BaseQuantization::Nf4);
+        let x = Var::from_tensor(&randn(&[3, 6], 16)).unwrap();
+        let y = lin.forward(x.as_tensor(), None).unwrap();
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        let ad = lin.adapter.as_ref().unwrap();
+        for t in [x.as_tensor(), ad.a.as_tensor(), ad.b.as_tensor()] {
+            assert!(grads.get(t).is_some());
+        }
+        // Whatever else the store holds (intermediate results), nothing has
+        // the base weight's (out, in) shape: no weight gradient was formed.
+        for id in grads.get_ids() {
+            let g = grads.get_id(*id).unwrap();
+            assert_ne!(g.dims(), &[7, 6], "a base-weight-shaped gradient exists");
+        }
+        let e = lin.make_weight_trainable().unwrap_err().to_string();
+        assert!(e.contains("full fine-tuning") && e.contains("nf4"), "{e}");
+        // And a trainable dense weight is never quantised.
+        let mut dense = LoraLinear::new(randn(&[7, 6], 11), None);
+        dense.make_weight_trainable().unwrap();
+        let e = dense
+            .quantize_base(BaseQuantization::Nf4)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trainable"), "{e}");
+    }
+
+    #[test]
+    fn merged_weight_dequantises_the_base() {
+        let lin = quantised_layer(BaseQuantization::Nf4);
+        let ad = lin.adapter.as_ref().unwrap();
+        let merged = lin.merged_weight().unwrap();
+        assert_eq!(merged.dtype(), DType::F64);
+        let x = crate::ops::tests::randn(&[4, 6], 17);
+        let via_merge = x
+            .matmul(&merged.t().unwrap())
+            .unwrap()
+            .broadcast_add(lin.bias.as_ref().unwrap())
+            .unwrap();
+        let via_forward = lin.forward(&x, None).unwrap();
+        let diff = (via_merge - via_forward)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_vec0::<f64>()
+            .unwrap();
+        assert!(diff < 1e-12, "{diff}");
+        assert_eq!(ad.a.dims(), &[2, 6]);
+        // Quantising shrinks the base: 42 f64 values vs one block of codes.
+        assert_eq!(lin.base_weight_bytes(), 21 + 4);
+    }
+
+    #[test]
+    fn base_quantization_parses_and_explains_bad_values() {
+        let q: BaseQuantization = serde_json::from_str(r#""nf4-dq""#).unwrap();
+        assert_eq!(q, BaseQuantization::Nf4DoubleQuant);
+        assert_eq!(BaseQuantization::default(), BaseQuantization::None);
+        let e = serde_json::from_str::<BaseQuantization>(r#""int4""#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"int4\" is unknown") && e.contains("nf4-dq"),
+            "{e}"
+        );
+        for q in [
+            BaseQuantization::None,
+            BaseQuantization::Nf4,
+            BaseQuantization::Nf4DoubleQuant,
+        ] {
+            let json = serde_json::to_string(&q).unwrap();
+            assert_eq!(json, format!("\"{q}\""));
+            assert_eq!(serde_json::from_str::<BaseQuantization>(&json).unwrap(), q);
+        }
+        let e = BaseQuantization::Nf4
+            .check_full_finetune()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("full_finetune") && e.contains("nf4"), "{e}");
+        assert!(BaseQuantization::None.check_full_finetune().is_ok());
     }
 }

@@ -4,6 +4,7 @@ mod dedup;
 mod deid;
 mod hub;
 mod ingest;
+mod qlora;
 mod train;
 
 /// Dispatches `cargo xtask bench NAME ARGS…`.
@@ -14,8 +15,9 @@ pub fn run(name: &str, args: &[String]) -> anyhow::Result<()> {
         "dedup" => dedup::run(args),
         "train" => train::run(args),
         "hub" => hub::run(args),
+        "qlora" => qlora::run(args),
         other => anyhow::bail!(
-            "unknown benchmark {other:?} — choose one of: ingest, deid, dedup, train, hub"
+            "unknown benchmark {other:?} — choose one of: ingest, deid, dedup, train, hub, qlora"
         ),
     }
 }
