@@ -83,6 +83,36 @@ pub(crate) fn cpu_copy(t: &Tensor, op: &str) -> candle_core::Result<(CpuStorage,
     Ok((out, layout.shape().clone()))
 }
 
+/// Below this many elements an op runs on the calling thread: spawning
+/// costs more than it saves.
+const PARALLEL_MIN_ELEMS: usize = 1 << 16;
+
+/// Fills `out` (rows of width `n`, each costing about `work` element
+/// operations) with `f(row_index, row)`, the rows split into contiguous
+/// blocks over candle's thread count (`RAYON_NUM_THREADS`), so the fused
+/// kernels keep every core busy as candle's own ops do.
+fn par_rows<T: Send>(out: &mut [T], n: usize, work: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let rows = out.len() / n.max(1);
+    let threads = candle_core::utils::get_num_threads().clamp(1, rows.max(1));
+    if threads == 1 || rows * work < PARALLEL_MIN_ELEMS {
+        for (r, row) in out.chunks_exact_mut(n).enumerate() {
+            f(r, row);
+        }
+        return;
+    }
+    let per = rows.div_ceil(threads);
+    std::thread::scope(|scope| {
+        for (block, chunk) in out.chunks_mut(per * n).enumerate() {
+            let f = &f;
+            scope.spawn(move || {
+                for (k, row) in chunk.chunks_exact_mut(n).enumerate() {
+                    f(block * per + k, row);
+                }
+            });
+        }
+    });
+}
+
 // ---------------------------------------------------------------- linear
 
 /// `x · Wᵀ` whose backward returns the input gradient and, only when `W` is a
@@ -159,6 +189,12 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> candle_core::Res
 
 // ---------------------------------------------------------------- rms norm
 
+/// `1/√(mean(x²) + ε)` of one row, accumulated in f64.
+fn inv_rms<T: Real>(row: &[T], eps: f64) -> f64 {
+    let ms = row.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>() / row.len() as f64;
+    1.0 / (ms + eps).sqrt()
+}
+
 /// RMSNorm `x / √(mean(x²) + ε) · w` (Zhang & Sennrich 2019) with a backward.
 struct RmsNormOp {
     eps: f64,
@@ -167,13 +203,34 @@ struct RmsNormOp {
 impl RmsNormOp {
     fn fwd<T: Real>(&self, x: &[T], w: &[T], n: usize) -> Vec<T> {
         let mut out = vec![T::zero(); x.len()];
-        for (row, dst) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)) {
-            let ms = row.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>() / n as f64;
-            let r = T::from_f64(1.0 / (ms + self.eps).sqrt());
+        par_rows(&mut out, n, n, |i, dst| {
+            let row = &x[i * n..(i + 1) * n];
+            let r = T::from_f64(inv_rms(row, self.eps));
             for ((d, &v), &g) in dst.iter_mut().zip(row).zip(w) {
                 *d = v * r * g;
             }
-        }
+        });
+        out
+    }
+
+    /// `dx = r·(g·w − x̂·mean(g·w·x̂))` per row, `r = 1/√(mean(x²)+ε)`, `x̂ = x·r`.
+    fn bwd_input<T: Real>(&self, x: &[T], w: &[T], g: &[T], n: usize) -> Vec<T> {
+        let mut out = vec![T::zero(); x.len()];
+        par_rows(&mut out, n, n, |i, dst| {
+            let (row, gr) = (&x[i * n..(i + 1) * n], &g[i * n..(i + 1) * n]);
+            let r = inv_rms(row, self.eps);
+            let dot = row
+                .iter()
+                .zip(gr)
+                .zip(w)
+                .map(|((&v, &gv), &wv)| (gv * wv).to_f64() * v.to_f64() * r)
+                .sum::<f64>()
+                / n as f64;
+            let (r_t, dot_t) = (T::from_f64(r), T::from_f64(dot));
+            for (((d, &v), &gv), &wv) in dst.iter_mut().zip(row).zip(gr).zip(w) {
+                *d = r_t * (gv * wv - v * r_t * dot_t);
+            }
+        });
         out
     }
 }
@@ -220,23 +277,61 @@ impl CustomOp2 for RmsNormOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        // r = 1/√(mean(x²)+ε), x̂ = x·r; dx = r·(g·w − x̂·mean(g·w·x̂)); dw = Σ g·x̂.
+        // dx in one pass (RmsNormGradOp); dw = Σ g·x̂ only for a trainable weight.
         let is_var = w.is_variable();
         let (x, w) = (&x.detach(), &w.detach());
-        let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
-            .sqrt()?
-            .recip()?;
-        let xhat = x.broadcast_mul(&r)?;
-        let gw = grad.broadcast_mul(w)?;
-        let dot = (&gw * &xhat)?.mean_keepdim(D::Minus1)?;
-        let dx = (gw - xhat.broadcast_mul(&dot)?)?.broadcast_mul(&r)?;
+        let grad = grad.contiguous()?;
+        let dx = x.apply_op3_no_bwd(w, &grad, &RmsNormGradOp { eps: self.eps })?;
         let dw = if is_var {
+            let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+                .sqrt()?
+                .recip()?;
             let n = w.elem_count();
-            Some((grad * &xhat)?.reshape(((), n))?.sum(0)?)
+            Some((&grad * x.broadcast_mul(&r)?)?.reshape(((), n))?.sum(0)?)
         } else {
             None
         };
         Ok((Some(dx), dw))
+    }
+}
+
+/// The input gradient of [`RmsNormOp`] as one pass: inputs `x`, `w`, `g`.
+struct RmsNormGradOp {
+    eps: f64,
+}
+
+impl CustomOp3 for RmsNormGradOp {
+    fn name(&self) -> &'static str {
+        "insitu-rms-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let n = wl.shape().elem_count();
+        let op = RmsNormOp { eps: self.eps };
+        let out = match xs.dtype() {
+            DType::F32 => CpuStorage::F32(op.bwd_input(
+                contiguous_slice(xs, xl, "rms_norm-grad")?,
+                contiguous_slice(ws, wl, "rms_norm-grad")?,
+                contiguous_slice(gs, gl, "rms_norm-grad")?,
+                n,
+            )),
+            DType::F64 => CpuStorage::F64(op.bwd_input(
+                contiguous_slice(xs, xl, "rms_norm-grad")?,
+                contiguous_slice(ws, wl, "rms_norm-grad")?,
+                contiguous_slice(gs, gl, "rms_norm-grad")?,
+                n,
+            )),
+            dt => return Err(unsupported("rms_norm", dt)),
+        };
+        Ok((out, xl.shape().clone()))
     }
 }
 
@@ -323,7 +418,8 @@ fn masked_softmax_rows<T: Real>(
     scale: T,
 ) -> Vec<T> {
     let mut out = vec![T::zero(); x.len()];
-    for (r, (row, dst)) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)).enumerate() {
+    par_rows(&mut out, n, n, |r, dst| {
+        let row = &x[r * n..(r + 1) * n];
         let b = r / (heads * t);
         let i = r % t;
         let m = &mask[(b * t + i) * n..(b * t + i + 1) * n];
@@ -342,8 +438,61 @@ fn masked_softmax_rows<T: Real>(
         for d in dst.iter_mut() {
             *d /= sum;
         }
-    }
+    });
     out
+}
+
+/// `scale · y ⊙ (g − Σ g⊙y)` per row: the scores' gradient of [`MaskedSoftmaxOp`].
+fn softmax_grad_rows<T: Real>(y: &[T], g: &[T], n: usize, scale: T) -> Vec<T> {
+    let mut out = vec![T::zero(); y.len()];
+    par_rows(&mut out, n, n, |r, dst| {
+        let (yr, gr) = (&y[r * n..(r + 1) * n], &g[r * n..(r + 1) * n]);
+        let dot = yr
+            .iter()
+            .zip(gr)
+            .fold(T::zero(), |acc, (&a, &b)| acc + a * b);
+        for ((d, &yv), &gv) in dst.iter_mut().zip(yr).zip(gr) {
+            *d = scale * yv * (gv - dot);
+        }
+    });
+    out
+}
+
+/// The backward of [`MaskedSoftmaxOp`] as one pass: inputs `y`, `g`.
+struct SoftmaxGradOp {
+    scale: f64,
+}
+
+impl CustomOp2 for SoftmaxGradOp {
+    fn name(&self) -> &'static str {
+        "insitu-softmax-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        ys: &CpuStorage,
+        yl: &Layout,
+        gs: &CpuStorage,
+        gl: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let n = *yl.shape().dims().last().unwrap_or(&1);
+        let out = match ys.dtype() {
+            DType::F32 => CpuStorage::F32(softmax_grad_rows(
+                contiguous_slice::<f32>(ys, yl, "softmax-grad")?,
+                contiguous_slice::<f32>(gs, gl, "softmax-grad")?,
+                n,
+                self.scale as f32,
+            )),
+            DType::F64 => CpuStorage::F64(softmax_grad_rows(
+                contiguous_slice::<f64>(ys, yl, "softmax-grad")?,
+                contiguous_slice::<f64>(gs, gl, "softmax-grad")?,
+                n,
+                self.scale,
+            )),
+            dt => return Err(unsupported("softmax", dt)),
+        };
+        Ok((out, yl.shape().clone()))
+    }
 }
 
 impl CustomOp2 for MaskedSoftmaxOp {
@@ -395,8 +544,10 @@ impl CustomOp2 for MaskedSoftmaxOp {
         y: &Tensor,
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
-        let dot = (grad * y)?.sum_keepdim(D::Minus1)?;
-        Ok((Some(((grad.broadcast_sub(&dot)? * y)? * self.scale)?), None))
+        let dx = y
+            .detach()
+            .apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxGradOp { scale: self.scale })?;
+        Ok((Some(dx), None))
     }
 }
 
@@ -424,46 +575,40 @@ struct RopeOp;
 
 /// `(b, t, heads, d)` → `(b, heads, t, d)` rotated forward.
 fn rope_fwd_kernel<T: Real>(x: &[T], cos: &[T], sin: &[T], dims: [usize; 4]) -> Vec<T> {
-    let [b, t, h, d] = dims;
+    let [_, t, h, d] = dims;
     let half = d / 2;
     let mut out = vec![T::zero(); x.len()];
-    for bi in 0..b {
-        for i in 0..t {
-            let c = &cos[(bi * t + i) * d..(bi * t + i + 1) * d];
-            let s = &sin[(bi * t + i) * d..(bi * t + i + 1) * d];
-            for hi in 0..h {
-                let src = &x[((bi * t + i) * h + hi) * d..((bi * t + i) * h + hi + 1) * d];
-                let dst = &mut out[((bi * h + hi) * t + i) * d..((bi * h + hi) * t + i + 1) * d];
-                for j in 0..half {
-                    dst[j] = src[j] * c[j] - src[j + half] * s[j];
-                    dst[j + half] = src[j + half] * c[j + half] + src[j] * s[j + half];
-                }
-            }
+    // Output row r is (batch, head, position).
+    par_rows(&mut out, d, d, |r, dst| {
+        let (bi, hi, i) = (r / (h * t), (r / t) % h, r % t);
+        let c = &cos[(bi * t + i) * d..(bi * t + i + 1) * d];
+        let s = &sin[(bi * t + i) * d..(bi * t + i + 1) * d];
+        let src = &x[((bi * t + i) * h + hi) * d..((bi * t + i) * h + hi + 1) * d];
+        for j in 0..half {
+            dst[j] = src[j] * c[j] - src[j + half] * s[j];
+            dst[j + half] = src[j + half] * c[j + half] + src[j] * s[j + half];
         }
-    }
+    });
     out
 }
 
 /// Gradient `(b, heads, t, d)` → input gradient `(b, t, heads, d)`:
 /// `g·cos + rotate_halfᵀ(g·sin)`.
 fn rope_bwd_kernel<T: Real>(g: &[T], cos: &[T], sin: &[T], dims: [usize; 4]) -> Vec<T> {
-    let [b, t, h, d] = dims;
+    let [_, t, h, d] = dims;
     let half = d / 2;
     let mut out = vec![T::zero(); g.len()];
-    for bi in 0..b {
-        for i in 0..t {
-            let c = &cos[(bi * t + i) * d..(bi * t + i + 1) * d];
-            let s = &sin[(bi * t + i) * d..(bi * t + i + 1) * d];
-            for hi in 0..h {
-                let src = &g[((bi * h + hi) * t + i) * d..((bi * h + hi) * t + i + 1) * d];
-                let dst = &mut out[((bi * t + i) * h + hi) * d..((bi * t + i) * h + hi + 1) * d];
-                for j in 0..half {
-                    dst[j] = src[j] * c[j] + src[j + half] * s[j + half];
-                    dst[j + half] = src[j + half] * c[j + half] - src[j] * s[j];
-                }
-            }
+    // Output row r is (batch, position, head).
+    par_rows(&mut out, d, d, |r, dst| {
+        let (bi, i, hi) = (r / (t * h), (r / h) % t, r % h);
+        let c = &cos[(bi * t + i) * d..(bi * t + i + 1) * d];
+        let s = &sin[(bi * t + i) * d..(bi * t + i + 1) * d];
+        let src = &g[((bi * h + hi) * t + i) * d..((bi * h + hi) * t + i + 1) * d];
+        for j in 0..half {
+            dst[j] = src[j] * c[j] + src[j + half] * s[j + half];
+            dst[j + half] = src[j + half] * c[j + half] - src[j] * s[j];
         }
-    }
+    });
     out
 }
 
@@ -615,11 +760,27 @@ fn sigmoid<T: Real>(v: T) -> T {
     T::one() / (T::one() + (-v).exp())
 }
 
+/// Element-wise kernels run over rows of this many elements (any split works).
+const ELEMENTWISE_ROW: usize = 4096;
+
+/// `f(i)` for every element index, in parallel blocks.
+fn par_elementwise<T: Send>(out: &mut [T], f: impl Fn(usize) -> T + Sync) {
+    let whole = out.len() - out.len() % ELEMENTWISE_ROW;
+    let (body, tail) = out.split_at_mut(whole);
+    par_rows(body, ELEMENTWISE_ROW, ELEMENTWISE_ROW, |r, dst| {
+        for (k, d) in dst.iter_mut().enumerate() {
+            *d = f(r * ELEMENTWISE_ROW + k);
+        }
+    });
+    for (k, d) in tail.iter_mut().enumerate() {
+        *d = f(whole + k);
+    }
+}
+
 fn swiglu_fwd_kernel<T: Real>(gate: &[T], up: &[T]) -> Vec<T> {
-    gate.iter()
-        .zip(up)
-        .map(|(&g, &u)| g * sigmoid(g) * u)
-        .collect()
+    let mut out = vec![T::zero(); gate.len()];
+    par_elementwise(&mut out, |i| gate[i] * sigmoid(gate[i]) * up[i]);
+    out
 }
 
 /// `[d_gate; d_up]` (2·n elements) for upstream gradient `dy`.
@@ -627,14 +788,12 @@ fn swiglu_bwd_kernel<T: Real>(gate: &[T], up: &[T], dy: &[T]) -> Vec<T> {
     let n = gate.len();
     let mut out = vec![T::zero(); 2 * n];
     let (dg, du) = out.split_at_mut(n);
-    for i in 0..n {
-        let (g, u) = (gate[i], up[i]);
-        let s = sigmoid(g);
-        let silu = g * s;
-        // d silu/dg = σ(g)·(1 + g·(1 − σ(g)))
-        dg[i] = dy[i] * u * s * (T::one() + g * (T::one() - s));
-        du[i] = dy[i] * silu;
-    }
+    // d silu/dg = σ(g)·(1 + g·(1 − σ(g)))
+    par_elementwise(dg, |i| {
+        let (g, s) = (gate[i], sigmoid(gate[i]));
+        dy[i] * up[i] * s * (T::one() + g * (T::one() - s))
+    });
+    par_elementwise(du, |i| dy[i] * gate[i] * sigmoid(gate[i]));
     out
 }
 
@@ -740,35 +899,35 @@ struct CrossEntropyOp {
 }
 
 fn nll_rows<T: Real>(x: &[T], n: usize, targets: &[u32]) -> candle_core::Result<Vec<T>> {
-    let mut out = Vec::with_capacity(targets.len());
-    for (row, &t) in x.chunks_exact(n).zip(targets) {
+    if let Some(t) = targets
+        .iter()
+        .find(|&&t| t != IGNORE_INDEX && t as usize >= n)
+    {
+        candle_core::bail!("cross_entropy: target id {t} is outside the vocabulary of {n}")
+    }
+    let mut out = vec![T::zero(); targets.len()];
+    par_rows(&mut out, 1, n, |r, dst| {
+        let t = targets[r];
         if t == IGNORE_INDEX {
-            out.push(T::zero());
-            continue;
+            return;
         }
-        if t as usize >= n {
-            candle_core::bail!("cross_entropy: target id {t} is outside the vocabulary of {n}")
-        }
+        let row = &x[r * n..(r + 1) * n];
         let max = row
             .iter()
             .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
         let sum = row.iter().fold(T::zero(), |s, &v| s + (v - max).exp());
-        out.push(sum.ln() + max - row[t as usize]);
-    }
+        dst[0] = sum.ln() + max - row[t as usize];
+    });
     Ok(out)
 }
 
 /// `g_i · (softmax(x_i) − onehot(t_i))`, zero for ignored rows.
 fn nll_grad_rows<T: Real>(x: &[T], g: &[T], n: usize, targets: &[u32]) -> Vec<T> {
     let mut out = vec![T::zero(); x.len()];
-    for (((row, dst), &t), &gi) in x
-        .chunks_exact(n)
-        .zip(out.chunks_exact_mut(n))
-        .zip(targets)
-        .zip(g)
-    {
+    par_rows(&mut out, n, n, |r, dst| {
+        let (row, t, gi) = (&x[r * n..(r + 1) * n], targets[r], g[r]);
         if t == IGNORE_INDEX {
-            continue;
+            return;
         }
         let max = row
             .iter()
@@ -783,7 +942,7 @@ fn nll_grad_rows<T: Real>(x: &[T], g: &[T], n: usize, targets: &[u32]) -> Vec<T>
             *d *= scale;
         }
         dst[t as usize] -= gi;
-    }
+    });
     out
 }
 
@@ -1195,6 +1354,104 @@ pub(crate) mod tests {
             )
         };
         check_grad(&x, &f, 1e-6);
+    }
+
+    /// Value and input gradient (under a fixed projection) of `f` at `x`.
+    fn value_and_grad(x: &Tensor, f: &dyn Fn(&Tensor) -> Tensor) -> (Tensor, Tensor) {
+        let v = Var::from_tensor(x).unwrap();
+        let y = f(v.as_tensor());
+        let g = project(&y, 99).unwrap().backward().unwrap();
+        (y, g.get(v.as_tensor()).unwrap().clone())
+    }
+
+    fn assert_close(what: &str, a: &(Tensor, Tensor), b: &(Tensor, Tensor)) {
+        let dv = max_abs_diff(&a.0, &b.0);
+        let dg = max_abs_diff(&a.1, &b.1);
+        assert!(
+            dv < 1e-10 && dg < 1e-10,
+            "{what}: value differs by {dv}, gradient by {dg}"
+        );
+    }
+
+    #[test]
+    fn multithreaded_kernels_match_the_composed_forms_on_large_inputs() {
+        // Every input here is above PARALLEL_MIN_ELEMS, so the row-parallel
+        // paths run (on any machine with 2+ threads).
+        const { assert!(2 * 3 * 128 * 128 >= PARALLEL_MIN_ELEMS) };
+        let x = randn(&[2, 3, 128, 128], 50);
+        let mask = segment_causal_mask(
+            &(0..256).map(|i| (i / 100) as u32).collect::<Vec<_>>(),
+            2,
+            128,
+            DType::F64,
+            &Device::Cpu,
+        )
+        .unwrap();
+        assert_close(
+            "masked_softmax",
+            &value_and_grad(&x, &|x| masked_softmax(x, &mask, 0.3).unwrap()),
+            &value_and_grad(&x, &|x| {
+                softmax_last_dim(&(x * 0.3).unwrap().broadcast_add(&mask).unwrap()).unwrap()
+            }),
+        );
+        let x = randn(&[300, 256], 51);
+        let w = randn(&[256], 52);
+        assert_close(
+            "rms_norm",
+            &value_and_grad(&x, &|x| rms_norm(x, &w, 1e-5).unwrap()),
+            &value_and_grad(&x, &|x| {
+                let r = (x.sqr().unwrap().mean_keepdim(D::Minus1).unwrap() + 1e-5)
+                    .unwrap()
+                    .sqrt()
+                    .unwrap()
+                    .recip()
+                    .unwrap();
+                x.broadcast_mul(&r).unwrap().broadcast_mul(&w).unwrap()
+            }),
+        );
+        let x = randn(&[2, 64, 8, 64], 53);
+        let (cos, sin) = (randn(&[2, 64, 64], 54), randn(&[2, 64, 64], 55));
+        assert_close(
+            "rope",
+            &value_and_grad(&x, &|x| rope_transposed(x, &cos, &sin).unwrap()),
+            &value_and_grad(&x, &|x| {
+                rope(
+                    &x.transpose(1, 2).unwrap(),
+                    &cos.unsqueeze(1).unwrap(),
+                    &sin.unsqueeze(1).unwrap(),
+                )
+                .unwrap()
+            }),
+        );
+        let x = (randn(&[70001], 56) * 5.0).unwrap();
+        let up = randn(&[70001], 57);
+        assert_close(
+            "swiglu",
+            &value_and_grad(&x, &|x| swiglu(x, &up).unwrap()),
+            &value_and_grad(&x, &|x| (x.silu().unwrap() * &up).unwrap()),
+        );
+        let x = randn(&[5, 20000], 58);
+        let targets = [7, IGNORE_INDEX, 19999, 0, 123];
+        let lsm = |x: &Tensor| {
+            let l = candle_nn::ops::log_softmax(x, D::Minus1).unwrap();
+            let rows: Vec<Tensor> = targets
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| {
+                    if t == IGNORE_INDEX {
+                        Tensor::zeros((), DType::F64, &Device::Cpu).unwrap()
+                    } else {
+                        l.get(i).unwrap().get(t as usize).unwrap().neg().unwrap()
+                    }
+                })
+                .collect();
+            Tensor::stack(&rows, 0).unwrap()
+        };
+        assert_close(
+            "cross_entropy",
+            &value_and_grad(&x, &|x| cross_entropy_per_row(x, &targets).unwrap()),
+            &value_and_grad(&x, &lsm),
+        );
     }
 
     #[test]
