@@ -14,7 +14,8 @@ use std::collections::BTreeSet;
 /// Settings of the verbatim-continuation probe.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ExtractionConfig {
-    /// Words of the note given as the prompt.
+    /// Fewest words given as the prompt (the note's context, then its text);
+    /// fewer only when the whole is shorter than this plus `match_words`.
     pub prefix_words: usize,
     /// A continuation counts as verbatim when it reproduces at least this many
     /// of the note's following words, in order, from the start.
@@ -52,7 +53,7 @@ pub struct ExtractionResult {
 }
 
 /// Number of leading words of `generated` equal to `truth`'s.
-fn matched_prefix_words(generated: &str, truth: &[&str]) -> usize {
+fn matched_prefix_words(generated: &str, truth: &[String]) -> usize {
     generated
         .split_whitespace()
         .zip(truth)
@@ -60,8 +61,44 @@ fn matched_prefix_words(generated: &str, truth: &[&str]) -> usize {
         .count()
 }
 
-/// Prompts with the first `prefix_words` words of each member note and counts
-/// verbatim continuations. Also returns the generations for the PHI probe.
+/// Splits a note's context + text into the probe's prompt (a prefix of the
+/// exact string, formatting kept) and the words the continuation should
+/// reproduce. The prompt is the whole context when that is at least
+/// `prefix_words` long — so a prompt/completion example is probed with the
+/// prompt it was trained on — else the first `prefix_words` words; either way
+/// at least `match_words` words are left to reproduce. `None` when the whole
+/// has no more than `match_words` words.
+fn probe_split(note: &NoteText, config: &ExtractionConfig) -> Option<(String, Vec<String>)> {
+    let full = format!("{}{}", note.context, note.text);
+    // Byte offset where each word starts.
+    let mut starts = Vec::new();
+    let mut prev_space = true;
+    for (i, c) in full.char_indices() {
+        if !c.is_whitespace() && prev_space {
+            starts.push(i);
+        }
+        prev_space = c.is_whitespace();
+    }
+    let n = starts.len();
+    if n <= config.match_words {
+        return None;
+    }
+    let context_words = starts.iter().filter(|&&s| s < note.context.len()).count();
+    let split = config
+        .prefix_words
+        .max(context_words)
+        .min(n - config.match_words)
+        .max(1);
+    let truth = full[starts[split]..]
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    Some((full[..starts[split]].to_string(), truth))
+}
+
+/// Prompts with the beginning of each member note (its context, then its
+/// text; see [`probe_split`]) and counts verbatim continuations. Also
+/// returns the generations for the PHI probe.
 pub fn verbatim_continuation(
     model: &dyn Generator,
     members: &[NoteText],
@@ -72,14 +109,10 @@ pub fn verbatim_continuation(
     let mut verbatim = 0;
     let mut matched_total = 0usize;
     let mut generations = Vec::new();
-    let long_enough = members
-        .iter()
-        .filter(|n| n.text.split_whitespace().count() >= config.prefix_words + config.match_words);
-    for (k, note) in long_enough.take(config.max_prompts).enumerate() {
-        let words: Vec<&str> = note.text.split_whitespace().collect();
-        let prompt = words[..config.prefix_words].join(" ");
+    let probes = members.iter().filter_map(|n| probe_split(n, &config));
+    for (k, (prompt, truth)) in probes.take(config.max_prompts).enumerate() {
         let generated = model.generate(&prompt, config.max_tokens, seed.wrapping_add(k as u64));
-        let matched = matched_prefix_words(&generated, &words[config.prefix_words..]);
+        let matched = matched_prefix_words(&generated, &truth);
         prompts += 1;
         matched_total += matched;
         if matched >= config.match_words {
@@ -174,6 +207,7 @@ mod tests {
             id: "n".into(),
             patient: "p".into(),
             text: text.into(),
+            context: String::new(),
         }
     }
 
@@ -238,6 +272,50 @@ mod tests {
         let (r, _) =
             verbatim_continuation(&Parrot(vec![]), &members, ExtractionConfig::default(), 1);
         assert_eq!((r.prompts, r.verbatim, r.mean_matched_words), (1, 0, 0.0));
+    }
+
+    #[test]
+    fn short_completions_are_probed_from_their_prompt() {
+        // A 5-word impression after a 30-word findings prompt: the text alone
+        // is too short, prompt + completion is not.
+        let context = format!(
+            "user: {}\nassistant: ",
+            (0..30)
+                .map(|i| format!("f{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let n = NoteText {
+            context: context.clone(),
+            ..note("No acute intracranial abnormality seen.")
+        };
+        let full = format!("{context}{}", n.text);
+        let cfg = ExtractionConfig::default();
+        let (prompt, truth) = probe_split(&n, &cfg).unwrap();
+        assert!(full.starts_with(&prompt), "the prompt keeps the exact text");
+        assert_eq!(truth.len(), cfg.match_words, "{truth:?}");
+        assert_eq!(truth.last().unwrap(), "seen.");
+        let (r, _) = verbatim_continuation(&Parrot(vec![full]), std::slice::from_ref(&n), cfg, 1);
+        assert_eq!((r.prompts, r.verbatim), (1, 1));
+        let (r, _) = verbatim_continuation(&Parrot(vec![]), &[n], cfg, 1);
+        assert_eq!((r.prompts, r.verbatim), (1, 0));
+        // A long completion is probed from the whole prompt.
+        let long = NoteText {
+            context: "user: Summarise.\nassistant: ".into(),
+            ..note(
+                &(0..30)
+                    .map(|i| format!("w{i}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        };
+        let (prompt, truth) = probe_split(&long, &cfg).unwrap();
+        assert_eq!(
+            prompt,
+            "user: Summarise.\nassistant: w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 "
+        );
+        assert_eq!(truth[0], "w13");
+        assert!(probe_split(&note("eight words are not enough to probe here"), &cfg).is_none());
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub struct NoteText {
     pub patient: String,
     /// The (de-identified) note text the model was or was not trained on.
     pub text: String,
+    /// What the model saw before `text` in training (the rendered prompt of
+    /// a prompt/completion example), or empty for plain notes. The
+    /// extraction probe prompts with it; membership scores `text` only.
+    #[serde(default)]
+    pub context: String,
 }
 
 /// An identifier found by the PHI scanner: byte range and category. The
@@ -212,6 +217,7 @@ pub fn run_leakage_suite(
             id: c.id.clone(),
             patient: c.id.clone(),
             text: c.sentence(),
+            context: String::new(),
         }))
         .collect();
     let phi_findings = phi_in_generations(scanner, &training, &generations);

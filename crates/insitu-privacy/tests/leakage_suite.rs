@@ -70,6 +70,7 @@ fn notes(patients: std::ops::Range<usize>) -> Vec<NoteText> {
                 id: format!("n{p}-{k}"),
                 patient: format!("p{p}"),
                 text,
+                context: String::new(),
             });
         }
     }

@@ -82,6 +82,7 @@ fn notes(patients: std::ops::Range<u64>) -> Vec<NoteText> {
                 p % 1000,
                 (p * 7919) % 10000
             ),
+            context: String::new(),
         })
         .collect()
 }

@@ -406,62 +406,68 @@ pub(crate) fn private_step(inp: &StepInputs<'_>) -> Result<DpStepOutcome> {
 pub struct CanaryInsertion {
     /// The secrets; stored only in the run directory's canary file.
     pub canaries: Vec<Canary>,
-    /// For each canary, the training-example indices it was appended to.
-    pub placements: Vec<Vec<usize>>,
+    /// For each canary, the patient key each of its copies was attributed to.
+    pub patients: Vec<Vec<String>>,
 }
 
 /// Name of the run-directory file holding the canary secrets. It is not on
 /// the export bundle's allowed list, so it never leaves the appliance.
 pub const CANARY_FILE: &str = "canaries.secret.json";
 
-/// Makes `per_count` canaries per repetition count 1, 2, 4, 8 and appends
-/// each copy, as a new sentence, to the completion of a distinct random
-/// training example (with replacement only when there are fewer examples
-/// than copies). Appending keeps each copy inside one patient's data, so
-/// DP-SGD's per-patient bound covers canaries too.
+/// Makes `per_count` canaries per repetition count 1, 2, 4, 8 and adds each
+/// copy as its own training example: the bare sentence as the completion of
+/// an empty prompt, which is exactly how `insitu leakage` scores candidate
+/// secrets, so exposure measures memorisation rather than a change of
+/// context. Each copy is attributed to a random training patient
+/// (`patient_keys` grows with `examples`), so DP-SGD's per-patient bound
+/// covers canaries as it would a real identifier in that patient's notes.
 pub fn insert_canaries(
-    examples: &mut [TextExample],
+    examples: &mut Vec<TextExample>,
+    patient_keys: &mut Vec<String>,
     seed: u64,
     per_count: usize,
 ) -> Result<CanaryInsertion> {
-    if examples.is_empty() {
-        return Err(Error::Invalid("canaries: the training set is empty".into()));
+    if examples.len() != patient_keys.len() {
+        return Err(Error::Invalid(format!(
+            "canaries: {} examples but {} patient keys",
+            examples.len(),
+            patient_keys.len()
+        )));
+    }
+    let mut patients: Vec<String> = patient_keys
+        .iter()
+        .filter(|k| !k.is_empty())
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if patients.is_empty() {
+        // Rows without patient keys (plain SFT files): one key per example,
+        // the attribution DP would refuse anyway.
+        patients = (0..examples.len().max(1))
+            .map(|i| format!("example-{i}"))
+            .collect();
     }
     let canaries = generate_canaries(seed, &CANARY_REPETITIONS, per_count);
     let mut rng = ChaCha8Rng::seed_from_u64(crate::sft::mix(seed, 5, 0));
-    let all: Vec<usize> = (0..examples.len()).collect();
-    let mut placements = Vec::with_capacity(canaries.len());
+    let mut attributed = Vec::with_capacity(canaries.len());
     for c in &canaries {
-        let mut chosen: Vec<usize> = all
-            .choose_multiple(&mut rng, (c.repetitions as usize).min(all.len()))
-            .copied()
-            .collect();
-        while chosen.len() < c.repetitions as usize {
-            chosen.push(*all.choose(&mut rng).expect("non-empty"));
+        let mut owners = Vec::with_capacity(c.repetitions as usize);
+        for _ in 0..c.repetitions {
+            let owner = patients.choose(&mut rng).expect("non-empty").clone();
+            examples.push(TextExample::PromptCompletion {
+                prompt: String::new(),
+                completion: c.sentence(),
+            });
+            patient_keys.push(owner.clone());
+            owners.push(owner);
         }
-        for &i in &chosen {
-            append_to_completion(&mut examples[i], &c.sentence());
-        }
-        placements.push(chosen);
+        attributed.push(owners);
     }
     Ok(CanaryInsertion {
         canaries,
-        placements,
+        patients: attributed,
     })
-}
-
-fn append_to_completion(ex: &mut TextExample, sentence: &str) {
-    let target = match ex {
-        TextExample::Chat(msgs) => match msgs.last_mut() {
-            Some(m) => &mut m.content,
-            None => return,
-        },
-        TextExample::PromptCompletion { completion, .. } => completion,
-    };
-    if !target.is_empty() && !target.ends_with(char::is_whitespace) {
-        target.push(' ');
-    }
-    target.push_str(sentence);
 }
 
 #[cfg(test)]
@@ -786,7 +792,7 @@ mod tests {
     }
 
     #[test]
-    fn canaries_go_into_completions_at_their_repetition_counts() {
+    fn canaries_are_added_at_their_repetition_counts_and_attributed_to_patients() {
         let mut exs: Vec<TextExample> = (0..10)
             .map(|i| {
                 TextExample::Chat(vec![
@@ -795,33 +801,33 @@ mod tests {
                 ])
             })
             .collect();
-        let before = exs.clone();
-        let ins = insert_canaries(&mut exs, 3, 2).unwrap();
+        let mut keys: Vec<String> = (0..10).map(|i| format!("pt-{}", i % 3)).collect();
+        let (before, before_keys) = (exs.clone(), keys.clone());
+        let ins = insert_canaries(&mut exs, &mut keys, 3, 2).unwrap();
         assert_eq!(ins.canaries.len(), 8);
-        let text: String = exs
-            .iter()
-            .map(|e| match e {
-                TextExample::Chat(m) => m[1].content.clone(),
-                _ => unreachable!(),
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        assert_eq!(exs.len(), 10 + 2 * (1 + 2 + 4 + 8));
+        assert_eq!(keys.len(), exs.len());
+        assert_eq!(&exs[..10], &before[..], "existing examples untouched");
         for c in &ins.canaries {
-            assert_eq!(
-                text.matches(&c.sentence()).count(),
-                c.repetitions as usize,
-                "{c:?}"
-            );
+            let copies = exs
+                .iter()
+                .filter(|e| {
+                    matches!(e, TextExample::PromptCompletion { prompt, completion }
+                        if prompt.is_empty() && *completion == c.sentence())
+                })
+                .count();
+            assert_eq!(copies, c.repetitions as usize, "{c:?}");
         }
-        // Prompts are untouched; the same seed places the same copies.
-        for (a, b) in exs.iter().zip(&before) {
-            match (a, b) {
-                (TextExample::Chat(x), TextExample::Chat(y)) => assert_eq!(x[0], y[0]),
-                _ => unreachable!(),
-            }
-        }
-        let mut again = before.clone();
-        assert_eq!(insert_canaries(&mut again, 3, 2).unwrap(), ins);
-        assert_eq!(again, exs);
+        assert!(keys[10..].iter().all(|k| before_keys.contains(k)));
+        let (mut again, mut again_keys) = (before.clone(), before_keys.clone());
+        assert_eq!(
+            insert_canaries(&mut again, &mut again_keys, 3, 2).unwrap(),
+            ins
+        );
+        assert_eq!(
+            (again, again_keys),
+            (exs, keys),
+            "same seed, same insertion"
+        );
     }
 }

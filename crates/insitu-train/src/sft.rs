@@ -143,7 +143,31 @@ impl PromptFormat<'_> {
     /// and the completion is whatever the template renders after it —
     /// including its own EOS; EOS is appended only if the completion has none.
     pub fn tokenize(&self, ex: &TextExample) -> Result<TokenizedExample> {
-        let (prompt, completion, specials_in_text) = match (ex, self.chat) {
+        let (prompt, completion, specials_in_text) = self.split(ex)?;
+        // Templates write BOS themselves; plain text gets the tokenizer's specials.
+        let mut ids = self.tokenizer.encode(&prompt, !specials_in_text)?;
+        let prompt_len = ids.len();
+        let mut completion_ids = self.tokenizer.encode(&completion, false)?;
+        if let Some(&eos) = self.eos_ids.first() {
+            // ChatML-style templates write EOS then a newline: keep both as rendered.
+            if !completion_ids.iter().any(|l| self.eos_ids.contains(l)) {
+                completion_ids.push(eos);
+            }
+        }
+        ids.extend(completion_ids);
+        Ok(TokenizedExample { ids, prompt_len })
+    }
+
+    /// The prompt and completion as text, exactly as [`Self::tokenize`]
+    /// renders them (leakage probes prompt the model with the former).
+    pub fn render(&self, ex: &TextExample) -> Result<(String, String)> {
+        self.split(ex).map(|(p, c, _)| (p, c))
+    }
+
+    /// Prompt text, completion text, and whether the text carries its own
+    /// special tokens (a chat template).
+    fn split(&self, ex: &TextExample) -> Result<(String, String, bool)> {
+        Ok(match (ex, self.chat) {
             (TextExample::Chat(msgs), Some(t)) => {
                 let n = msgs.len();
                 let prompt = t.render(&msgs[..n - 1], true)?;
@@ -167,19 +191,7 @@ impl PromptFormat<'_> {
             (TextExample::PromptCompletion { prompt, completion }, _) => {
                 (prompt.clone(), completion.clone(), false)
             }
-        };
-        // Templates write BOS themselves; plain text gets the tokenizer's specials.
-        let mut ids = self.tokenizer.encode(&prompt, !specials_in_text)?;
-        let prompt_len = ids.len();
-        let mut completion_ids = self.tokenizer.encode(&completion, false)?;
-        if let Some(&eos) = self.eos_ids.first() {
-            // ChatML-style templates write EOS then a newline: keep both as rendered.
-            if !completion_ids.iter().any(|l| self.eos_ids.contains(l)) {
-                completion_ids.push(eos);
-            }
-        }
-        ids.extend(completion_ids);
-        Ok(TokenizedExample { ids, prompt_len })
+        })
     }
 }
 

@@ -9,14 +9,16 @@
 
 use crate::Global;
 use anyhow::Context;
+use insitu_privacy::Canary;
 use insitu_privacy::{
     run_leakage_suite, write_report, Generator, LossOracle, NoteText, SuiteConfig, SuiteData,
     SuiteModels,
 };
+use insitu_train::dp::CanaryInsertion;
 use insitu_train::generate::{generate, token_logprobs, SamplingConfig};
 use insitu_train::hf::ModelDir;
 use insitu_train::model::Model;
-use insitu_train::sft::{read_examples, PromptFormat, TextExample, TokenizedExample};
+use insitu_train::sft::{read_records, PromptFormat, TextExample, TokenizedExample};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,10 @@ pub struct Args {
     /// Seed for bootstrap, sampling and candidate selection.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Random candidate secrets scored per canary to estimate its rank
+    /// (exposure = log2|R| − log2 rank, |R| = 10^7).
+    #[arg(long, default_value_t = 1000)]
+    pub canary_candidates: usize,
 }
 
 /// A model scoring texts; texts that are known training-format completions
@@ -86,7 +92,11 @@ struct Sampler<'a> {
 impl Generator for Sampler<'_> {
     fn generate(&self, prompt: &str, max_tokens: usize, seed: u64) -> String {
         let run = || -> anyhow::Result<String> {
-            let ids = self.format.tokenizer.encode(prompt, true)?;
+            // As in training: a chat template writes its own specials.
+            let ids = self
+                .format
+                .tokenizer
+                .encode(prompt, self.format.chat.is_none())?;
             let cfg = SamplingConfig {
                 max_new_tokens: max_tokens,
                 temperature: 1.0,
@@ -119,50 +129,56 @@ fn completion_text(ex: &TextExample) -> String {
     }
 }
 
-/// Reads a split: (note id, patient key, completion text, tokenized example).
+/// Reads a split (one pass over the file): each example as the suite sees
+/// it — id, patient key, completion text, rendered prompt as context — and
+/// its tokens.
 fn read_split(
     path: &Path,
     format: &PromptFormat<'_>,
     max: usize,
 ) -> anyhow::Result<Vec<(NoteText, TokenizedExample)>> {
-    let examples = read_examples(path).map_err(|e| crate::exit::input(e.to_string()))?;
-    let raw =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let provenance: Vec<(String, String)> = raw
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
-            let s = |k: &str| match &v[k] {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (s("doc_id"), s("patient_key"))
-        })
-        .collect();
+    let records = read_records(path).map_err(|e| crate::exit::input(e.to_string()))?;
     let mut out = Vec::new();
-    for (i, ex) in examples.iter().enumerate().take(max) {
-        let (doc, patient) = provenance.get(i).cloned().unwrap_or_default();
-        let tok = format.tokenize(ex)?;
+    for (i, r) in records.into_iter().enumerate().take(max) {
+        let tok = format.tokenize(&r.example)?;
+        let (context, _) = format.render(&r.example)?;
         out.push((
             NoteText {
-                id: if doc.is_empty() {
+                id: if r.doc_id.is_empty() {
                     format!("{}:{}", path.display(), i + 1)
                 } else {
-                    doc
+                    r.doc_id
                 },
-                patient: if patient.is_empty() {
+                patient: if r.patient_key.is_empty() {
                     format!("example-{i}")
                 } else {
-                    patient
+                    r.patient_key
                 },
-                text: completion_text(ex),
+                text: completion_text(&r.example),
+                context,
             },
             tok,
         ));
     }
     Ok(out)
+}
+
+/// The canaries inserted by `insitu train` (`[privacy] canaries`), read from
+/// the run directory's secret file; none when the run had no canaries.
+fn read_canaries(run_dir: &Path) -> anyhow::Result<Vec<Canary>> {
+    let path = run_dir.join(insitu_train::dp::CANARY_FILE);
+    if !path.is_file() {
+        return Ok(Vec::new());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let inserted: CanaryInsertion = serde_json::from_str(&text).map_err(|e| {
+        crate::exit::input(format!(
+            "{}: {e} — the canary file was written by `insitu train`; do not edit it",
+            path.display()
+        ))
+    })?;
+    Ok(inserted.canaries)
 }
 
 /// Runs `insitu leakage`.
@@ -234,8 +250,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         model: &adapted,
         format: &format,
     };
+    let canaries = read_canaries(&dir)?;
     let config = SuiteConfig {
         seed: args.seed,
+        canary_candidates: args.canary_candidates,
         ..SuiteConfig::default()
     };
     let report = run_leakage_suite(
@@ -247,7 +265,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         &SuiteData {
             members: &member_notes,
             nonmembers: &nonmember_notes,
-            canaries: &[],
+            canaries: &canaries,
         },
         &super::export::deid_scanner,
         &config,
@@ -266,6 +284,18 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "extraction: verbatim continuation rate {:.3}; PHI findings in generations: {}",
         s.extraction_verbatim_rate, s.phi_findings
     );
+    if let Some(e) = s.canary_exposure_max {
+        println!(
+            "canaries: {} scored against {} candidates each, highest exposure {e:.2} bits of {:.2}",
+            report.canaries.len(),
+            args.canary_candidates,
+            report
+                .canaries
+                .first()
+                .map(|c| c.max_exposure)
+                .unwrap_or(0.0)
+        );
+    }
     println!(
         "wrote {} and {}",
         written.json.display(),

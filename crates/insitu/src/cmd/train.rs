@@ -161,7 +161,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let digest = dir.digest()?;
     let train_records =
         sft::read_records(&train_path).map_err(|e| crate::exit::input(e.to_string()))?;
-    let patient_keys: Vec<String> = train_records
+    let mut patient_keys: Vec<String> = train_records
         .iter()
         .map(|r| r.patient_key.clone())
         .collect();
@@ -170,6 +170,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let canaries = if cfg.privacy.canaries {
         Some(insitu_train::dp::insert_canaries(
             &mut train_text,
+            &mut patient_keys,
             cfg.training.seed,
             cfg.privacy.canaries_per_count,
         )?)
