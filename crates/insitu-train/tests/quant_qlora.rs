@@ -160,12 +160,14 @@ fn markov_rows(n: usize, len: usize, seed: u64) -> Vec<TokenizedExample> {
         .collect()
 }
 
-#[test]
-fn sft_trainer_lowers_the_loss_with_an_nf4_base() {
+/// Trains the small model with an NF4 base for `steps` steps and returns
+/// the run's metrics.
+fn train_nf4(steps: usize, gradient_checkpointing: bool) -> insitu_train::sft::RunMetrics {
     let mut model = Model::random(&small_config(), 3, DType::F32, &Device::Cpu).unwrap();
     let lora = LoraConfig {
         r: 8,
         lora_alpha: 16.0,
+        lora_dropout: 0.1,
         ..all_modules()
     };
     model.attach_lora(&lora, 4).unwrap();
@@ -173,15 +175,26 @@ fn sft_trainer_lowers_the_loss_with_an_nf4_base() {
     let cfg = SftConfig {
         max_seq_length: 32,
         per_device_train_batch_size: 4,
-        max_steps: Some(40),
+        max_steps: Some(steps),
         learning_rate: 1e-2,
         packing: false,
+        gradient_checkpointing,
         ..SftConfig::default()
     };
     let mut trainer =
         Trainer::new(model, cfg, markov_rows(48, 32, 5), markov_rows(8, 32, 6), 0).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let metrics = trainer.run(dir.path(), &mut |_| {}).unwrap();
+    // Only adapters were trained: no base weight became a parameter.
+    for (name, _) in trainer.model().trainable() {
+        assert!(name.contains(".lora_"), "{name} is trainable");
+    }
+    metrics
+}
+
+#[test]
+fn sft_trainer_lowers_the_loss_with_an_nf4_base() {
+    let metrics = train_nf4(40, false);
     let (before, after) = (
         metrics.val_loss_before.unwrap(),
         metrics.val_loss_after.unwrap(),
@@ -191,8 +204,21 @@ fn sft_trainer_lowers_the_loss_with_an_nf4_base() {
         "validation loss {before:.3} → {after:.3} did not fall by 0.5"
     );
     assert!(metrics.train_loss_last.unwrap() < metrics.train_loss_first.unwrap());
-    // Only adapters were trained: no base weight became a parameter.
-    for (name, _) in trainer.model().trainable() {
-        assert!(name.contains(".lora_"), "{name} is trainable");
-    }
+}
+
+#[test]
+fn gradient_checkpointing_over_an_nf4_base_changes_no_loss() {
+    // QLoRA is usually run with checkpointing: recomputing a layer in
+    // backward must dequantise to the same values and replay the dropout.
+    let plain = train_nf4(3, false);
+    let checkpointed = train_nf4(3, true);
+    let close = |a: Option<f64>, b: Option<f64>| (a.unwrap() - b.unwrap()).abs() < 1e-5;
+    assert!(
+        close(plain.val_loss_after, checkpointed.val_loss_after),
+        "{plain:?} vs {checkpointed:?}"
+    );
+    assert!(
+        close(plain.train_loss_last, checkpointed.train_loss_last),
+        "{plain:?} vs {checkpointed:?}"
+    );
 }

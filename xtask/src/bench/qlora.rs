@@ -251,7 +251,8 @@ fn token_file(args: &Args, steps: usize) -> anyhow::Result<(TokenFile, String)> 
     }
     let config = random_config(&args.shape)?;
     let vocab = config["vocab_size"].as_u64().unwrap_or(2048) as u32;
-    let chain = MarkovChain::new(vocab, 11);
+    // 256 states: learnable within a few dozen steps from a random start.
+    let chain = MarkovChain::new(vocab.min(256), 11);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
     let train = (0..train_rows)
         .map(|_| chain.sample(args.seq, &mut rng))
@@ -290,16 +291,17 @@ fn random_config(shape: &str) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::to_value(&cfg)?)
 }
 
-/// A first-order chain in which each token has four likely successors.
+/// A first-order chain over the first `states` token ids in which each
+/// token has four equally likely successors.
 struct MarkovChain {
     successors: Vec<[u32; 4]>,
 }
 
 impl MarkovChain {
-    fn new(vocab: u32, seed: u64) -> MarkovChain {
+    fn new(states: u32, seed: u64) -> MarkovChain {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let successors = (0..vocab)
-            .map(|_| std::array::from_fn(|_| rng.gen_range(0..vocab)))
+        let successors = (0..states)
+            .map(|_| std::array::from_fn(|_| rng.gen_range(0..states)))
             .collect();
         MarkovChain { successors }
     }

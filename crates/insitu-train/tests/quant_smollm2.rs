@@ -1,0 +1,85 @@
+//! NF4 on real weights: the imported SmolLM2-135M-Instruct
+//! (`$INSITU_SMOLLM2_DIR`, else `~/.cache/insitu/models/smollm2-135m-instruct`
+//! from `insitu base fetch smollm2-135m-instruct`). Skipped with a notice
+//! when it has not been imported. Ignored by default (loads 135M weights):
+//! `cargo test -p insitu-train --test quant_smollm2 -- --ignored --nocapture`.
+
+use insitu_train::lora::BaseQuantization;
+use insitu_train::model::Model;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn smollm2_dir() -> Option<PathBuf> {
+    let dir = match std::env::var_os("INSITU_SMOLLM2_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME")?)
+            .join(".cache/insitu/models/smollm2-135m-instruct"),
+    };
+    if dir.join("config.json").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "notice: SmolLM2 not imported at {} — skipped",
+            dir.display()
+        );
+        None
+    }
+}
+
+#[test]
+#[ignore]
+fn nf4_relative_error_per_projection_on_smollm2() {
+    let Some(dir) = smollm2_dir() else { return };
+    let md = insitu_train::hf::ModelDir::open(&dir).unwrap();
+    let mut model = Model::from_dir(&md).unwrap();
+    let dense = model.merged_tensors().unwrap();
+    for q in [BaseQuantization::Nf4, BaseQuantization::Nf4DoubleQuant] {
+        let mut model = model.clone();
+        let bytes = insitu_train::quant::quantize_model_base(&mut model, q).unwrap();
+        let quantised = model.merged_tensors().unwrap();
+        // ‖W − Ŵ‖ / ‖W‖ over all layers, per projection kind.
+        let mut sums: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        for (name, w) in &dense {
+            if !name.ends_with("proj.weight") {
+                continue;
+            }
+            let sq = |t: &candle_core::Tensor| {
+                t.sqr()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap() as f64
+            };
+            let err = sq(&(w - &quantised[name]).unwrap());
+            let kind = name.rsplit('.').nth(1).unwrap().to_string();
+            let s = sums.entry(kind).or_default();
+            s.0 += err;
+            s.1 += sq(w);
+        }
+        println!(
+            "{q}: projection weights {:.1} MiB",
+            bytes as f64 / 1048576.0
+        );
+        for (kind, (err, norm)) in &sums {
+            let rel = (err / norm).sqrt();
+            println!("  {kind}: relative error {rel:.4}");
+            // 4-bit NormalFloat on bell-shaped weights: about 0.09–0.10.
+            assert!(rel < 0.12, "{q} {kind}: relative error {rel}");
+        }
+    }
+    // The non-projection tensors are untouched.
+    insitu_train::quant::quantize_model_base(&mut model, BaseQuantization::Nf4).unwrap();
+    let after = model.merged_tensors().unwrap();
+    for (name, w) in &dense {
+        if !name.ends_with("proj.weight") {
+            let same = (w - &after[name])
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap();
+            assert_eq!(same.to_scalar::<f32>().unwrap(), 0.0, "{name} changed");
+        }
+    }
+}
