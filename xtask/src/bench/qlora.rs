@@ -5,7 +5,7 @@
 //! ```text
 //! cargo xtask bench qlora [--shape tiny|smollm2-135m] [--model DIR]
 //!     [--steps N] [--seq 128] [--batch 4] [--rank 16] [--lr 1e-3]
-//!     [--margin 0.05] [--variants none,nf4,nf4-dq]
+//!     [--margin 0.05] [--variants none,nf4,nf4-dq] [--gradient-checkpointing]
 //! ```
 //!
 //! Each variant runs in its own child process (this binary re-invoked with
@@ -59,6 +59,10 @@ struct Args {
     /// dense base's, in nats.
     #[arg(long, default_value_t = 0.05)]
     margin: f64,
+    /// Recompute each decoder layer in backward (less activation memory, so
+    /// the base weights are a larger share of the peak).
+    #[arg(long)]
+    gradient_checkpointing: bool,
     /// Which storage forms to compare; the first is the reference.
     #[arg(long, value_delimiter = ',', default_value = "none,nf4,nf4-dq")]
     variants: Vec<String>,
@@ -141,14 +145,15 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
 
     println!(
-        "qlora bench: {label}, LoRA r {} α {} on all seven projections, seq {}, batch {}, {steps} steps at lr {}, {} train / {} validation rows; each variant in its own process",
+        "qlora bench: {label}, LoRA r {} α {} on all seven projections, seq {}, batch {}, {steps} steps at lr {}, {} train / {} validation rows{}; each variant in its own process",
         args.rank,
         2 * args.rank,
         args.seq,
         args.batch,
         args.lr,
         tokens.train.len(),
-        tokens.val.len()
+        tokens.val.len(),
+        if args.gradient_checkpointing { ", gradient checkpointing" } else { "" }
     );
     println!("| base | projection weights | peak RSS loading | peak RSS training | tok/s | val loss before | val loss after | Δ after vs {} |", results[0].variant);
     println!("|---|---|---|---|---|---|---|---|");
@@ -326,6 +331,10 @@ fn run_child(args: &Args, variant: &str, steps: usize, ids: &Path) -> anyhow::Re
         .args(["--batch", &args.batch.to_string()])
         .args(["--rank", &args.rank.to_string()])
         .args(["--lr", &args.lr.to_string()])
+        .args(
+            args.gradient_checkpointing
+                .then_some("--gradient-checkpointing"),
+        )
         .stderr(std::process::Stdio::inherit())
         .output()?;
     if !out.status.success() {
@@ -388,6 +397,7 @@ fn child(args: &Args, variant: &str) -> anyhow::Result<()> {
         learning_rate: args.lr,
         lr_scheduler_type: insitu_train::optim::Schedule::Constant,
         packing: false,
+        gradient_checkpointing: args.gradient_checkpointing,
         ..SftConfig::default()
     };
     let mut trainer = Trainer::new(model, sft, examples(tokens.train), examples(tokens.val), 0)?;
