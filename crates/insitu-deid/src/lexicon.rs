@@ -48,6 +48,9 @@ pub(crate) struct Lexicon {
     pub clinical: WordSet,
     /// Lower-case place names (one to four words), looked up by word n-gram.
     pub places: WordSet,
+    /// First word of every place name → the most words a place starting
+    /// with it has, so most words skip the n-gram look-ups entirely.
+    pub place_heads: std::collections::HashMap<&'static str, usize, BuildHasherDefault<WordHasher>>,
 }
 
 fn words(list: &'static str) -> impl Iterator<Item = &'static str> {
@@ -60,8 +63,16 @@ impl Lexicon {
     pub(crate) fn get() -> &'static Lexicon {
         static LEXICON: OnceLock<Lexicon> = OnceLock::new();
         LEXICON.get_or_init(|| {
-            let places = PLACES.lines().filter(|l| !l.is_empty()).collect();
+            let places: WordSet = PLACES.lines().filter(|l| !l.is_empty()).collect();
+            let mut place_heads = std::collections::HashMap::default();
+            for p in &places {
+                let n = p.split(' ').count();
+                let head = p.split(' ').next().unwrap_or(p);
+                let longest = place_heads.entry(head).or_insert(0);
+                *longest = n.max(*longest);
+            }
             Lexicon {
+                place_heads,
                 first: words(FIRST_NAMES).chain(words(FIRST_NAMES_EXTRA)).collect(),
                 surnames: words(SURNAMES).collect(),
                 common: words(COMMON_WORDS).collect(),

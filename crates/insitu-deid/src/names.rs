@@ -7,7 +7,9 @@
 //! whether case can be trusted ("caseless" lines lean on dictionaries only).
 
 use crate::lexicon::Lexicon;
-use crate::lexicon::WordSet;
+use crate::lexicon::{WordHasher, WordSet};
+
+type WordHasherBuild = std::hash::BuildHasherDefault<WordHasher>;
 use crate::Span;
 use insitu_types::Category;
 
@@ -40,6 +42,74 @@ pub(crate) struct Word {
     possessive: bool,
     /// A digit touches the word ("ST4", "x3days"): a code, never a name.
     glued_digit: bool,
+    /// Which word lists hold `key` (bits below), looked up once per word
+    /// because the rules ask again and again.
+    flags: u16,
+}
+
+impl Word {
+    /// Whether the word is in any of the lists in `mask`.
+    fn has(&self, mask: u16) -> bool {
+        self.flags & mask != 0
+    }
+}
+
+const FIRST: u16 = 1;
+const SURNAME: u16 = 1 << 1;
+const COMMON: u16 = 1 << 2;
+const CLINICAL: u16 = 1 << 3;
+const STOP_WORD: u16 = 1 << 4;
+const TITLE: u16 = 1 << 5;
+const ROLE: u16 = 1 << 6;
+const CREDENTIAL: u16 = 1 << 7;
+const RELATION: u16 = 1 << 8;
+const PROFESSION: u16 = 1 << 9;
+const PROF_MODIFIER: u16 = 1 << 10;
+const PROF_HEAD: u16 = 1 << 11;
+const ORG_HEAD: u16 = 1 << 12;
+const LABEL_HEAD: u16 = 1 << 13;
+const EPONYM_NOUN: u16 = 1 << 14;
+
+/// Every list a word can be in, as one map from lower-case word to bits.
+fn flag_map() -> &'static std::collections::HashMap<&'static str, u16, WordHasherBuild> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, u16, WordHasherBuild>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let lex = Lexicon::get();
+        let sets = sets();
+        let mut map = std::collections::HashMap::default();
+        let lists: [(&WordSet, u16); 14] = [
+            (&lex.first, FIRST),
+            (&lex.surnames, SURNAME),
+            (&lex.common, COMMON),
+            (&lex.clinical, CLINICAL),
+            (&sets.stop, STOP_WORD),
+            (&sets.titles, TITLE),
+            (&sets.credentials, CREDENTIAL),
+            (&sets.relations, RELATION),
+            (&sets.professions, PROFESSION),
+            (&sets.profession_modifiers, PROF_MODIFIER),
+            (&sets.profession_heads, PROF_HEAD),
+            (&sets.org_heads, ORG_HEAD),
+            (&sets.label_heads, LABEL_HEAD),
+            (&sets.eponym_nouns, EPONYM_NOUN),
+        ];
+        for (set, bit) in lists {
+            for w in set {
+                *map.entry(*w).or_insert(0) |= bit;
+            }
+        }
+        map
+    })
+}
+
+/// Bits for a lower-case word.
+fn flags_of(key: &str) -> u16 {
+    let mut f = flag_map().get(key).copied().unwrap_or(0);
+    if is_role_word(key) {
+        f |= ROLE;
+    }
+    f
 }
 
 fn is_word_char(c: char) -> bool {
@@ -105,11 +175,13 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
         let shape = shape_of(base);
         let glued_digit = text[..start].ends_with(|c: char| c.is_ascii_digit())
             || text[start + raw.len()..].starts_with(|c: char| c.is_ascii_digit());
+        let key = base.to_lowercase();
         out.push(Word {
             start,
             end,
             shape,
-            key: base.to_lowercase(),
+            flags: flags_of(&key),
+            key,
             cased_line: line_cased[line],
             sentence_start,
             line,
@@ -137,21 +209,30 @@ fn shape_of(w: &str) -> Shape {
     let Some(first) = chars.next() else {
         return Shape::Mixed;
     };
-    let rest: Vec<char> = chars.collect();
+    // One pass, no allocation: count the letters after the first by case.
+    let (mut rest, mut upper, mut lower) = (0usize, 0usize, 0usize);
+    for c in chars {
+        rest += 1;
+        if c.is_uppercase() {
+            upper += 1;
+        } else if c.is_lowercase() {
+            lower += 1;
+        }
+    }
     if first.is_uppercase() {
-        if rest.iter().all(|c| c.is_uppercase()) {
-            if rest.is_empty() {
+        if upper == rest {
+            if rest == 0 {
                 Shape::Title
             } else {
                 Shape::Upper
             }
-        } else if rest.iter().filter(|c| c.is_uppercase()).count() <= 2 {
+        } else if upper <= 2 {
             // "McDonald", "O'Neill", "MacLeod"
             Shape::Title
         } else {
             Shape::Mixed
         }
-    } else if rest.iter().all(|c| c.is_lowercase()) {
+    } else if lower == rest {
         Shape::Lower
     } else {
         Shape::Mixed
@@ -1012,7 +1093,7 @@ const PLACE_PREPOSITIONS: &[&str] = &[
 fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
     let w = &words[i];
     if let Some(next) = words.get(i + 1) {
-        if next.line == w.line && sets().eponym_nouns.contains(&next.key.as_str()) {
+        if next.line == w.line && next.has(EPONYM_NOUN) {
             let between = text[w.end..next.start]
                 .trim_start_matches("'s")
                 .trim_start_matches("’s")
@@ -1043,18 +1124,15 @@ impl Ctx<'_> {
     }
 
     fn is_stop(&self, i: usize) -> bool {
-        let k = self.words[i].key.as_str();
-        sets().stop.contains(&k) || sets().titles.contains(&k)
+        self.words[i].has(STOP_WORD | TITLE)
     }
 
     fn in_names(&self, i: usize) -> bool {
-        let k = self.words[i].key.as_str();
-        self.lex.first.contains(k) || self.lex.surnames.contains(k)
+        self.words[i].has(FIRST | SURNAME)
     }
 
     fn ambiguous(&self, i: usize) -> bool {
-        let k = self.words[i].key.as_str();
-        self.lex.common.contains(k) || self.lex.clinical.contains(k)
+        self.words[i].has(COMMON | CLINICAL)
     }
 
     /// Whether nothing but spaces (and at most one '.', ',' or '-') separates two words on one line.
@@ -1088,24 +1166,20 @@ impl Ctx<'_> {
     /// A word that may be part of a name once context says a name is here.
     fn name_candidate(&self, i: usize) -> bool {
         let w = &self.words[i];
-        if self.is_stop(i) || w.glued_digit || is_role_word(&w.key) {
+        if self.is_stop(i) || w.glued_digit || w.has(ROLE) {
             return false;
         }
         // Specialties and clinical words end a name run unless they are names too.
-        if self.lex.clinical.contains(w.key.as_str()) && !self.in_names(i) {
+        if w.has(CLINICAL) && !self.in_names(i) {
             return false;
         }
         if w.cased_line {
             matches!(w.shape, Shape::Title | Shape::Upper)
-                || (w.shape == Shape::Lower
-                    && self.in_names(i)
-                    && !self.lex.common.contains(w.key.as_str()))
+                || (w.shape == Shape::Lower && self.in_names(i) && !w.has(COMMON))
         } else {
             // Caseless line: anything alphabetic that is not an everyday or clinical word,
             // or that is a name even if it is also a word.
-            !self.lex.clinical.contains(w.key.as_str())
-                && (self.in_names(i) || !self.lex.common.contains(w.key.as_str()))
-                && w.key.len() >= 2
+            !w.has(CLINICAL) && (self.in_names(i) || !w.has(COMMON)) && w.key.len() >= 2
         }
     }
 
@@ -1125,7 +1199,7 @@ impl Ctx<'_> {
                 break;
             }
             // Skip a title in "Dear Dr Smith" / "Name: Mrs Jane Smith".
-            if sets().titles.contains(&self.words[j].key.as_str()) && n == 0 {
+            if self.words[j].has(TITLE) && n == 0 {
                 j += 1;
                 continue;
             }
@@ -1133,8 +1207,7 @@ impl Ctx<'_> {
             let initial = w.key.chars().count() == 1
                 && w.shape != Shape::Lower
                 && self.words.get(j + 1).is_some_and(|n| n.line == w.line);
-            if !initial && (!self.name_candidate(j) || sets().credentials.contains(&w.key.as_str()))
-            {
+            if !initial && (!self.name_candidate(j) || w.has(CREDENTIAL)) {
                 break;
             }
             if eponym_follows(self.text, &self.words, j) {
@@ -1159,10 +1232,7 @@ impl Ctx<'_> {
             if j > i && !self.adjacent(j - 1, j, n == 1) {
                 break;
             }
-            if n == 0
-                && (sets().titles.contains(&w.key.as_str())
-                    || sets().relations.contains(&w.key.as_str()))
-            {
+            if n == 0 && (w.has(TITLE) || w.has(RELATION)) {
                 j += 1;
                 continue;
             }
@@ -1171,9 +1241,8 @@ impl Ctx<'_> {
             if !initial
                 && (self.is_stop(j)
                     || w.glued_digit
-                    || is_role_word(k)
-                    || sets().credentials.contains(&k)
-                    || (self.lex.clinical.contains(k) && !self.in_names(j)))
+                    || w.has(ROLE | CREDENTIAL)
+                    || (w.has(CLINICAL) && !self.in_names(j)))
             {
                 break;
             }
@@ -1187,8 +1256,7 @@ impl Ctx<'_> {
     /// "gabriel graham (son)", and patient initials on handover beds ("Bed 14: LK 58F").
     fn cues_after(&mut self) {
         for i in 0..self.words.len() {
-            let k = self.words[i].key.clone();
-            let cue_credential = sets().credentials.contains(&k.as_str())
+            let cue_credential = self.words[i].has(CREDENTIAL)
                 && i > 0
                 && self.words[i - 1].line == self.words[i].line
                 && {
@@ -1196,7 +1264,7 @@ impl Ctx<'_> {
                     gap == ", " || gap == " "
                 }
                 && (self.words[i].shape != Shape::Lower || !self.words[i].cased_line);
-            let cue_relation = sets().relations.contains(&k.as_str())
+            let cue_relation = self.words[i].has(RELATION)
                 && i > 0
                 && self.text[..self.words[i].start].ends_with('(')
                 && self.text[self.words[i].end..].starts_with(')');
@@ -1219,13 +1287,13 @@ impl Ctx<'_> {
                 let w = &self.words[p];
                 let lower_name = w.shape == Shape::Lower
                     && self.in_names(p)
-                    && (!w.cased_line || !self.lex.common.contains(w.key.as_str()));
+                    && (!w.cased_line || !w.has(COMMON));
                 let ok = gap_ok
                     && !self.is_stop(p)
                     && !w.glued_digit
-                    && !is_role_word(&w.key)
-                    && !sets().credentials.contains(&w.key.as_str())
-                    && (!self.lex.clinical.contains(w.key.as_str()) || self.in_names(p))
+                    && !w.has(ROLE)
+                    && !w.has(CREDENTIAL)
+                    && (!w.has(CLINICAL) || self.in_names(p))
                     && (self.name_candidate(p) || lower_name);
                 if !ok {
                     break;
@@ -1267,8 +1335,8 @@ impl Ctx<'_> {
                 && a.shape == Shape::Upper
                 && b.shape == Shape::Title
                 && self.text[a.end..b.start].trim() == ","
-                && self.lex.surnames.contains(a.key.as_str())
-                && self.lex.first.contains(b.key.as_str())
+                && a.has(SURNAME)
+                && b.has(FIRST)
             {
                 self.set(i - 1, Category::Name, "surname_first", 0.85);
                 self.set(i, Category::Name, "surname_first", 0.85);
@@ -1309,8 +1377,8 @@ impl Ctx<'_> {
             if initial
                 && b.shape == Shape::Title
                 && self.adjacent(i - 1, i, false)
-                && self.lex.surnames.contains(b.key.as_str())
-                && !self.lex.clinical.contains(b.key.as_str())
+                && b.has(SURNAME)
+                && !b.has(CLINICAL)
                 && !eponym_follows(self.text, &self.words, i)
                 && (!matches!(a.key.as_str(), "a" | "i") || self.text[a.end..].starts_with('.'))
                 && !self.text[..a.start]
@@ -1339,10 +1407,10 @@ impl Ctx<'_> {
 
     fn titles(&mut self) {
         for i in 0..self.words.len() {
-            let k = self.words[i].key.as_str();
-            if !sets().titles.contains(&k) {
+            if !self.words[i].has(TITLE) {
                 continue;
             }
+            let k = self.words[i].key.as_str();
             // "nurse" and "sister" in prose are nouns; need a capital or a caseless line.
             let w = &self.words[i];
             if w.shape == Shape::Lower && w.cased_line && !matches!(k, "mr" | "mrs" | "ms" | "dr") {
@@ -1356,7 +1424,7 @@ impl Ctx<'_> {
 
     fn labels(&mut self) {
         for i in 0..self.words.len() {
-            if !sets().label_heads.contains(self.words[i].key.as_str()) {
+            if !self.words[i].has(LABEL_HEAD) {
                 continue;
             }
             for label in NAME_LABELS {
@@ -1386,7 +1454,7 @@ impl Ctx<'_> {
                 let conf = if colon { 0.9 } else { 0.8 };
                 if sets().weak_labels.contains(&label[0]) {
                     let n = next;
-                    let strong = sets().titles.contains(&self.words[n].key.as_str())
+                    let strong = self.words[n].has(TITLE)
                         || (self.in_names(n) && !self.ambiguous(n) && self.looks_capitalised(n));
                     if !strong {
                         continue;
@@ -1413,34 +1481,36 @@ impl Ctx<'_> {
     }
 
     fn signatures(&mut self) {
-        let lower = self.text.to_lowercase();
-        for cue in [
-            "yours sincerely",
-            "yours faithfully",
-            "kind regards",
-            "best wishes",
-            "with best wishes",
-            "many thanks",
-            "regards,",
-            "yours truly",
-        ] {
-            let mut from = 0;
-            while let Some(p) = lower[from..].find(cue) {
-                let at = from + p + cue.len();
-                from = at;
-                // The next one or two non-empty lines hold the signer.
-                let Some(first) = self.words.iter().position(|w| w.start >= at) else {
-                    continue;
-                };
-                let line0 = self.words[first].line;
-                for i in first..self.words.len() {
-                    if self.words[i].line > line0 + 1 {
-                        break;
-                    }
-                    let line_start = i == 0 || self.words[i - 1].line != self.words[i].line;
-                    if line_start && self.name_candidate(i) {
-                        self.take_name_run(i, 4, "signature", 0.85);
-                    }
+        const CUES: &[&[&str]] = &[
+            &["yours", "sincerely"],
+            &["yours", "faithfully"],
+            &["yours", "truly"],
+            &["kind", "regards"],
+            &["best", "wishes"],
+            &["many", "thanks"],
+            &["regards"],
+        ];
+        for c in 0..self.words.len() {
+            let Some(cue) = CUES.iter().find(|cue| self.matches_phrase(c, cue)) else {
+                continue;
+            };
+            let last = &self.words[c + cue.len() - 1];
+            // A bare "regards" is a sign-off only with its comma ("Regards,").
+            if cue.len() == 1 && !self.text[last.end..].starts_with(',') {
+                continue;
+            }
+            // The next one or two non-empty lines hold the signer.
+            let first = c + cue.len();
+            let Some(line0) = self.words.get(first).map(|w| w.line) else {
+                continue;
+            };
+            for i in first..self.words.len() {
+                if self.words[i].line > line0 + 1 {
+                    break;
+                }
+                let line_start = i == 0 || self.words[i - 1].line != self.words[i].line;
+                if line_start && self.name_candidate(i) {
+                    self.take_name_run(i, 4, "signature", 0.85);
                 }
             }
         }
@@ -1455,7 +1525,7 @@ impl Ctx<'_> {
             let k = w.key.as_str();
             if k.len() < 2
                 || w.glued_digit
-                || is_role_word(k)
+                || w.has(ROLE)
                 || self.ambiguous(i)
                 || eponym_follows(self.text, &self.words, i)
             {
@@ -1468,11 +1538,11 @@ impl Ctx<'_> {
             if !w.cased_line && k.len() < 3 {
                 continue;
             }
-            if self.lex.first.contains(k) {
+            if w.has(FIRST) {
                 self.set(i, Category::Name, "first_name", 0.75);
             } else if w.shape == Shape::Upper && w.cased_line {
                 // "TIMI", "NSTEMI": capitals inside prose are acronyms more often than surnames.
-            } else if self.lex.surnames.contains(k) {
+            } else if w.has(SURNAME) {
                 self.set(i, Category::Name, "surname", 0.65);
             }
         }
@@ -1499,12 +1569,9 @@ impl Ctx<'_> {
                     }
                     let w = &self.words[j];
                     let initial = w.key.chars().count() == 1 && w.shape != Shape::Lower;
-                    let namey = self.in_names(j) || !self.lex.common.contains(w.key.as_str());
+                    let namey = self.in_names(j) || !w.has(COMMON);
                     // "Jane Smith" and "Smith, Jane" both; sentence starts only when namey.
-                    if initial
-                        || (namey && !self.lex.clinical.contains(w.key.as_str()))
-                        || self.in_names(j)
-                    {
+                    if initial || (namey && !w.has(CLINICAL)) || self.in_names(j) {
                         self.set(j, Category::Name, "name_extension", 0.7);
                     }
                 }
@@ -1554,7 +1621,7 @@ impl Ctx<'_> {
                     });
                 }
             }
-            if !sets().profession_heads.contains(self.words[i].key.as_str()) {
+            if !self.words[i].has(PROF_HEAD) {
                 continue;
             }
             for trig in PROFESSION_TRIGGERS {
@@ -1571,7 +1638,7 @@ impl Ctx<'_> {
                     && k < j + 4
                     && self.words[k].line == self.words[i].line
                     && (k == j || self.adjacent(k - 1, k, false))
-                    && (sets().professions.contains(&self.words[k].key.as_str())
+                    && (self.words[k].has(PROFESSION)
                         || sets()
                             .profession_modifiers
                             .contains(&self.words[k].key.as_str()))
@@ -1579,7 +1646,7 @@ impl Ctx<'_> {
                     k += 1;
                 }
                 // Only a run that ends in a profession is one ("retired" alone is not).
-                while k > j && !sets().professions.contains(&self.words[k - 1].key.as_str()) {
+                while k > j && !self.words[k - 1].has(PROFESSION) {
                     k -= 1;
                 }
                 for w in j..k {
@@ -1624,7 +1691,7 @@ impl Ctx<'_> {
 
     fn organisations(&mut self) {
         for i in 0..self.words.len() {
-            if !sets().org_heads.contains(self.words[i].key.as_str()) {
+            if !self.words[i].has(ORG_HEAD) {
                 continue;
             }
             for trig in ORG_TRIGGERS {
@@ -1708,8 +1775,15 @@ fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
     let mut key = String::new();
     while wi < ctx.words.len() {
         // Longest place name (up to four words) starting at this word.
-        let found = if ctx.looks_capitalised(wi) {
-            (1..=4).rev().find_map(|n| {
+        let longest = if ctx.looks_capitalised(wi) {
+            lex.place_heads
+                .get(ctx.words[wi].key.as_str())
+                .map_or(0, |&n| n.min(4))
+        } else {
+            0
+        };
+        let found = if longest > 0 {
+            (1..=longest).rev().find_map(|n| {
                 let last = wi + n - 1;
                 if last >= ctx.words.len() || ctx.words[last].line != ctx.words[wi].line {
                     return None;

@@ -10,7 +10,7 @@ use crate::{AgePolicy, DetectorConfig, Span};
 use insitu_types::Category;
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
-use regex_automata::{Anchored, Input, PatternID};
+use regex_automata::{Anchored, Input, MatchKind, PatternID};
 
 /// What a pattern claims before validation; the validator may refine it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -303,6 +303,10 @@ fn pattern_list() -> Vec<(Kind, String)> {
 /// A compiled set of structured patterns.
 pub(crate) struct PatternSet {
     re: Regex,
+    /// The same patterns under "all matches" semantics: one anchored pass
+    /// says which patterns match where the winner was refused, so the
+    /// fallback runs captures only for those instead of trying each in turn.
+    which: Regex,
     kinds: Vec<Kind>,
 }
 
@@ -321,23 +325,28 @@ impl PatternSet {
         }
         let kinds: Vec<Kind> = list.iter().map(|(k, _)| *k).collect();
         let pats: Vec<&str> = list.iter().map(|(_, p)| p.as_str()).collect();
-        let re = Regex::builder()
-            // ASCII-only classes and case folding keep the lazy DFA small
-            // enough to stay in its cache; every negated class still
-            // swallows whole UTF-8 sequences, so matches end on char boundaries.
-            .syntax(
-                regex_automata::util::syntax::Config::new()
-                    .unicode(false)
-                    .utf8(false),
-            )
-            .configure(
-                Regex::config()
-                    .nfa_size_limit(Some(64 << 20))
-                    .hybrid_cache_capacity(32 << 20),
-            )
-            .build_many(&pats)
-            .map_err(|e| crate::Error::Pattern(e.to_string()))?;
-        Ok(PatternSet { re, kinds })
+        let build = |kind: MatchKind| {
+            Regex::builder()
+                // ASCII-only classes and case folding keep the lazy DFA small
+                // enough to stay in its cache; every negated class still
+                // swallows whole UTF-8 sequences, so matches end on char boundaries.
+                .syntax(
+                    regex_automata::util::syntax::Config::new()
+                        .unicode(false)
+                        .utf8(false),
+                )
+                .configure(
+                    Regex::config()
+                        .match_kind(kind)
+                        .nfa_size_limit(Some(64 << 20))
+                        .hybrid_cache_capacity(32 << 20),
+                )
+                .build_many(&pats)
+                .map_err(|e| crate::Error::Pattern(e.to_string()))
+        };
+        let re = build(MatchKind::LeftmostFirst)?;
+        let which = build(MatchKind::All)?;
+        Ok(PatternSet { re, which, kinds })
     }
 
     /// Appends validated spans found in `text` to `out`.
@@ -387,8 +396,22 @@ impl PatternSet {
         start: usize,
         refused: usize,
     ) -> Option<Span> {
+        let mut matching = regex_automata::PatternSet::new(self.which.pattern_len());
+        self.which.which_overlapping_matches(
+            &Input::new(text)
+                .span(start..text.len())
+                .anchored(Anchored::Yes),
+            &mut matching,
+        );
+        if matching.is_empty() {
+            return None;
+        }
         let mut caps = self.re.create_captures();
-        for pid in (0..self.kinds.len()).filter(|&p| p != refused) {
+        for pid in matching
+            .iter()
+            .map(|p| p.as_usize())
+            .filter(|&p| p != refused)
+        {
             let input = Input::new(text)
                 .span(start..text.len())
                 .anchored(Anchored::Pattern(PatternID::new_unchecked(pid)));
