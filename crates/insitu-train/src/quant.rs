@@ -221,7 +221,11 @@ impl Nf4Tensor {
             let (now, later) = rest.split_at_mut(take);
             for o in now {
                 let byte = self.packed[i / 2];
-                let code = if i.is_multiple_of(2) { byte >> 4 } else { byte & 0x0f };
+                let code = if i.is_multiple_of(2) {
+                    byte >> 4
+                } else {
+                    byte & 0x0f
+                };
                 *o = T::from_f64((NF4_CODE[code as usize] * scale) as f64);
                 i += 1;
             }
@@ -279,6 +283,9 @@ impl Nf4MatMul {
         };
         let x_layout = Layout::contiguous_with_offset((m, inner), start);
         let mut out = vec![T::zero(); m * outer];
+        if m == 0 || outer == 0 {
+            return Ok(out);
+        }
         // Each tile covers `span` output columns: rows of W for the forward
         // product, columns of W for the input gradient.
         let span = (TILE_ELEMENTS / inner.max(1)).clamp(1, outer.max(1));
@@ -574,6 +581,8 @@ mod tests {
             })
             .unwrap();
         let want = g.broadcast_matmul(&dense).unwrap();
+        let empty = Tensor::zeros((0, k), DType::F32, &Device::Cpu).unwrap();
+        assert_eq!(nf4_linear(&empty, &w).unwrap().dims(), &[0, n]);
         let diff = (got - want)
             .unwrap()
             .abs()
