@@ -10,6 +10,7 @@ const SURNAMES: &str = include_str!("../data/surnames.txt");
 const PLACES: &str = include_str!("../data/places.txt");
 const COMMON_WORDS: &str = include_str!("../data/english_words.txt");
 const CLINICAL: &str = include_str!("../data/clinical_terms.txt");
+const ORGANISATIONS: &str = include_str!("../data/organisations.txt");
 
 /// A fast multiply-rotate hash (the Fx hash of rustc) for the static word
 /// sets. SipHash's flooding resistance buys nothing here: the sets are fixed
@@ -50,7 +51,26 @@ pub(crate) struct Lexicon {
     pub places: WordSet,
     /// First word of every place name → the most words a place starting
     /// with it has, so most words skip the n-gram look-ups entirely.
-    pub place_heads: std::collections::HashMap<&'static str, usize, BuildHasherDefault<WordHasher>>,
+    pub place_heads: HeadMap,
+    /// Lower-case names of well-known employers, chains and charities.
+    pub organisations: WordSet,
+    /// First word of every organisation name → its most words.
+    pub organisation_heads: HeadMap,
+}
+
+/// First word of a multi-word name → the most words a name starting with it has.
+pub(crate) type HeadMap =
+    std::collections::HashMap<&'static str, usize, BuildHasherDefault<WordHasher>>;
+
+fn heads_of(names: &WordSet) -> HeadMap {
+    let mut heads = HeadMap::default();
+    for p in names {
+        let n = p.split(' ').count();
+        let head = p.split(' ').next().unwrap_or(p);
+        let longest = heads.entry(head).or_insert(0);
+        *longest = n.max(*longest);
+    }
+    heads
 }
 
 fn words(list: &'static str) -> impl Iterator<Item = &'static str> {
@@ -64,15 +84,14 @@ impl Lexicon {
         static LEXICON: OnceLock<Lexicon> = OnceLock::new();
         LEXICON.get_or_init(|| {
             let places: WordSet = PLACES.lines().filter(|l| !l.is_empty()).collect();
-            let mut place_heads = std::collections::HashMap::default();
-            for p in &places {
-                let n = p.split(' ').count();
-                let head = p.split(' ').next().unwrap_or(p);
-                let longest = place_heads.entry(head).or_insert(0);
-                *longest = n.max(*longest);
-            }
+            let organisations: WordSet = ORGANISATIONS
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
             Lexicon {
-                place_heads,
+                place_heads: heads_of(&places),
+                organisation_heads: heads_of(&organisations),
+                organisations,
                 first: words(FIRST_NAMES).chain(words(FIRST_NAMES_EXTRA)).collect(),
                 surnames: words(SURNAMES).collect(),
                 common: words(COMMON_WORDS).collect(),

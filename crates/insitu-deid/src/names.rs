@@ -386,6 +386,39 @@ const NAME_LABELS: &[&[&str]] = &[
     &["ordered", "by"],
     &["handed", "over", "to"],
     &["handed", "over", "by"],
+    &["handed", "over", "from"],
+    &["handover", "from"],
+    // Staff lists and rotas: "Nurse in charge - X", "HCA - X", "OT: X".
+    &["nurse", "in", "charge"],
+    &["nic"],
+    &["hca"],
+    &["physio"],
+    &["ot"],
+    &["slt"],
+    &["odp"],
+    &["cns"],
+    &["anp"],
+    &["ward", "clerk"],
+    &["ward", "manager"],
+    &["matron"],
+    &["dietitian"],
+    &["triage", "rn"],
+    &["mum"],
+    &["mom"],
+    &["dad"],
+    &["stepson"],
+    &["stepdaughter"],
+    &["son-in-law"],
+    &["daughter-in-law"],
+    &["sister-in-law"],
+    &["brother-in-law"],
+    &["grandmother"],
+    &["grandfather"],
+    &["fiance"],
+    &["fiancee"],
+    &["boyfriend"],
+    &["girlfriend"],
+    &["cousin"],
 ];
 
 /// The word lists above as hash sets, built once (they are consulted for
@@ -867,6 +900,10 @@ const RELATIONS: &[&str] = &[
     "colleague",
     "landlord",
     "landlady",
+    "son-in-law",
+    "daughter-in-law",
+    "sister-in-law",
+    "brother-in-law",
 ];
 
 const PROFESSIONS: &[&str] = &[
@@ -1374,10 +1411,14 @@ impl Ctx<'_> {
                 && a.shape == Shape::Title
                 && !a.glued_digit
                 && !self.text[..a.start].ends_with(']');
+            // With its full stop an initial vouches for any unknown word: "M. Delacroix".
+            let dotted_unknown = self.text[a.end..].starts_with('.')
+                && !b.has(COMMON | CLINICAL | STOP_WORD | TITLE)
+                && b.key.chars().count() >= 3;
             if initial
                 && b.shape == Shape::Title
                 && self.adjacent(i - 1, i, false)
-                && b.has(SURNAME)
+                && (b.has(SURNAME) || dotted_unknown)
                 && !b.has(CLINICAL)
                 && !eponym_follows(self.text, &self.words, i)
                 && (!matches!(a.key.as_str(), "a" | "i") || self.text[a.end..].starts_with('.'))
@@ -1460,7 +1501,25 @@ impl Ctx<'_> {
                         continue;
                     }
                 }
-                if colon && !is_relation {
+                // A staff role's colon starts a note as often as a name ("OT: kitchen
+                // assessment"), so only name-like words count after it.
+                let staff_role = matches!(
+                    label[0],
+                    "nurse"
+                        | "nic"
+                        | "hca"
+                        | "physio"
+                        | "ot"
+                        | "slt"
+                        | "odp"
+                        | "cns"
+                        | "anp"
+                        | "ward"
+                        | "matron"
+                        | "dietitian"
+                        | "triage"
+                );
+                if colon && !is_relation && !staff_role {
                     self.take_field_run(next, 4);
                     continue;
                 }
@@ -1470,6 +1529,9 @@ impl Ctx<'_> {
                         && self.words[next].cased_line
                         && !self.is_stop(next)
                         || (!self.words[next].cased_line && self.in_names(next))
+                        || (self.words[next].shape == Shape::Lower
+                            && self.words[next].has(FIRST)
+                            && !self.ambiguous(next))
                     {
                         self.take_name_run(next, 3, "relation", 0.8);
                     }
@@ -1516,6 +1578,43 @@ impl Ctx<'_> {
         }
     }
 
+    /// Surname shapes that ordinary words do not have: "O'Sullivan", "D'Souza",
+    /// "McTavish", "MacLeod", and double-barrelled names with a known half
+    /// ("Adebayo-Smith", "Smith-Jones").
+    fn name_shaped(&self, i: usize) -> bool {
+        let w = &self.words[i];
+        let surface = &self.text[w.start..w.end];
+        let b = surface.as_bytes();
+        let apostrophe_prefix = b.len() >= 4
+            && matches!(b[0], b'O' | b'D')
+            && (b[1] == b'\'' || surface[1..].starts_with('’'));
+        let mac = (surface.starts_with("Mc") && b.len() > 3 && b[2].is_ascii_uppercase())
+            || (surface.starts_with("Mac") && b.len() > 4 && b[3].is_ascii_uppercase());
+        if apostrophe_prefix || mac {
+            return true;
+        }
+        if !surface.contains('-') {
+            return false;
+        }
+        let flags = flag_map();
+        let parts: Vec<&str> = surface.split('-').collect();
+        let lower: Vec<String> = parts.iter().map(|p| p.to_lowercase()).collect();
+        parts.len() == 2
+            && parts
+                .iter()
+                .all(|p| p.starts_with(char::is_uppercase) && p.len() >= 2)
+            && lower.iter().any(|p| {
+                flags
+                    .get(p.as_str())
+                    .is_some_and(|f| f & (FIRST | SURNAME) != 0)
+            })
+            && lower.iter().all(|p| {
+                flags
+                    .get(p.as_str())
+                    .is_none_or(|f| f & (CLINICAL | STOP_WORD | TITLE) == 0)
+            })
+    }
+
     fn dictionary(&mut self) {
         for i in 0..self.words.len() {
             if self.tag[i].is_some() || !self.looks_capitalised(i) || self.is_stop(i) {
@@ -1540,6 +1639,8 @@ impl Ctx<'_> {
             }
             if w.has(FIRST) {
                 self.set(i, Category::Name, "first_name", 0.75);
+            } else if w.shape == Shape::Title && w.cased_line && self.name_shaped(i) {
+                self.set(i, Category::Name, "name_shape", 0.7);
             } else if w.shape == Shape::Upper && w.cased_line {
                 // "TIMI", "NSTEMI": capitals inside prose are acronyms more often than surnames.
             } else if w.has(SURNAME) {
@@ -1754,7 +1855,23 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
         }
     }
     out.append(&mut ctx.extra);
-    places(text, &ctx, out);
+    let lex = ctx.lex;
+    gazetteer(
+        text,
+        &ctx,
+        (&lex.places, &lex.place_heads),
+        Category::Location,
+        "place",
+        out,
+    );
+    gazetteer(
+        text,
+        &ctx,
+        (&lex.organisations, &lex.organisation_heads),
+        Category::Organization,
+        "organisation_list",
+        out,
+    );
 }
 
 /// Tag-mode output ("[NAME]") must not be detected again: mark those words as done.
@@ -1769,14 +1886,24 @@ fn skip_tags(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
+/// Looks up word n-grams (up to four words) in a list of names (places or
+/// organisations); a name that is also a word needs a preposition before it,
+/// an address comma or a postcode after it.
+fn gazetteer(
+    text: &str,
+    ctx: &Ctx<'_>,
+    (names, heads): (&WordSet, &crate::lexicon::HeadMap),
+    category: Category,
+    detector: &'static str,
+    out: &mut Vec<Span>,
+) {
     let lex = ctx.lex;
     let mut wi = 0;
     let mut key = String::new();
     while wi < ctx.words.len() {
         // Longest place name (up to four words) starting at this word.
         let longest = if ctx.looks_capitalised(wi) {
-            lex.place_heads
+            heads
                 .get(ctx.words[wi].key.as_str())
                 .map_or(0, |&n| n.min(4))
         } else {
@@ -1798,7 +1925,7 @@ fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
                     }
                     key.push_str(&ctx.words[k].key);
                 }
-                lex.places.get(key.as_str()).map(|p| (last, *p))
+                names.get(key.as_str()).map(|p| (last, *p))
             })
         } else {
             None
@@ -1858,8 +1985,8 @@ fn places(text: &str, ctx: &Ctx<'_>, out: &mut Vec<Span>) {
         out.push(Span {
             start: s,
             end: e,
-            category: Category::Location,
-            detector: "place",
+            category,
+            detector,
             confidence: conf,
         });
     }
