@@ -117,6 +117,7 @@ impl Detector {
         names::scan(text, &mut spans);
         let mut spans = merge(text, spans);
         let mut ages = ages_beside_names(text, &spans, self.config.ages);
+        ages.extend(ages_beside_people(text, self.config.ages));
         if self.config.times {
             ages.extend(times_after_dates(text, &spans));
         }
@@ -152,19 +153,35 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
     let mut out = Vec::new();
     for s in spans.iter().filter(|s| s.category == Category::Name) {
         let rest = &text[s.end..];
-        let Some(after) = rest
+        let (after, bare) = match rest
             .strip_prefix(", ")
             .or_else(|| rest.strip_prefix(" ("))
             .or_else(|| rest.strip_prefix(" | "))
-        else {
-            continue;
+        {
+            Some(a) => (a, false),
+            // "Doris Pemberton 88 - #NOF": a handover line, the number
+            // closed off by a dash or the end of the line.
+            None => match rest.strip_prefix(' ') {
+                Some(a) => (a, true),
+                None => continue,
+            },
         };
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
         if !(1..=3).contains(&digits) {
             continue;
         }
-        let next = after[digits..].chars().next();
-        if !matches!(next, Some(',' | ')' | 'y' | ';' | ' ' | 'M' | 'F') | None) {
+        let tail = &after[digits..];
+        let next = tail.chars().next();
+        let closed = if bare {
+            tail.starts_with(" -")
+                || tail.starts_with(" –")
+                || tail.starts_with(", ")
+                || tail.starts_with('\n')
+                || tail.is_empty()
+        } else {
+            matches!(next, Some(',' | ')' | 'y' | ';' | ' ' | 'M' | 'F') | None)
+        };
+        if !closed {
             continue;
         }
         let n: u32 = after[..digits].parse().unwrap_or(0);
@@ -179,6 +196,110 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
             detector: "age_beside_name",
             confidence: 0.7,
         });
+    }
+    out
+}
+
+/// "his daughter (70)", "two children (4 and 6)", "Husband 96 and …": a
+/// number set off right after a word for a person is that person's age.
+fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
+    const PEOPLE: &[&str] = &[
+        "wife",
+        "husband",
+        "son",
+        "daughter",
+        "children",
+        "child",
+        "kids",
+        "patient",
+        "brother",
+        "sister",
+        "mother",
+        "father",
+        "mum",
+        "dad",
+        "partner",
+        "grandson",
+        "granddaughter",
+        "baby",
+        "boy",
+        "girl",
+        "twins",
+        "siblings",
+        "sons",
+        "daughters",
+    ];
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_alphabetic() || (i > 0 && bytes[i - 1].is_ascii_alphabetic()) {
+            i += 1;
+            continue;
+        }
+        let len = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        let word = &text[i..i + len];
+        i += len;
+        if !PEOPLE.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+            continue;
+        }
+        let rest = &text[i..];
+        let (mut at, paren) = match rest.strip_prefix(" (") {
+            Some(r) => (i + rest.len() - r.len(), true),
+            None => match rest.strip_prefix(' ') {
+                Some(r) => (i + rest.len() - r.len(), false),
+                None => continue,
+            },
+        };
+        // One number, or several joined by "and" / "," inside brackets.
+        let mut found = Vec::new();
+        loop {
+            let digits = text[at..].bytes().take_while(u8::is_ascii_digit).count();
+            let n: u32 = text[at..at + digits].parse().unwrap_or(999);
+            if !(1..=3).contains(&digits) || n > 125 {
+                found.clear();
+                break;
+            }
+            found.push((at, at + digits));
+            let tail = &text[at + digits..];
+            if paren {
+                if let Some(r) = tail
+                    .strip_prefix(" and ")
+                    .or_else(|| tail.strip_prefix(", "))
+                {
+                    at = text.len() - r.len();
+                    continue;
+                }
+                if !tail.starts_with(')') {
+                    found.clear();
+                }
+            } else if !(tail.starts_with(" and ")
+                || tail.starts_with(". ")
+                || tail.starts_with(", ")
+                || tail.starts_with(';')
+                || tail == "."
+                || tail.is_empty())
+            {
+                found.clear();
+            }
+            break;
+        }
+        for (start, end) in found {
+            let n: u32 = text[start..end].parse().unwrap_or(0);
+            if policy == AgePolicy::Over89 && n <= 89 {
+                continue;
+            }
+            out.push(Span {
+                start,
+                end,
+                category: Category::Age,
+                detector: "age_beside_person",
+                confidence: 0.65,
+            });
+        }
     }
     out
 }

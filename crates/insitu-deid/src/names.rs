@@ -1033,6 +1033,86 @@ const PROFESSIONS: &[&str] = &[
     "attorney",
     "paralegal",
     "clergy",
+    "assistant",
+    "fitter",
+    "tiler",
+    "scaffolder",
+    "groundworker",
+    "stonemason",
+    "mason",
+    "glazier",
+    "locksmith",
+    "upholsterer",
+    "tailor",
+    "seamstress",
+    "florist",
+    "beautician",
+    "dinnerlady",
+    "caretaker",
+    "bailiff",
+    "bouncer",
+    "steward",
+    "stewardess",
+    "hostess",
+    "bartender",
+    "barista",
+    "storeman",
+    "packer",
+    "picker",
+    "operative",
+    "operator",
+    "inspector",
+    "auditor",
+    "broker",
+    "underwriter",
+    "actuary",
+    "economist",
+    "statistician",
+    "translator",
+    "interpreter",
+    "photographer",
+    "designer",
+    "editor",
+    "publisher",
+    "dancer",
+    "singer",
+    "chaplain",
+    "missionary",
+    "nun",
+    "monk",
+    "zookeeper",
+    "groom",
+    "jockey",
+    "shepherd",
+    "herdsman",
+    "forester",
+    "lumberjack",
+    "fisherwoman",
+    "docker",
+    "stevedore",
+    "seafarer",
+    "crane",
+    "dispatcher",
+    "controller",
+    "phlebotomist",
+    "radiographer",
+    "sonographer",
+    "optometrist",
+    "podiatrist",
+    "chiropodist",
+    "osteopath",
+    "chiropractor",
+    "dietician",
+    "nutritionist",
+    "sergeant",
+    "constable",
+    "marine",
+    "airman",
+    "warden",
+    "undertaker",
+    "embalmer",
+    "butler",
+    "valet",
 ];
 
 /// Words that may precede a profession inside its name ("bar manager", "retired coal miner").
@@ -1108,6 +1188,16 @@ const PROFESSION_TRIGGERS: &[&[&str]] = &[
     &["was", "a"],
     &["is", "an"],
     &["was", "an"],
+    &["previously", "a"],
+    &["previously", "an"],
+    &["part-time", "as"],
+    &["full-time", "as"],
+    &["shifts", "as"],
+    // "a 47 year old HGV driver"
+    &["year", "old"],
+    &["years", "old"],
+    &["yr", "old"],
+    &["yo"],
 ];
 
 const ORG_TRIGGERS: &[&[&str]] = &[
@@ -1750,7 +1840,17 @@ impl Ctx<'_> {
                 while k > j && !self.words[k - 1].has(PROFESSION) {
                     k -= 1;
                 }
-                for w in j..k {
+                // "retired", "part-time" describe the job; they are not the job.
+                let mut first = j;
+                while first < k
+                    && matches!(
+                        self.words[first].key.as_str(),
+                        "retired" | "former" | "part-time" | "full-time" | "self-employed"
+                    )
+                {
+                    first += 1;
+                }
+                for w in first..k {
                     self.set(w, Category::Profession, "profession", 0.75);
                 }
                 if k > j {
@@ -2084,6 +2184,28 @@ pub(crate) fn institution(
             | "school"
             | "academy"
             | "board"
+            | "pharmacy"
+            | "chemist"
+            | "chemists"
+            | "homecare"
+            | "care"
+            | "services"
+            | "colliery"
+            | "council"
+            | "logistics"
+            | "systems"
+            | "solutions"
+            | "associates"
+            | "partnership"
+            | "rovers"
+            | "united"
+            | "athletic"
+            | "club"
+            | "nursery"
+            | "preschool"
+            | "pre-school"
+            | "form"
+            | "centre"
     ) || span.contains("Medical Cent")
         || span.contains("Health Cent");
     let category = if org {

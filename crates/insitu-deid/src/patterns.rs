@@ -178,7 +178,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Institution,
             format!(
-                r"{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+){{1,4}}(?i:hospitals?|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP){B}"
+                r"{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+){{1,4}}(?i:hospitals?|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village){B}"
             ),
         ),
         (
