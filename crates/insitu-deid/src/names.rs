@@ -736,6 +736,9 @@ const CREDENTIALS: &[&str] = &[
     "od",
     "pharmd",
     "lcsw",
+    // Contact details written after a name: "HECTOR HIGGINS bleep 9180".
+    "bleep",
+    "pager",
 ];
 
 /// Trailing nouns that make a preceding capitalised word an eponym, not a person.
@@ -1860,6 +1863,33 @@ impl Ctx<'_> {
         }
     }
 
+    /// "Carpenter, employed by …", "bricklayer, self-employed": a job named
+    /// first and its employment after a comma.
+    fn professions_before_employment(&mut self) {
+        for e in 1..self.words.len() {
+            let key = self.words[e].key.as_str();
+            let employment = matches!(key, "employed" | "self-employed" | "works" | "working");
+            let gap = &self.text[self.words[e - 1].end..self.words[e].start];
+            if !employment || gap != ", " {
+                continue;
+            }
+            let mut j = e;
+            while j > 0
+                && e - j < 4
+                && self.words[j - 1].line == self.words[e].line
+                && self.words[j - 1].has(PROFESSION | PROF_MODIFIER)
+                && (j == e || self.adjacent(j - 1, j, false))
+            {
+                j -= 1;
+            }
+            if j < e && self.words[e - 1].has(PROFESSION) {
+                for w in j..e {
+                    self.set(w, Category::Profession, "profession", 0.75);
+                }
+            }
+        }
+    }
+
     /// "bar manager at Maple Leaf Bakery", "librarian (Granite Quarry Products)".
     fn employer_after(&mut self, k: usize) {
         let Some(w) = self.words.get(k) else { return };
@@ -1908,7 +1938,11 @@ impl Ctx<'_> {
                     && k < j + 4
                     && self.words[k].line == self.words[i].line
                     && matches!(self.words[k].shape, Shape::Title | Shape::Upper)
-                    && (k == j || self.adjacent(k - 1, k, false))
+                    // Only spaces or "&" inside a name: a full stop ends it.
+                    && (k == j
+                        || self.text[self.words[k - 1].end..self.words[k].start]
+                            .chars()
+                            .all(|c| c == ' ' || c == '&'))
                 {
                     self.set(k, Category::Organization, "employer", 0.75);
                     k += 1;
@@ -1939,6 +1973,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     ctx.extend();
     ctx.propagate();
     ctx.professions();
+    ctx.professions_before_employment();
     ctx.organisations();
     for (i, t) in ctx.tag.iter().enumerate() {
         if let Some((category, detector, confidence)) = *t {
@@ -2184,6 +2219,7 @@ pub(crate) fn institution(
             | "school"
             | "academy"
             | "board"
+            | "partners"
             | "pharmacy"
             | "chemist"
             | "chemists"

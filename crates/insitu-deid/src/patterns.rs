@@ -178,7 +178,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Institution,
             format!(
-                r"{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+){{1,4}}(?i:hospitals?|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village){B}"
+                r"{B}(?:Drs?\.?[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]*(?:,|&|and)[ \t]*[A-Z][A-Za-z'\-]+)*[ \t]+(?:and|&)[ \t]+(?i:partners){B}|{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+(?:&[ \t]+)?){{1,4}}(?i:hospitals?|medicine\s+group|medical\s+associates|health\s+group|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village){B}"
             ),
         ),
         (
@@ -361,6 +361,15 @@ impl PatternSet {
             let (start, end) = value_range(&caps, m.start(), m.end());
             match validate(kind, text, start, end, config) {
                 Some((category, detector, confidence)) => {
+                    // "Windsor Lane Medical Practice": a street name that
+                    // begins an institution's name gives way to the institution.
+                    if kind == Kind::StreetAddress {
+                        if let Some(span) = self.institution_at(text, config, m.start(), end) {
+                            at = span.end.max(at + 1);
+                            out.push(span);
+                            continue;
+                        }
+                    }
                     out.push(Span {
                         start,
                         end,
@@ -388,6 +397,33 @@ impl PatternSet {
 }
 
 impl PatternSet {
+    /// An institution name starting at `start` and running past `end`.
+    fn institution_at(
+        &self,
+        text: &str,
+        config: &DetectorConfig,
+        start: usize,
+        end: usize,
+    ) -> Option<Span> {
+        let pid = self.kinds.iter().position(|k| *k == Kind::Institution)?;
+        let input = Input::new(text)
+            .span(start..text.len())
+            .anchored(Anchored::Pattern(PatternID::new_unchecked(pid)));
+        let m = self.re.search(&input)?;
+        if m.end() <= end {
+            return None;
+        }
+        let (category, detector, confidence) =
+            validate(Kind::Institution, text, m.start(), m.end(), config)?;
+        Some(Span {
+            start: m.start(),
+            end: m.end(),
+            category,
+            detector,
+            confidence,
+        })
+    }
+
     /// Tries every other pattern anchored at `start`, in priority order.
     fn fallback(
         &self,
