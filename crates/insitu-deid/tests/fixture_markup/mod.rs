@@ -127,6 +127,22 @@ pub fn score_and_print(name: &str, fx: &[Fixture]) -> TokenScore {
             m.category
         );
     }
+    // Gold spans found only in part: the words no prediction covers.
+    for f in fx {
+        let pred = scan(&f.text);
+        let covered = |a: usize, b: usize| pred.iter().any(|p| p.start < b && a < p.end);
+        for g in f.gold.iter().filter(|g| covered(g.start, g.end)) {
+            let span = &f.text[g.start..g.end];
+            let mut at = g.start;
+            for w in span.split(|c: char| !c.is_alphanumeric()) {
+                let (a, b) = (at, at + w.len());
+                at = b + span[b - g.start..].chars().next().map_or(0, char::len_utf8);
+                if !w.is_empty() && !covered(a, b) {
+                    println!("  PARTIAL {} {} {:?} in {:?}", f.id, g.category, w, span);
+                }
+            }
+        }
+    }
     TokenScore {
         precision: t.precision,
         recall: t.recall,
