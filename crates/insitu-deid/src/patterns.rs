@@ -355,10 +355,22 @@ impl PatternSet {
         let mut at = 0;
         while at < text.len() {
             let input = Input::new(text).span(at..text.len());
-            self.re.search_captures(&input, &mut caps);
-            let Some(m) = caps.get_match() else { break };
+            // Most patterns have no groups: the match alone says where the
+            // value is, and the capture engine runs only for the rest.
+            let Some(m) = self.re.search(&input) else { break };
             let kind = self.kinds[m.pattern().as_usize()];
-            let (start, end) = value_range(&caps, m.start(), m.end());
+            let (start, end) = if self.re.group_info().group_len(m.pattern()) > 1 {
+                let anchored = Input::new(text)
+                    .span(m.start()..text.len())
+                    .anchored(Anchored::Pattern(m.pattern()));
+                self.re.search_captures(&anchored, &mut caps);
+                match caps.get_match() {
+                    Some(c) => value_range(&caps, c.start(), c.end()),
+                    None => (m.start(), m.end()),
+                }
+            } else {
+                (m.start(), m.end())
+            };
             match validate(kind, text, start, end, config) {
                 Some((category, detector, confidence)) => {
                     // "Windsor Lane Medical Practice": a street name that
