@@ -243,10 +243,15 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
             .count();
         let word = &text[i..i + len];
         i += len;
-        if !PEOPLE.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+        let rest = &text[i..];
+        // Cheap test first: a digit or "(digit" must follow the word.
+        let number_follows = match rest.as_bytes() {
+            [b' ', b'(', d, ..] | [b' ', d, ..] => d.is_ascii_digit(),
+            _ => false,
+        };
+        if !number_follows || !PEOPLE.iter().any(|p| p.eq_ignore_ascii_case(word)) {
             continue;
         }
-        let rest = &text[i..];
         let (mut at, paren) = match rest.strip_prefix(" (") {
             Some(r) => (i + rest.len() - r.len(), true),
             None => match rest.strip_prefix(' ') {
