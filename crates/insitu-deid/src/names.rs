@@ -26,12 +26,12 @@ enum Shape {
 }
 
 #[derive(Clone, Debug)]
-pub(crate) struct Word {
+pub(crate) struct Word<'a> {
     pub start: usize,
     pub end: usize,
     shape: Shape,
     /// Lower-case form without a possessive "'s".
-    key: String,
+    key: Key<'a>,
     /// Line has both cases (capitalisation is informative).
     cased_line: bool,
     /// First word of a sentence or line.
@@ -47,7 +47,48 @@ pub(crate) struct Word {
     flags: u16,
 }
 
-impl Word {
+/// A word's lower-case form: borrowed from the note when the word is
+/// already lower-case ASCII (most words), so the tokenizer rarely allocates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Key<'a>(std::borrow::Cow<'a, str>);
+
+impl<'a> Key<'a> {
+    fn lower(word: &'a str) -> Key<'a> {
+        if word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'\'')
+        {
+            Key(std::borrow::Cow::Borrowed(word))
+        } else {
+            Key(std::borrow::Cow::Owned(word.to_lowercase()))
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for Key<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Key<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl Word<'_> {
     /// Whether the word is in any of the lists in `mask`.
     fn has(&self, mask: u16) -> bool {
         self.flags & mask != 0
@@ -117,7 +158,7 @@ fn is_word_char(c: char) -> bool {
 }
 
 /// Splits text into alphabetic words (internal apostrophes and hyphens kept).
-pub(crate) fn words(text: &str) -> Vec<Word> {
+pub(crate) fn words(text: &str) -> Vec<Word<'_>> {
     let mut out = Vec::new();
     let mut line = 0usize;
     let mut line_cased = Vec::new();
@@ -175,7 +216,7 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
         let shape = shape_of(base);
         let glued_digit = text[..start].ends_with(|c: char| c.is_ascii_digit())
             || text[start + raw.len()..].starts_with(|c: char| c.is_ascii_digit());
-        let key = base.to_lowercase();
+        let key = Key::lower(base);
         out.push(Word {
             start,
             end,
@@ -1239,7 +1280,7 @@ fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
 
 struct Ctx<'a> {
     text: &'a str,
-    words: Vec<Word>,
+    words: Vec<Word<'a>>,
     lex: &'static Lexicon,
     /// Per word: a category already assigned and its confidence.
     tag: Vec<Option<(Category, &'static str, f32)>>,
@@ -1775,7 +1816,7 @@ impl Ctx<'_> {
 
     /// Every other mention of a name already found in this document.
     fn propagate(&mut self) {
-        let mut found: Vec<String> = Vec::new();
+        let mut found: Vec<Key<'_>> = Vec::new();
         for i in 0..self.words.len() {
             if let Some((Category::Name, _, conf)) = self.tag[i] {
                 let k = &self.words[i].key;
@@ -1783,6 +1824,9 @@ impl Ctx<'_> {
                     found.push(k.clone());
                 }
             }
+        }
+        if found.is_empty() {
+            return;
         }
         for i in 0..self.words.len() {
             if self.tag[i].is_some() || !found.contains(&self.words[i].key) {
@@ -2139,7 +2183,7 @@ pub(crate) fn institution(
     if ws.len() < 2 {
         return None;
     }
-    let suffix = ws.last().expect("two words").key.clone();
+    let suffix = ws.last().expect("two words").key.as_str().to_string();
     // Words before the suffix: at least one must be a proper name, not a specialty.
     let distinctive = ws[..ws.len() - 1].iter().any(|w| {
         let k = w.key.as_str();

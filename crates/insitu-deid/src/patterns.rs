@@ -357,7 +357,9 @@ impl PatternSet {
             let input = Input::new(text).span(at..text.len());
             // Most patterns have no groups: the match alone says where the
             // value is, and the capture engine runs only for the rest.
-            let Some(m) = self.re.search(&input) else { break };
+            let Some(m) = self.re.search(&input) else {
+                break;
+            };
             let kind = self.kinds[m.pattern().as_usize()];
             let (start, end) = if self.re.group_info().group_len(m.pattern()) > 1 {
                 let anchored = Input::new(text)
