@@ -1705,7 +1705,10 @@ impl Ctx<'_> {
                     break;
                 }
                 let line_start = i == 0 || self.words[i - 1].line != self.words[i].line;
-                if line_start && self.name_candidate(i) {
+                // "Many thanks, Rutger": the signer may follow on the cue's line.
+                let after_cue_comma = i == first
+                    && self.text[self.words[i - 1].end..self.words[i].start].trim() == ",";
+                if (line_start || after_cue_comma) && self.name_candidate(i) {
                     self.take_name_run(i, 4, "signature", 0.85);
                 }
             }
