@@ -44,7 +44,7 @@ pub(crate) struct Word<'a> {
     glued_digit: bool,
     /// Which word lists hold `key` (bits below), looked up once per word
     /// because the rules ask again and again.
-    flags: u16,
+    flags: u32,
 }
 
 /// A word's lower-case form: borrowed from the note when the word is
@@ -90,36 +90,40 @@ impl PartialEq<&str> for Key<'_> {
 
 impl Word<'_> {
     /// Whether the word is in any of the lists in `mask`.
-    fn has(&self, mask: u16) -> bool {
+    fn has(&self, mask: u32) -> bool {
         self.flags & mask != 0
     }
 }
 
-const FIRST: u16 = 1;
-const SURNAME: u16 = 1 << 1;
-const COMMON: u16 = 1 << 2;
-const CLINICAL: u16 = 1 << 3;
-const STOP_WORD: u16 = 1 << 4;
-const TITLE: u16 = 1 << 5;
-const ROLE: u16 = 1 << 6;
-const CREDENTIAL: u16 = 1 << 7;
-const RELATION: u16 = 1 << 8;
-const PROFESSION: u16 = 1 << 9;
-const PROF_MODIFIER: u16 = 1 << 10;
-const PROF_HEAD: u16 = 1 << 11;
-const ORG_HEAD: u16 = 1 << 12;
-const LABEL_HEAD: u16 = 1 << 13;
-const EPONYM_NOUN: u16 = 1 << 14;
+const FIRST: u32 = 1;
+const SURNAME: u32 = 1 << 1;
+const COMMON: u32 = 1 << 2;
+const CLINICAL: u32 = 1 << 3;
+const STOP_WORD: u32 = 1 << 4;
+const TITLE: u32 = 1 << 5;
+const ROLE: u32 = 1 << 6;
+const CREDENTIAL: u32 = 1 << 7;
+const RELATION: u32 = 1 << 8;
+const PROFESSION: u32 = 1 << 9;
+const PROF_MODIFIER: u32 = 1 << 10;
+const PROF_HEAD: u32 = 1 << 11;
+const ORG_HEAD: u32 = 1 << 12;
+const LABEL_HEAD: u32 = 1 << 13;
+const EPONYM_NOUN: u32 = 1 << 14;
+/// First word of a listed place name.
+const PLACE_START: u32 = 1 << 15;
+/// First word of a listed organisation name.
+const ORG_LIST_START: u32 = 1 << 16;
 
 /// Every list a word can be in, as one map from lower-case word to bits.
-fn flag_map() -> &'static std::collections::HashMap<&'static str, u16, WordHasherBuild> {
-    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, u16, WordHasherBuild>> =
+fn flag_map() -> &'static std::collections::HashMap<&'static str, u32, WordHasherBuild> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, u32, WordHasherBuild>> =
         std::sync::OnceLock::new();
     MAP.get_or_init(|| {
         let lex = Lexicon::get();
         let sets = sets();
         let mut map = std::collections::HashMap::default();
-        let lists: [(&WordSet, u16); 14] = [
+        let lists: [(&WordSet, u32); 14] = [
             (&lex.first, FIRST),
             (&lex.surnames, SURNAME),
             (&lex.common, COMMON),
@@ -140,12 +144,20 @@ fn flag_map() -> &'static std::collections::HashMap<&'static str, u16, WordHashe
                 *map.entry(*w).or_insert(0) |= bit;
             }
         }
+        for (heads, bit) in [
+            (&lex.place_heads, PLACE_START),
+            (&lex.organisation_heads, ORG_LIST_START),
+        ] {
+            for w in heads.keys() {
+                *map.entry(*w).or_insert(0) |= bit;
+            }
+        }
         map
     })
 }
 
 /// Bits for a lower-case word.
-fn flags_of(key: &str) -> u16 {
+fn flags_of(key: &str) -> u32 {
     let mut f = flag_map().get(key).copied().unwrap_or(0);
     if is_role_word(key) {
         f |= ROLE;
@@ -1516,6 +1528,10 @@ impl Ctx<'_> {
         // Handover tables: "17 | Mason | 76 | segmental PE".
         let mut line_start = 0;
         for line in self.text.split('\n') {
+            if !line.contains('|') {
+                line_start += line.len() + 1;
+                continue;
+            }
             let cells: Vec<&str> = line.split('|').collect();
             if cells.len() >= 3
                 && cells[0].trim().chars().all(|c| c.is_ascii_alphanumeric())
@@ -2041,7 +2057,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     gazetteer(
         text,
         &ctx,
-        (&lex.places, &lex.place_heads),
+        (&lex.places, &lex.place_heads, PLACE_START),
         Category::Location,
         "place",
         out,
@@ -2049,7 +2065,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     gazetteer(
         text,
         &ctx,
-        (&lex.organisations, &lex.organisation_heads),
+        (&lex.organisations, &lex.organisation_heads, ORG_LIST_START),
         Category::Organization,
         "organisation_list",
         out,
@@ -2074,7 +2090,7 @@ fn skip_tags(ctx: &mut Ctx<'_>) {
 fn gazetteer(
     text: &str,
     ctx: &Ctx<'_>,
-    (names, heads): (&WordSet, &crate::lexicon::HeadMap),
+    (names, heads, start_bit): (&WordSet, &crate::lexicon::HeadMap, u32),
     category: Category,
     detector: &'static str,
     out: &mut Vec<Span>,
@@ -2084,7 +2100,7 @@ fn gazetteer(
     let mut key = String::new();
     while wi < ctx.words.len() {
         // Longest place name (up to four words) starting at this word.
-        let longest = if ctx.looks_capitalised(wi) {
+        let longest = if ctx.words[wi].has(start_bit) && ctx.looks_capitalised(wi) {
             heads
                 .get(ctx.words[wi].key.as_str())
                 .map_or(0, |&n| n.min(4))
