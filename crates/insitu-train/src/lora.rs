@@ -341,7 +341,7 @@ impl LoraLinear {
         let y = match &self.weight {
             BaseWeight::Dense(w) => ops::linear(x, w, self.bias.as_ref())?,
             BaseWeight::Nf4 { weight, .. } => {
-                let y = quant::nf4_linear(x, weight)?;
+                let y = quant::blockwise_linear(x, weight)?;
                 match &self.bias {
                     Some(b) => y.broadcast_add(b)?,
                     None => y,

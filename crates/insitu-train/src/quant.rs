@@ -6,7 +6,7 @@
 //! absmax scales themselves as 8-bit integers around their mean, in blocks of
 //! 256 with one f32 scale each.
 //!
-//! [`nf4_linear`] computes `x·Wᵀ` without ever holding `W` densely: it
+//! [`blockwise_linear`] computes `x·Wᵀ` without ever holding `W` densely: it
 //! dequantises a tile of rows at a time (at most [`TILE_ELEMENTS`] values)
 //! and multiplies that. Its backward returns the gradient with respect to
 //! `x` only (`grad_x = grad_y · W`, dequantised the same way); a quantised
@@ -45,7 +45,7 @@ pub const NF4_CODE: [f32; 16] = [
     1.0,
 ];
 
-/// Upper bound on the dense values one [`nf4_linear`] call materialises at a
+/// Upper bound on the dense values one [`blockwise_linear`] call materialises at a
 /// time (64 Ki values: 256 KiB in f32), whatever the weight's size.
 pub const TILE_ELEMENTS: usize = 1 << 16;
 
@@ -233,6 +233,36 @@ impl Nf4Tensor {
         }
     }
 
+    /// All values as a dense f32 tensor `(rows, cols)` (merging, tests).
+    pub fn dequantize(&self, device: &candle_core::Device) -> crate::Result<Tensor> {
+        dequantize_all(self, device)
+    }
+}
+
+impl BlockWeight for Nf4Tensor {
+    const OP_NAMES: [&'static str; 2] = ["insitu-nf4-linear", "insitu-nf4-linear-grad-input"];
+
+    fn dims(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    fn dequantize_row<T: WithDType>(&self, row: usize, c0: usize, out: &mut [T]) {
+        self.dequantize_range(row * self.cols + c0, out);
+    }
+}
+
+/// A frozen 2-D weight `(rows, cols)` stored in blocks that can be
+/// dequantised a row segment at a time; [`blockwise_linear`] multiplies by it.
+pub trait BlockWeight: Send + Sync + 'static {
+    /// Names of the forward and the input-gradient op (for candle's graph).
+    const OP_NAMES: [&'static str; 2];
+
+    /// `(rows, cols)`, i.e. `(out, in)` for a linear weight.
+    fn dims(&self) -> (usize, usize);
+
+    /// Writes row `row`, columns `c0..c0 + out.len()`, into `out`.
+    fn dequantize_row<T: WithDType>(&self, row: usize, c0: usize, out: &mut [T]);
+
     /// The dense values of rows `rows` and columns `cols`, row-major.
     fn dequantize_tile<T: WithDType>(
         &self,
@@ -242,19 +272,19 @@ impl Nf4Tensor {
         let width = cols.len();
         let mut out = vec![T::zero(); rows.len() * width];
         for (r, row_out) in rows.zip(out.chunks_mut(width.max(1))) {
-            self.dequantize_range(r * self.cols + cols.start, row_out);
+            self.dequantize_row(r, cols.start, row_out);
         }
         out
     }
-
-    /// All values as a dense f32 tensor `(rows, cols)` (merging, tests).
-    pub fn dequantize(&self, device: &candle_core::Device) -> crate::Result<Tensor> {
-        let values = self.dequantize_tile::<f32>(0..self.rows, 0..self.cols);
-        Ok(Tensor::from_vec(values, (self.rows, self.cols), device)?)
-    }
 }
 
-/// Which product a [`Nf4MatMul`] computes with the stored `W (n, k)`.
+fn dequantize_all<W: BlockWeight>(w: &W, device: &candle_core::Device) -> crate::Result<Tensor> {
+    let (rows, cols) = w.dims();
+    let values = w.dequantize_tile::<f32>(0..rows, 0..cols);
+    Ok(Tensor::from_vec(values, (rows, cols), device)?)
+}
+
+/// Which product a [`BlockMatMul`] computes with the stored `W (n, k)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Product {
     /// `x (m, k) · Wᵀ → (m, n)`: the forward pass.
@@ -264,12 +294,12 @@ enum Product {
 }
 
 /// `x·Wᵀ` or `g·W` with `W` dequantised a tile at a time.
-struct Nf4MatMul {
-    w: Arc<Nf4Tensor>,
+struct BlockMatMul<W: BlockWeight> {
+    w: Arc<W>,
     product: Product,
 }
 
-impl Nf4MatMul {
+impl<W: BlockWeight> BlockMatMul<W> {
     fn compute<T: WithDType>(
         &self,
         xs: &CpuStorage,
@@ -316,11 +346,11 @@ impl Nf4MatMul {
     }
 }
 
-impl CustomOp1 for Nf4MatMul {
+impl<W: BlockWeight> CustomOp1 for BlockMatMul<W> {
     fn name(&self) -> &'static str {
         match self.product {
-            Product::TimesTransposed => "insitu-nf4-linear",
-            Product::Times => "insitu-nf4-linear-grad-input",
+            Product::TimesTransposed => W::OP_NAMES[0],
+            Product::Times => W::OP_NAMES[1],
         }
     }
 
@@ -364,9 +394,9 @@ impl CustomOp1 for Nf4MatMul {
         // The input gradient only: W is frozen, so no weight gradient is
         // ever formed (there is no tensor to receive one).
         if self.product != Product::TimesTransposed {
-            candle_core::bail!("insitu-nf4-linear-grad-input has no second derivative")
+            candle_core::bail!("{} has no second derivative", self.name())
         }
-        let grad_input = grad_res.contiguous()?.apply_op1_no_bwd(&Nf4MatMul {
+        let grad_input = grad_res.contiguous()?.apply_op1_no_bwd(&BlockMatMul {
             w: self.w.clone(),
             product: Product::Times,
         })?;
@@ -374,18 +404,165 @@ impl CustomOp1 for Nf4MatMul {
     }
 }
 
-/// `x · Wᵀ` for `x` of shape `(…, in)` and an NF4 weight `(out, in)`, on the
-/// CPU in f32 or f64; differentiable with respect to `x` only.
-pub fn nf4_linear(x: &Tensor, w: &Arc<Nf4Tensor>) -> crate::Result<Tensor> {
+/// `x · Wᵀ` for `x` of shape `(…, in)` and a block-quantised weight
+/// `(out, in)` (NF4 or GGUF blocks), on the CPU in f32 or f64;
+/// differentiable with respect to `x` only.
+pub fn blockwise_linear<W: BlockWeight>(x: &Tensor, w: &Arc<W>) -> crate::Result<Tensor> {
     if !x.device().is_cpu() {
         return Err(crate::Error::Invalid(
-            "nf4 base weights run on the CPU only — use base_quantization = \"none\" on other devices".into(),
+            "quantised base weights run on the CPU only — use base_quantization = \"none\" on other devices".into(),
         ));
     }
-    Ok(x.contiguous()?.apply_op1(Nf4MatMul {
+    Ok(x.contiguous()?.apply_op1(BlockMatMul {
         w: w.clone(),
         product: Product::TimesTransposed,
     })?)
+}
+
+/// llama.cpp block formats a GGUF base can keep (32 weights per block).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GgufBlockKind {
+    /// f16 scale `d`, 16 bytes of nibbles: `d · (q − 8)`.
+    Q4_0,
+    /// f16 scale `d` and minimum `m`, 16 bytes of nibbles: `d · q + m`.
+    Q4_1,
+    /// f16 scale `d`, 32 signed bytes: `d · q`.
+    Q8_0,
+}
+
+impl GgufBlockKind {
+    fn block_bytes(self) -> usize {
+        match self {
+            GgufBlockKind::Q4_0 => 18,
+            GgufBlockKind::Q4_1 => 20,
+            GgufBlockKind::Q8_0 => 34,
+        }
+    }
+}
+
+/// Weights per llama.cpp Q4_0/Q4_1/Q8_0 block.
+const GGUF_BLOCK_SIZE: usize = 32;
+
+/// A weight kept in a GGUF file's own Q4_0, Q4_1 or Q8_0 blocks (no second
+/// rounding to NF4), with llama.cpp's RoPE row order for q/k undone by an
+/// index map rather than a copy. Not yet selectable from a run
+/// configuration: see docs/quantisation.md.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GgufBlocks {
+    rows: usize,
+    cols: usize,
+    kind: GgufBlockKind,
+    data: Vec<u8>,
+    /// HF row → row in the file, for q/k projections of llama models.
+    row_in_file: Option<Vec<usize>>,
+}
+
+impl GgufBlocks {
+    /// Takes the blocks of `q` (shape `(out, in)`); `rope_heads` is the head
+    /// count of a llama q/k projection whose rows llama.cpp permuted.
+    pub fn from_qtensor(
+        q: &candle_core::quantized::QTensor,
+        rope_heads: Option<usize>,
+    ) -> crate::Result<GgufBlocks> {
+        use candle_core::quantized::GgmlDType;
+        let (rows, cols) = q.shape().dims2()?;
+        let kind = match q.dtype() {
+            GgmlDType::Q4_0 => GgufBlockKind::Q4_0,
+            GgmlDType::Q4_1 => GgufBlockKind::Q4_1,
+            GgmlDType::Q8_0 => GgufBlockKind::Q8_0,
+            other => {
+                return Err(crate::Error::Invalid(format!(
+                    "a GGUF base can keep Q4_0, Q4_1 or Q8_0 blocks, not {} — import the model dense instead",
+                    crate::gguf::ggml_type_name(other)
+                )))
+            }
+        };
+        if !cols.is_multiple_of(GGUF_BLOCK_SIZE) {
+            return Err(crate::Error::Invalid(format!(
+                "a {rows}x{cols} GGUF weight: rows must be whole blocks of {GGUF_BLOCK_SIZE}"
+            )));
+        }
+        let data = q.data()?.into_owned();
+        let want = rows * cols / GGUF_BLOCK_SIZE * kind.block_bytes();
+        if data.len() != want {
+            return Err(crate::Error::Invalid(format!(
+                "a {rows}x{cols} {kind:?} weight holds {} bytes, expected {want}",
+                data.len()
+            )));
+        }
+        let row_in_file = match rope_heads {
+            None => None,
+            Some(heads) => {
+                // The import's own un-permutation, applied to row numbers.
+                let ids: Vec<f32> = (0..rows).map(|r| r as f32).collect();
+                let ids = Tensor::from_vec(ids, (rows, 1), &candle_core::Device::Cpu)?;
+                let order = crate::gguf::unpermute_rope_rows(&ids, heads)?;
+                Some(
+                    order
+                        .flatten_all()?
+                        .to_vec1::<f32>()?
+                        .into_iter()
+                        .map(|r| r as usize)
+                        .collect(),
+                )
+            }
+        };
+        Ok(GgufBlocks {
+            rows,
+            cols,
+            kind,
+            data,
+            row_in_file,
+        })
+    }
+
+    /// Bytes held by the blocks.
+    pub fn storage_bytes(&self) -> usize {
+        self.data.len()
+    }
+
+    /// All values as a dense f32 tensor `(rows, cols)` in HF row order.
+    pub fn dequantize(&self, device: &candle_core::Device) -> crate::Result<Tensor> {
+        dequantize_all(self, device)
+    }
+}
+
+impl BlockWeight for GgufBlocks {
+    const OP_NAMES: [&'static str; 2] = ["insitu-gguf-linear", "insitu-gguf-linear-grad-input"];
+
+    fn dims(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    fn dequantize_row<T: WithDType>(&self, row: usize, c0: usize, out: &mut [T]) {
+        let file_row = self.row_in_file.as_ref().map_or(row, |m| m[row]);
+        let bb = self.kind.block_bytes();
+        let row_start = file_row * (self.cols / GGUF_BLOCK_SIZE) * bb;
+        let f16_at =
+            |at: usize| half::f16::from_le_bytes([self.data[at], self.data[at + 1]]).to_f32();
+        for (j, o) in out.iter_mut().enumerate() {
+            let c = c0 + j;
+            let at = row_start + (c / GGUF_BLOCK_SIZE) * bb;
+            let e = c % GGUF_BLOCK_SIZE;
+            let d = f16_at(at);
+            // Q4 blocks: element e < 16 is the low nibble of byte e, e ≥ 16
+            // the high nibble of byte e − 16 (ggml's layout).
+            let nibble = |qs: usize| {
+                let byte = self.data[qs + e % 16];
+                if e < 16 {
+                    byte & 0x0f
+                } else {
+                    byte >> 4
+                }
+            };
+            let v = match self.kind {
+                GgufBlockKind::Q4_0 => d * (nibble(at + 2) as f32 - 8.0),
+                GgufBlockKind::Q4_1 => d * nibble(at + 4) as f32 + f16_at(at + 2),
+                GgufBlockKind::Q8_0 => d * (self.data[at + 2 + e] as i8) as f32,
+            };
+            *o = T::from_f64(v as f64);
+        }
+    }
 }
 
 /// Stores the frozen base weight of every projection (q/k/v/o, gate/up/down)
@@ -561,7 +738,7 @@ mod tests {
         let w = Arc::new(Nf4Tensor::quantize(&gaussian(n * k, 0.1, 1), (n, k), false).unwrap());
         let dense = w.dequantize(&Device::Cpu).unwrap();
         let x = Tensor::from_vec(gaussian(2 * 5 * k, 1.0, 2), (2, 5, k), &Device::Cpu).unwrap();
-        let got = nf4_linear(&x, &w).unwrap();
+        let got = blockwise_linear(&x, &w).unwrap();
         let want = x.broadcast_matmul(&dense.t().unwrap()).unwrap();
         assert_eq!(got.dims(), &[2, 5, n]);
         let diff = (got - want)
@@ -575,14 +752,14 @@ mod tests {
         assert!(diff < 1e-4, "{diff}");
         let g = Tensor::from_vec(gaussian(2 * 5 * n, 1.0, 4), (2, 5, n), &Device::Cpu).unwrap();
         let got = g
-            .apply_op1_no_bwd(&Nf4MatMul {
+            .apply_op1_no_bwd(&BlockMatMul {
                 w: w.clone(),
                 product: Product::Times,
             })
             .unwrap();
         let want = g.broadcast_matmul(&dense).unwrap();
         let empty = Tensor::zeros((0, k), DType::F32, &Device::Cpu).unwrap();
-        assert_eq!(nf4_linear(&empty, &w).unwrap().dims(), &[0, n]);
+        assert_eq!(blockwise_linear(&empty, &w).unwrap().dims(), &[0, n]);
         let diff = (got - want)
             .unwrap()
             .abs()
@@ -592,5 +769,51 @@ mod tests {
             .to_vec0::<f32>()
             .unwrap();
         assert!(diff < 1e-4, "{diff}");
+    }
+
+    #[test]
+    fn gguf_blocks_dequantise_like_candle_and_undo_the_rope_order() {
+        use candle_core::quantized::{GgmlDType, QTensor};
+        let (rows, cols) = (16, 96);
+        let w =
+            Tensor::from_vec(gaussian(rows * cols, 0.05, 21), (rows, cols), &Device::Cpu).unwrap();
+        for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
+            let q = QTensor::quantize(&w, dtype).unwrap();
+            let want = q.dequantize(&Device::Cpu).unwrap();
+            let blocks = GgufBlocks::from_qtensor(&q, None).unwrap();
+            let got = blocks.dequantize(&Device::Cpu).unwrap();
+            let diff = (&got - &want).unwrap().abs().unwrap().max_all().unwrap();
+            assert_eq!(diff.to_vec0::<f32>().unwrap(), 0.0, "{dtype:?}");
+            // Rows stored in llama.cpp's q/k order come back in HF order.
+            let permuted = crate::gguf::permute_rope_rows(&w, 2).unwrap();
+            let q = QTensor::quantize(&permuted, dtype).unwrap();
+            let blocks = GgufBlocks::from_qtensor(&q, Some(2)).unwrap();
+            let hf =
+                crate::gguf::unpermute_rope_rows(&q.dequantize(&Device::Cpu).unwrap(), 2).unwrap();
+            let diff = (blocks.dequantize(&Device::Cpu).unwrap() - hf)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap();
+            assert_eq!(diff.to_vec0::<f32>().unwrap(), 0.0, "{dtype:?} permuted");
+            // And the tile-wise product uses those values.
+            let blocks = Arc::new(blocks);
+            let x = Tensor::from_vec(gaussian(3 * cols, 1.0, 22), (3, cols), &Device::Cpu).unwrap();
+            let dense = blocks.dequantize(&Device::Cpu).unwrap();
+            let diff = (blockwise_linear(&x, &blocks).unwrap()
+                - x.matmul(&dense.t().unwrap()).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
+            assert!(diff.to_vec0::<f32>().unwrap() < 1e-4);
+        }
+        // K-quants have blocks of 256 and are refused by name.
+        let wide = Tensor::from_vec(gaussian(512, 0.05, 23), (2, 256), &Device::Cpu).unwrap();
+        let q = QTensor::quantize(&wide, GgmlDType::Q4K).unwrap();
+        let e = GgufBlocks::from_qtensor(&q, None).unwrap_err().to_string();
+        assert!(e.contains("not Q4_K"), "{e}");
     }
 }

@@ -83,3 +83,58 @@ fn nf4_relative_error_per_projection_on_smollm2() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn gguf_blocks_reproduce_the_imported_weights() {
+    // The GGUF the model was imported from (`insitu base fetch` keeps it).
+    let Some(dir) = smollm2_dir() else { return };
+    let gguf = dir.join("../../gguf/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !gguf.is_file() {
+        eprintln!("notice: {} not found — skipped", gguf.display());
+        return;
+    }
+    let md = insitu_train::hf::ModelDir::open(&dir).unwrap();
+    let dense = Model::from_dir(&md).unwrap().merged_tensors().unwrap();
+    let mut file = std::fs::File::open(&gguf).unwrap();
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file).unwrap();
+    let heads = md.config.num_attention_heads;
+    let kv_heads = md.config.kv_heads();
+    for (gguf_name, hf_name, rope_heads) in [
+        (
+            "blk.0.attn_q.weight",
+            "model.layers.0.self_attn.q_proj.weight",
+            Some(heads),
+        ),
+        (
+            "blk.5.attn_k.weight",
+            "model.layers.5.self_attn.k_proj.weight",
+            Some(kv_heads),
+        ),
+        (
+            "blk.29.ffn_down.weight",
+            "model.layers.29.mlp.down_proj.weight",
+            None,
+        ),
+    ] {
+        let q = content
+            .tensor(&mut file, gguf_name, &candle_core::Device::Cpu)
+            .unwrap();
+        let blocks = insitu_train::quant::GgufBlocks::from_qtensor(&q, rope_heads).unwrap();
+        let got = blocks.dequantize(&candle_core::Device::Cpu).unwrap();
+        let diff = (got - &dense[hf_name])
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        println!(
+            "{gguf_name} ({:?}): {} bytes of blocks, max |diff| vs imported {diff}",
+            q.dtype(),
+            blocks.storage_bytes()
+        );
+        assert_eq!(diff, 0.0, "{gguf_name}");
+    }
+}
