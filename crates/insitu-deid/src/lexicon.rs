@@ -21,11 +21,39 @@ pub(crate) struct WordHasher(u64);
 impl Hasher for WordHasher {
     fn write(&mut self, bytes: &[u8]) {
         const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        for chunk in bytes.chunks(8) {
+        let n = bytes.len();
+        let word = |at: usize| {
             let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
-        }
+            buf.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(buf)
+        };
+        let half = |at: usize| {
+            let mut buf = [0u8; 4];
+            buf.copy_from_slice(&bytes[at..at + 4]);
+            u64::from(u32::from_le_bytes(buf))
+        };
+        // Words are short: one or two (overlapping) loads cover every byte,
+        // so a look-up costs one multiply instead of a loop.
+        let v = match n {
+            0 => 0,
+            1..=3 => {
+                u64::from(bytes[0])
+                    | u64::from(bytes[n / 2]) << 8
+                    | u64::from(bytes[n - 1]) << 16
+                    | (n as u64) << 24
+            }
+            4..=7 => (half(0) << 32 | half(n - 4)) ^ n as u64,
+            8..=16 => word(0) ^ word(n - 8).rotate_left(29) ^ n as u64,
+            _ => {
+                for chunk in bytes.chunks(8) {
+                    let mut buf = [0u8; 8];
+                    buf[..chunk.len()].copy_from_slice(chunk);
+                    self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+                }
+                return;
+            }
+        };
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
     }
     fn write_u8(&mut self, i: u8) {
         self.write(&[i]);
