@@ -3,7 +3,7 @@
 //! B = 0 (Hu et al. 2021; rsLoRA scales by α/√r, Kalajdzievski 2023).
 
 use crate::ops;
-use crate::quant::{self, Nf4Tensor};
+use crate::quant::{self, GgufBlocks, Nf4Tensor};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
@@ -52,6 +52,9 @@ pub enum BaseQuantization {
     Nf4,
     /// NF4 with the absmax scales quantised to 8 bits (`"nf4-dq"`).
     Nf4DoubleQuant,
+    /// The GGUF file's own Q4_0/Q4_1/Q8_0 blocks (`"gguf"`), set from the
+    /// file with [`crate::quant::use_gguf_base`].
+    Gguf,
 }
 
 impl BaseQuantization {
@@ -72,6 +75,7 @@ impl BaseQuantization {
             BaseQuantization::None => "none",
             BaseQuantization::Nf4 => "nf4",
             BaseQuantization::Nf4DoubleQuant => "nf4-dq",
+            BaseQuantization::Gguf => "gguf",
         }
     }
 }
@@ -89,8 +93,9 @@ impl std::str::FromStr for BaseQuantization {
             "none" => Ok(BaseQuantization::None),
             "nf4" => Ok(BaseQuantization::Nf4),
             "nf4-dq" => Ok(BaseQuantization::Nf4DoubleQuant),
+            "gguf" => Ok(BaseQuantization::Gguf),
             other => Err(Error::Invalid(format!(
-                "lora: base_quantization = {other:?} is unknown — choose \"none\" (dense), \"nf4\" (4-bit NormalFloat) or \"nf4-dq\" (NF4 with double-quantised scales)"
+                "lora: base_quantization = {other:?} is unknown — choose \"none\" (dense), \"nf4\" (4-bit NormalFloat), \"nf4-dq\" (NF4 with double-quantised scales) or \"gguf\" (the GGUF file's own blocks)"
             ))),
         }
     }
@@ -211,6 +216,11 @@ enum BaseWeight {
         weight: Arc<Nf4Tensor>,
         dtype: DType,
     },
+    /// A GGUF file's blocks, used the same way.
+    Gguf {
+        weight: Arc<GgufBlocks>,
+        dtype: DType,
+    },
 }
 
 /// A linear layer `x·Wᵀ + b` whose frozen weight may carry a LoRA adapter.
@@ -239,7 +249,7 @@ impl LoraLinear {
     pub fn dense_weight(&self) -> Option<&Tensor> {
         match &self.weight {
             BaseWeight::Dense(w) => Some(w),
-            BaseWeight::Nf4 { .. } => None,
+            BaseWeight::Nf4 { .. } | BaseWeight::Gguf { .. } => None,
         }
     }
 
@@ -251,6 +261,7 @@ impl LoraLinear {
                 BaseQuantization::Nf4DoubleQuant
             }
             BaseWeight::Nf4 { .. } => BaseQuantization::Nf4,
+            BaseWeight::Gguf { .. } => BaseQuantization::Gguf,
         }
     }
 
@@ -259,6 +270,7 @@ impl LoraLinear {
         match &self.weight {
             BaseWeight::Dense(w) => w.elem_count() * w.dtype().size_in_bytes(),
             BaseWeight::Nf4 { weight, .. } => weight.storage_bytes(),
+            BaseWeight::Gguf { weight, .. } => weight.storage_bytes(),
         }
     }
 
@@ -271,7 +283,7 @@ impl LoraLinear {
                 self.weight = BaseWeight::Dense(v.as_tensor().clone());
                 Ok(v)
             }
-            BaseWeight::Nf4 { .. } => Err(Error::Invalid(format!(
+            BaseWeight::Nf4 { .. } | BaseWeight::Gguf { .. } => Err(Error::Invalid(format!(
                 "full fine-tuning needs dense base weights, but this layer's base is stored as {} — train LoRA adapters on a quantised base, or load the model without base_quantization",
                 self.base_quantization()
             ))),
@@ -294,6 +306,48 @@ impl LoraLinear {
         if want == self.base_quantization() {
             return Ok(());
         }
+        let double_quant = match want {
+            BaseQuantization::None => {
+                return Err(Error::Invalid(format!(
+                    "the base weight is already stored as {}; it cannot become dense again — reload the model",
+                    self.base_quantization()
+                )))
+            }
+            BaseQuantization::Nf4 => false,
+            BaseQuantization::Nf4DoubleQuant => true,
+            BaseQuantization::Gguf => {
+                return Err(Error::Invalid(
+                    "base_quantization = \"gguf\" takes its blocks from the GGUF file — use quant::use_gguf_base(model, file)".into(),
+                ))
+            }
+        };
+        let (w, dtype) = self.frozen_dense_base(want)?;
+        let weight = Arc::new(Nf4Tensor::from_tensor(w, double_quant)?);
+        self.weight = BaseWeight::Nf4 { weight, dtype };
+        Ok(())
+    }
+
+    /// Replaces the dense frozen base with a GGUF file's blocks of the same
+    /// shape (see [`crate::quant::use_gguf_base`]).
+    pub fn set_gguf_base(&mut self, blocks: GgufBlocks) -> Result<()> {
+        let (_, dtype) = self.frozen_dense_base(BaseQuantization::Gguf)?;
+        let (in_f, out_f) = self.features()?;
+        let (rows, cols) = quant::BlockWeight::dims(&blocks);
+        if (rows, cols) != (out_f, in_f) {
+            return Err(Error::Invalid(format!(
+                "the GGUF weight is {rows}x{cols} but this layer's base is {out_f}x{in_f} — the file does not belong to this model"
+            )));
+        }
+        self.weight = BaseWeight::Gguf {
+            weight: Arc::new(blocks),
+            dtype,
+        };
+        Ok(())
+    }
+
+    /// The dense, frozen, CPU, f32/f64 base that quantised storage
+    /// (`want`) may replace, or why not.
+    fn frozen_dense_base(&self, want: BaseQuantization) -> Result<(&Tensor, DType)> {
         let BaseWeight::Dense(w) = &self.weight else {
             return Err(Error::Invalid(format!(
                 "the base weight is already stored as {}; it cannot become {want} — reload the model",
@@ -317,14 +371,7 @@ impl LoraLinear {
                 "base_quantization = \"{want}\" needs the model loaded in f32 (it is {dtype:?})"
             )));
         }
-        let double_quant = match want {
-            BaseQuantization::None => unreachable!("a dense base matches \"none\" above"),
-            BaseQuantization::Nf4 => false,
-            BaseQuantization::Nf4DoubleQuant => true,
-        };
-        let weight = Arc::new(Nf4Tensor::from_tensor(w, double_quant)?);
-        self.weight = BaseWeight::Nf4 { weight, dtype };
-        Ok(())
+        Ok((w, dtype))
     }
 
     /// `(in, out)` feature counts.
@@ -332,6 +379,7 @@ impl LoraLinear {
         let (out_f, in_f) = match &self.weight {
             BaseWeight::Dense(w) => w.dims2()?,
             BaseWeight::Nf4 { weight, .. } => weight.dims(),
+            BaseWeight::Gguf { weight, .. } => quant::BlockWeight::dims(weight.as_ref()),
         };
         Ok((in_f, out_f))
     }
@@ -340,12 +388,9 @@ impl LoraLinear {
     pub fn forward(&self, x: &Tensor, dropout_rng: Option<&mut ChaCha8Rng>) -> Result<Tensor> {
         let y = match &self.weight {
             BaseWeight::Dense(w) => ops::linear(x, w, self.bias.as_ref())?,
-            BaseWeight::Nf4 { weight, .. } => {
-                let y = quant::blockwise_linear(x, weight)?;
-                match &self.bias {
-                    Some(b) => y.broadcast_add(b)?,
-                    None => y,
-                }
+            BaseWeight::Nf4 { weight, .. } => self.add_bias(quant::blockwise_linear(x, weight)?)?,
+            BaseWeight::Gguf { weight, .. } => {
+                self.add_bias(quant::blockwise_linear(x, weight)?)?
             }
         };
         let Some(ad) = &self.adapter else {
@@ -376,12 +421,22 @@ impl LoraLinear {
         Ok((y + (update * ad.scaling)?)?)
     }
 
+    fn add_bias(&self, y: Tensor) -> Result<Tensor> {
+        Ok(match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        })
+    }
+
     /// `W + (α/r)·B·A`: the weight with the adapter folded in (a quantised
     /// base is dequantised first, in the model's dtype).
     pub fn merged_weight(&self) -> Result<Tensor> {
         let base = match &self.weight {
             BaseWeight::Dense(w) => w.clone(),
             BaseWeight::Nf4 { weight, dtype } => {
+                weight.dequantize(&Device::Cpu)?.to_dtype(*dtype)?
+            }
+            BaseWeight::Gguf { weight, dtype } => {
                 weight.dequantize(&Device::Cpu)?.to_dtype(*dtype)?
             }
         };
@@ -574,6 +629,7 @@ mod tests {
             BaseQuantization::None,
             BaseQuantization::Nf4,
             BaseQuantization::Nf4DoubleQuant,
+            BaseQuantization::Gguf,
         ] {
             let json = serde_json::to_string(&q).unwrap();
             assert_eq!(json, format!("\"{q}\""));
@@ -585,5 +641,51 @@ mod tests {
             .to_string();
         assert!(e.contains("full_finetune") && e.contains("nf4"), "{e}");
         assert!(BaseQuantization::None.check_full_finetune().is_ok());
+    }
+
+    #[test]
+    fn a_gguf_base_replaces_a_dense_one_of_the_same_shape_only() {
+        use candle_core::quantized::{GgmlDType, QTensor};
+        let w = (crate::ops::tests::randn(&[4, 64], 18) * 0.1)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap();
+        let q = QTensor::quantize(&w, GgmlDType::Q4_1).unwrap();
+        let mut lin = LoraLinear::new(w.clone(), None);
+        let e = lin
+            .quantize_base(BaseQuantization::Gguf)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("use_gguf_base"), "{e}");
+        let wrong = QTensor::quantize(
+            &Tensor::zeros((2, 64), DType::F32, &Device::Cpu).unwrap(),
+            GgmlDType::Q4_1,
+        )
+        .unwrap();
+        let e = lin
+            .set_gguf_base(GgufBlocks::from_qtensor(&wrong, None).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2x64") && e.contains("4x64"), "{e}");
+        lin.set_gguf_base(GgufBlocks::from_qtensor(&q, None).unwrap())
+            .unwrap();
+        assert_eq!(lin.base_quantization(), BaseQuantization::Gguf);
+        assert_eq!(lin.base_weight_bytes(), 4 * 2 * 20);
+        let x = (crate::ops::tests::randn(&[3, 64], 19))
+            .to_dtype(DType::F32)
+            .unwrap();
+        let want = x
+            .matmul(&q.dequantize(&Device::Cpu).unwrap().t().unwrap())
+            .unwrap();
+        let diff = (lin.forward(&x, None).unwrap() - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_vec0::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "{diff}");
+        assert!(lin.make_weight_trainable().is_err());
     }
 }

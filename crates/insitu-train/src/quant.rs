@@ -582,6 +582,66 @@ pub fn quantize_model_base(model: &mut Model, q: BaseQuantization) -> crate::Res
     Ok(bytes)
 }
 
+/// llama.cpp's tensor name for a projection of layer `i` (the inverse of
+/// the import's renaming, for the seven projections only).
+fn gguf_projection_name(i: usize, module: &str) -> String {
+    let part = match module {
+        "q_proj" => "attn_q",
+        "k_proj" => "attn_k",
+        "v_proj" => "attn_v",
+        "o_proj" => "attn_output",
+        "gate_proj" => "ffn_gate",
+        "up_proj" => "ffn_up",
+        _ => "ffn_down",
+    };
+    format!("blk.{i}.{part}.weight")
+}
+
+/// Replaces every projection's dense frozen base of `model` with the
+/// matching blocks of the GGUF file it was imported from (Q4_0, Q4_1 or
+/// Q8_0; llama.cpp's q/k row order undone for llama models), so training
+/// sees exactly the imported values at the file's own size. Returns the
+/// bytes the projection weights occupy afterwards.
+pub fn use_gguf_base(model: &mut Model, gguf: &std::path::Path) -> crate::Result<usize> {
+    let bad = |message: String| crate::Error::BadFile {
+        path: gguf.to_path_buf(),
+        message,
+    };
+    let mut file = std::fs::File::open(gguf).map_err(|source| crate::Error::Io {
+        path: gguf.to_path_buf(),
+        source,
+    })?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut file)
+        .map_err(|e| bad(format!("not a readable GGUF file: {e}")))?;
+    let cfg = model.config().clone();
+    let permuted = cfg.model_type == "llama";
+    let mut bytes = 0;
+    for (i, layer) in model.layers.iter_mut().enumerate() {
+        for (module, lin) in layer.modules_mut() {
+            let name = gguf_projection_name(i, module);
+            if !content.tensor_infos.contains_key(&name) {
+                return Err(bad(format!(
+                    "tensor {name:?} is missing — this file is not the one the model was imported from"
+                )));
+            }
+            let q = content
+                .tensor(&mut file, &name, &candle_core::Device::Cpu)
+                .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
+            let rope_heads = match module {
+                "q_proj" if permuted => Some(cfg.num_attention_heads),
+                "k_proj" if permuted => Some(cfg.kv_heads()),
+                _ => None,
+            };
+            let blocks = GgufBlocks::from_qtensor(&q, rope_heads)
+                .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
+            lin.set_gguf_base(blocks)
+                .map_err(|e| bad(format!("tensor {name:?}: {e}")))?;
+            bytes += lin.base_weight_bytes();
+        }
+    }
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -138,3 +138,65 @@ fn gguf_blocks_reproduce_the_imported_weights() {
         assert_eq!(diff, 0.0, "{gguf_name}");
     }
 }
+
+#[test]
+#[ignore]
+fn a_gguf_base_gives_the_imported_models_loss() {
+    let Some(dir) = smollm2_dir() else { return };
+    let gguf = dir.join("../../gguf/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if !gguf.is_file() {
+        eprintln!("notice: {} not found — skipped", gguf.display());
+        return;
+    }
+    let md = insitu_train::hf::ModelDir::open(&dir).unwrap();
+    let dense = Model::from_dir(&md).unwrap();
+    let mut blocks = dense.clone();
+    let bytes = insitu_train::quant::use_gguf_base(&mut blocks, &gguf).unwrap();
+    println!(
+        "GGUF base: projection weights {:.1} MiB",
+        bytes as f64 / 1048576.0
+    );
+    let ids = md
+        .tokenizer
+        .encode(
+            "Patient reviewed on the ward; observations stable, plan to continue antibiotics.",
+            false,
+        )
+        .unwrap();
+    let t = ids.len();
+    let input_ids =
+        candle_core::Tensor::from_vec(ids.clone(), (1, t), &candle_core::Device::Cpu).unwrap();
+    let positions = candle_core::Tensor::from_vec(
+        (0..t as u32).collect::<Vec<_>>(),
+        (1, t),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let labels: Vec<u32> = ids[1..]
+        .iter()
+        .copied()
+        .chain([insitu_train::ops::IGNORE_INDEX])
+        .collect();
+    let loss = |m: &Model| {
+        let h = m
+            .forward(
+                insitu_train::model::ForwardInputs {
+                    input_ids: &input_ids,
+                    positions: &positions,
+                    mask: None,
+                },
+                None,
+            )
+            .unwrap();
+        m.token_nll(&h, &labels)
+            .unwrap()
+            .0
+            .mean_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    let (a, b) = (loss(&dense), loss(&blocks));
+    println!("loss per token: dense {a:.6}, GGUF blocks {b:.6}");
+    assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+}
