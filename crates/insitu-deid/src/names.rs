@@ -60,7 +60,11 @@ impl<'a> Key<'a> {
         {
             Key(std::borrow::Cow::Borrowed(word))
         } else {
-            Key(std::borrow::Cow::Owned(word.to_lowercase()))
+            Key(std::borrow::Cow::Owned(if word.is_ascii() {
+                word.to_ascii_lowercase()
+            } else {
+                word.to_lowercase()
+            }))
         }
     }
 
@@ -488,6 +492,10 @@ struct Sets {
     weak_labels: WordSet,
     colon_only: WordSet,
     label_heads: WordSet,
+    /// Label phrases by their first word, so a head word is compared only
+    /// with the phrases it can start.
+    labels_by_head:
+        std::collections::HashMap<&'static str, Vec<&'static [&'static str]>, WordHasherBuild>,
     profession_heads: WordSet,
     org_heads: WordSet,
 }
@@ -506,6 +514,14 @@ fn sets() -> &'static Sets {
         weak_labels: WEAK_LABELS.iter().copied().collect(),
         colon_only: COLON_ONLY.iter().copied().collect(),
         label_heads: NAME_LABELS.iter().map(|p| p[0]).collect(),
+        labels_by_head: {
+            let mut by_head: std::collections::HashMap<_, Vec<_>, WordHasherBuild> =
+                std::collections::HashMap::default();
+            for label in NAME_LABELS {
+                by_head.entry(label[0]).or_default().push(*label);
+            }
+            by_head
+        },
         profession_heads: PROFESSION_TRIGGERS.iter().map(|p| p[0]).collect(),
         org_heads: ORG_TRIGGERS.iter().map(|p| p[0]).collect(),
     })
@@ -1618,7 +1634,10 @@ impl Ctx<'_> {
             if !self.words[i].has(LABEL_HEAD) {
                 continue;
             }
-            for label in NAME_LABELS {
+            let Some(candidates) = sets().labels_by_head.get(self.words[i].key.as_str()) else {
+                continue;
+            };
+            for &label in candidates {
                 if !self.matches_phrase(i, label) {
                     continue;
                 }
@@ -1848,10 +1867,14 @@ impl Ctx<'_> {
             return;
         }
         for i in 0..self.words.len() {
-            if self.tag[i].is_some() || !found.contains(&self.words[i].key) {
+            // Cheap tests first: most words are lower case or already tagged.
+            if self.tag[i].is_some()
+                || !self.looks_capitalised(i)
+                || !found.contains(&self.words[i].key)
+            {
                 continue;
             }
-            if !self.looks_capitalised(i) || eponym_follows(self.text, &self.words, i) {
+            if eponym_follows(self.text, &self.words, i) {
                 continue;
             }
             // A name that is also a word ("Rose") propagates only mid-sentence.
