@@ -5,7 +5,8 @@
 //! ```text
 //! cargo xtask bench qlora [--shape tiny|smollm2-135m] [--model DIR]
 //!     [--steps N] [--seq 128] [--batch 4] [--rank 16] [--lr 1e-3]
-//!     [--margin 0.05] [--variants none,nf4,nf4-dq] [--gradient-checkpointing]
+//!     [--margin 0.05] [--variants none,nf4,nf4-dq,gguf] [--gguf FILE]
+//!     [--gradient-checkpointing]
 //! ```
 //!
 //! Each variant runs in its own child process (this binary re-invoked with
@@ -63,9 +64,14 @@ struct Args {
     /// the base weights are a larger share of the peak).
     #[arg(long)]
     gradient_checkpointing: bool,
-    /// Which storage forms to compare; the first is the reference.
-    #[arg(long, value_delimiter = ',', default_value = "none,nf4,nf4-dq")]
-    variants: Vec<String>,
+    /// Which storage forms to compare; the first is the reference (default:
+    /// none, nf4, nf4-dq, and gguf when the model's GGUF file is known).
+    #[arg(long, value_delimiter = ',')]
+    variants: Option<Vec<String>>,
+    /// The GGUF file a real model was imported from, for the `gguf` variant
+    /// (default for the imported SmolLM2: the `insitu base fetch` cache).
+    #[arg(long)]
+    gguf: Option<PathBuf>,
     /// Internal: run one variant in this process and print its JSON line.
     #[arg(long, hide = true)]
     child: Option<String>,
@@ -83,6 +89,8 @@ struct TokenFile {
     random_config: Option<serde_json::Value>,
     /// A real model directory.
     model_dir: Option<PathBuf>,
+    /// The GGUF file it was imported from, for the `gguf` variant.
+    gguf: Option<PathBuf>,
     train: Vec<Vec<u32>>,
     val: Vec<Vec<u32>>,
 }
@@ -117,14 +125,11 @@ fn proc_status_bytes(field: &str) -> u64 {
 pub fn run(args: &[String]) -> anyhow::Result<()> {
     let args =
         Args::try_parse_from(std::iter::once("qlora".to_string()).chain(args.iter().cloned()))?;
-    for v in &args.variants {
-        v.parse::<BaseQuantization>()?;
-    }
     if let Some(variant) = &args.child {
         return child(&args, variant);
     }
-    if args.batch == 0 || args.seq < 2 || args.variants.is_empty() {
-        anyhow::bail!("--batch must be ≥ 1, --seq ≥ 2 and --variants name at least one form");
+    if args.batch == 0 || args.seq < 2 {
+        anyhow::bail!("--batch must be ≥ 1 and --seq ≥ 2");
     }
     let steps = args
         .steps
@@ -135,11 +140,27 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         });
     let work = tempfile::tempdir()?;
     let (tokens, label) = token_file(&args, steps)?;
+    let variants = match &args.variants {
+        Some(v) => v.clone(),
+        None => ["none", "nf4", "nf4-dq"]
+            .into_iter()
+            .chain(tokens.gguf.is_some().then_some("gguf"))
+            .map(String::from)
+            .collect(),
+    };
+    for v in &variants {
+        if v.parse::<BaseQuantization>()? == BaseQuantization::Gguf && tokens.gguf.is_none() {
+            anyhow::bail!("the gguf variant needs the model's GGUF file — pass --gguf FILE");
+        }
+    }
+    if variants.is_empty() {
+        anyhow::bail!("--variants names no storage form");
+    }
     let ids_path = work.path().join("ids.json");
     std::fs::write(&ids_path, serde_json::to_vec(&tokens)?)?;
 
     let mut results: Vec<Figures> = Vec::new();
-    for variant in &args.variants {
+    for variant in &variants {
         eprintln!("== {label}: base {variant}");
         results.push(run_child(&args, variant, steps, &ids_path)?);
     }
@@ -246,6 +267,10 @@ fn token_file(args: &Args, steps: usize) -> anyhow::Result<(TokenFile, String)> 
         let label = format!("{} (real weights)", dir.display());
         return Ok((
             TokenFile {
+                gguf: args.gguf.clone().or_else(|| {
+                    let cached = dir.join("../../gguf/SmolLM2-135M-Instruct.Q4_1.gguf");
+                    (args.model.is_none() && cached.is_file()).then_some(cached)
+                }),
                 random_config: None,
                 model_dir: Some(dir),
                 train,
@@ -267,6 +292,7 @@ fn token_file(args: &Args, steps: usize) -> anyhow::Result<(TokenFile, String)> 
         .collect();
     Ok((
         TokenFile {
+            gguf: None,
             random_config: Some(config),
             model_dir: None,
             train,
@@ -378,7 +404,13 @@ fn child(args: &Args, variant: &str) -> anyhow::Result<()> {
         ..LoraConfig::default()
     };
     model.attach_lora(&lora, 0)?;
-    let base_projection_bytes = insitu_train::quant::quantize_model_base(&mut model, q)?;
+    let base_projection_bytes = match (q, &tokens.gguf) {
+        (BaseQuantization::Gguf, Some(file)) => {
+            insitu_train::quant::use_gguf_base(&mut model, file)?
+        }
+        (BaseQuantization::Gguf, None) => anyhow::bail!("the gguf variant needs --gguf FILE"),
+        _ => insitu_train::quant::quantize_model_base(&mut model, q)?,
+    };
     let load_peak_rss_bytes = proc_status_bytes("VmHWM:");
     // "5" resets VmHWM to the current RSS (Linux ≥ 4.0), so the next peak
     // is the training's alone.
