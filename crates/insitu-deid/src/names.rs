@@ -178,11 +178,25 @@ pub(crate) fn words(text: &str) -> Vec<Word<'_>> {
     let mut out = Vec::new();
     let mut line = 0usize;
     let mut line_cased = Vec::new();
-    // First pass: which lines have both cases.
-    for l in text.split('\n') {
-        let has_upper = l.chars().any(char::is_uppercase);
-        let has_lower = l.chars().any(char::is_lowercase);
-        line_cased.push(has_upper && has_lower);
+    // First pass: which lines have both cases (bytewise for ASCII text).
+    if text.is_ascii() {
+        let (mut upper, mut lower) = (false, false);
+        for &b in text.as_bytes() {
+            if b == b'\n' {
+                line_cased.push(upper && lower);
+                (upper, lower) = (false, false);
+            } else {
+                upper |= b.is_ascii_uppercase();
+                lower |= b.is_ascii_lowercase();
+            }
+        }
+        line_cased.push(upper && lower);
+    } else {
+        for l in text.split('\n') {
+            let has_upper = l.chars().any(char::is_uppercase);
+            let has_lower = l.chars().any(char::is_lowercase);
+            line_cased.push(has_upper && has_lower);
+        }
     }
     let mut sentence_start = true;
     let mut iter = text.char_indices().peekable();
