@@ -118,6 +118,7 @@ impl Detector {
         let mut spans = merge(text, spans);
         let mut ages = ages_beside_names(text, &spans, self.config.ages);
         ages.extend(ages_beside_people(text, self.config.ages));
+        ages.extend(towns_before_postcodes(text, &spans));
         if self.config.times {
             ages.extend(times_after_dates(text, &spans));
         }
@@ -309,6 +310,78 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
     out
 }
 
+/// Whether a line is a short run of capitalised words (a town, a house
+/// name or a locality in an address block): no digits, at most three words.
+fn address_locality(line: &str) -> bool {
+    let line = line.trim().trim_end_matches(',').trim_end();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    !line.is_empty()
+        && line.len() <= 40
+        && (1..=3).contains(&words.len())
+        && words.iter().all(|w| {
+            w.starts_with(|c: char| c.is_uppercase())
+                && w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.'))
+        })
+}
+
+/// UK address blocks: the town written just before a postcode, on its line
+/// ("Anytown AB1 2CD", "Anytown, AB1 2CD") or on the one or two lines above
+/// it, is a location even when no list knows it.
+fn towns_before_postcodes(text: &str, spans: &[Span]) -> Vec<Span> {
+    // Already found in full: nothing to add (a partial find is widened).
+    let covered = |a: usize, b: usize| spans.iter().any(|s| s.start <= a && b <= s.end);
+    let mut out = Vec::new();
+    let push = |start: usize, end: usize, out: &mut Vec<Span>| {
+        if start < end && !covered(start, end) {
+            out.push(Span {
+                start,
+                end,
+                category: Category::Location,
+                detector: "address_block",
+                confidence: 0.6,
+            });
+        }
+    };
+    for pc in spans.iter().filter(|s| s.detector == "uk_postcode") {
+        let line_start = text[..pc.start].rfind('\n').map_or(0, |i| i + 1);
+        let before = &text[line_start..pc.start];
+        let head = before.trim_end().trim_end_matches(',').trim_end();
+        if !head.is_empty() {
+            // The town on the postcode's own line: the words after the last comma.
+            let from = head.rfind(',').map_or(0, |i| i + 1);
+            let town = head[from..].trim_start();
+            let town_start = line_start + (head.len() - town.len());
+            if address_locality(town) {
+                push(town_start, line_start + head.len(), &mut out);
+            }
+            continue;
+        }
+        // The postcode opens its line: look at up to two lines above.
+        let mut end = line_start;
+        for _ in 0..2 {
+            if end == 0 {
+                break;
+            }
+            let above_end = end - 1;
+            let above_start = text[..above_end].rfind('\n').map_or(0, |i| i + 1);
+            let line = &text[above_start..above_end];
+            if !address_locality(line) {
+                break;
+            }
+            let lead = line.len() - line.trim_start().len();
+            let trimmed = line.trim().trim_end_matches(',').trim_end();
+            push(
+                above_start + lead,
+                above_start + lead + trimmed.len(),
+                &mut out,
+            );
+            end = above_start;
+        }
+    }
+    out
+}
+
 /// "18/07/2020 2125": four digits right after a date are its clock time.
 fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
@@ -373,6 +446,49 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn found(text: &str) -> Vec<(&str, Category)> {
+        scan(text)
+            .iter()
+            .map(|s| (&text[s.start..s.end], s.category))
+            .collect()
+    }
+
+    #[test]
+    fn towns_in_address_blocks_are_found_without_a_list() {
+        let block = "Mrs Jane Okoro\n14 Quarry Lane\nFoxbridge Magna\nAB12 4DX\n";
+        assert!(
+            found(block).contains(&("Foxbridge Magna", Category::Location)),
+            "{:?}",
+            found(block)
+        );
+        let inline = "Address: 3 Mill Row, Upper Wobbleton, AB12 4DX.";
+        // Found (another rule may name the category first).
+        assert!(
+            found(inline).iter().any(|(s, _)| *s == "Upper Wobbleton"),
+            "{:?}",
+            found(inline)
+        );
+        // Not an address block: capitalised words before a postcode-shaped
+        // line that is not a postcode stay alone.
+        assert!(found("Plan\nRepeat Bloods\nFBC U&E\n").is_empty());
+    }
+
+    #[test]
+    fn institutions_with_and_or_of_in_their_names() {
+        let t =
+            "Transferred from Brigham and Women's Hospital to the Royal Infirmary of Edinburgh.";
+        let f = found(t);
+        assert!(
+            f.iter()
+                .any(|(s, _)| s.contains("Brigham and Women's Hospital")),
+            "{f:?}"
+        );
+        assert!(
+            f.iter().any(|(s, _)| s.contains("Infirmary of Edinburgh")),
+            "{f:?}"
+        );
+    }
 
     #[test]
     fn a_letter_header_is_fully_found() {
