@@ -92,6 +92,12 @@ impl PartialEq<&str> for Key<'_> {
     }
 }
 
+/// Whether `s` is exactly one character (an initial), without counting all of them.
+fn single_char(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some() && chars.next().is_none()
+}
+
 impl Word<'_> {
     /// Whether the word is in any of the lists in `mask`.
     fn has(&self, mask: u32) -> bool {
@@ -1417,7 +1423,7 @@ impl Ctx<'_> {
                 continue;
             }
             let w = &self.words[j];
-            let initial = w.key.chars().count() == 1
+            let initial = single_char(&w.key)
                 && w.shape != Shape::Lower
                 && self.words.get(j + 1).is_some_and(|n| n.line == w.line);
             if !initial && (!self.name_candidate(j) || w.has(CREDENTIAL)) {
@@ -1450,7 +1456,7 @@ impl Ctx<'_> {
                 continue;
             }
             let k = w.key.as_str();
-            let initial = k.chars().count() == 1 && w.shape != Shape::Lower;
+            let initial = single_char(k) && w.shape != Shape::Lower;
             if !initial
                 && (self.is_stop(j)
                     || w.glued_digit
@@ -1587,14 +1593,14 @@ impl Ctx<'_> {
         // An initial before a surname: "A. Duke", "R Moody".
         for i in 1..self.words.len() {
             let (a, b) = (&self.words[i - 1], &self.words[i]);
-            let initial = a.key.chars().count() == 1
+            let initial = single_char(&a.key)
                 && a.shape == Shape::Title
                 && !a.glued_digit
                 && !self.text[..a.start].ends_with(']');
             // With its full stop an initial vouches for any unknown word: "M. Delacroix".
             let dotted_unknown = self.text[a.end..].starts_with('.')
                 && !b.has(COMMON | CLINICAL | STOP_WORD | TITLE)
-                && b.key.chars().count() >= 3;
+                && b.key.chars().nth(2).is_some();
             if initial
                 && b.shape == Shape::Title
                 && self.adjacent(i - 1, i, false)
@@ -1736,6 +1742,13 @@ impl Ctx<'_> {
             &["regards"],
         ];
         for c in 0..self.words.len() {
+            // Every sign-off starts with one of these letters: skip the rest cheaply.
+            if !matches!(
+                self.words[c].key.as_bytes().first(),
+                Some(b'y' | b'k' | b'b' | b'm' | b'r')
+            ) {
+                continue;
+            }
             let Some(cue) = CUES.iter().find(|cue| self.matches_phrase(c, cue)) else {
                 continue;
             };
@@ -1855,7 +1868,7 @@ impl Ctx<'_> {
                         continue;
                     }
                     let w = &self.words[j];
-                    let initial = w.key.chars().count() == 1 && w.shape != Shape::Lower;
+                    let initial = single_char(&w.key) && w.shape != Shape::Lower;
                     let namey = self.in_names(j) || !w.has(COMMON);
                     // "Jane Smith" and "Smith, Jane" both; sentence starts only when namey.
                     if initial || (namey && !w.has(CLINICAL)) || self.in_names(j) {
@@ -1872,7 +1885,7 @@ impl Ctx<'_> {
         for i in 0..self.words.len() {
             if let Some((Category::Name, _, conf)) = self.tag[i] {
                 let k = &self.words[i].key;
-                if conf >= 0.7 && k.chars().count() >= 2 && !found.contains(k) {
+                if conf >= 0.7 && k.chars().nth(1).is_some() && !found.contains(k) {
                     found.push(k.clone());
                 }
             }
@@ -1967,10 +1980,14 @@ impl Ctx<'_> {
     /// first and its employment after a comma.
     fn professions_before_employment(&mut self) {
         for e in 1..self.words.len() {
+            // The comma first: it rules out almost every word cheaply.
+            let gap = &self.text[self.words[e - 1].end..self.words[e].start];
+            if gap != ", " {
+                continue;
+            }
             let key = self.words[e].key.as_str();
             let employment = matches!(key, "employed" | "self-employed" | "works" | "working");
-            let gap = &self.text[self.words[e - 1].end..self.words[e].start];
-            if !employment || gap != ", " {
+            if !employment {
                 continue;
             }
             let mut j = e;
@@ -2359,7 +2376,7 @@ pub(crate) fn unexplained_capitalised(text: &str, spans: &[Span]) -> usize {
     words(text)
         .iter()
         .filter(|w| w.cased_line && w.shape == Shape::Title && !w.sentence_start && !w.glued_digit)
-        .filter(|w| w.key.chars().count() >= 3)
+        .filter(|w| w.key.chars().nth(2).is_some())
         .filter(|w| {
             let k = w.key.as_str();
             !lex.common.contains(k)
