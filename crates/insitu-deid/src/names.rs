@@ -42,9 +42,14 @@ pub(crate) struct Word<'a> {
     possessive: bool,
     /// A digit touches the word ("ST4", "x3days"): a code, never a name.
     glued_digit: bool,
-    /// Which word lists hold `key` (bits below), looked up once per word
-    /// because the rules ask again and again.
+    /// Which rule word lists hold `key` (bits below), looked up once per
+    /// word in a small table because the rules ask again and again.
     flags: u32,
+    /// Bits from the big dictionaries (names, English words, clinical
+    /// terms, list starts), looked up only when a rule first asks: most
+    /// lower-case words never need them, and each look-up in a table of
+    /// 200,000 words is a cache miss.
+    lexicon: std::cell::Cell<u32>,
 }
 
 /// A word's lower-case form: borrowed from the note when the word is
@@ -101,7 +106,24 @@ fn single_char(s: &str) -> bool {
 impl Word<'_> {
     /// Whether the word is in any of the lists in `mask`.
     fn has(&self, mask: u32) -> bool {
-        self.flags & mask != 0
+        let mut flags = self.flags;
+        if mask & LEXICON_BITS != 0 {
+            flags |= self.lexicon_flags();
+        }
+        flags & mask != 0
+    }
+
+    fn lexicon_flags(&self) -> u32 {
+        let cached = self.lexicon.get();
+        if cached != NOT_LOOKED_UP {
+            return cached;
+        }
+        let flags = lexicon_flag_map()
+            .get(self.key.as_str())
+            .copied()
+            .unwrap_or(0);
+        self.lexicon.set(flags);
+        flags
     }
 }
 
@@ -124,20 +146,29 @@ const EPONYM_NOUN: u32 = 1 << 14;
 const PLACE_START: u32 = 1 << 15;
 /// First word of a listed organisation name.
 const ORG_LIST_START: u32 = 1 << 16;
+/// The bits that live in the big dictionary table.
+const LEXICON_BITS: u32 = FIRST | SURNAME | COMMON | CLINICAL | PLACE_START | ORG_LIST_START;
+/// `Word::lexicon` before its first look-up.
+const NOT_LOOKED_UP: u32 = 1 << 31;
 
-/// Every list a word can be in, as one map from lower-case word to bits.
-fn flag_map() -> &'static std::collections::HashMap<&'static str, u32, WordHasherBuild> {
-    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, u32, WordHasherBuild>> =
-        std::sync::OnceLock::new();
+type FlagMap = std::collections::HashMap<&'static str, u32, WordHasherBuild>;
+
+fn flag_table(lists: &[(&WordSet, u32)]) -> FlagMap {
+    let mut map = FlagMap::default();
+    for (set, bit) in lists {
+        for w in set.iter() {
+            *map.entry(*w).or_insert(0) |= *bit;
+        }
+    }
+    map
+}
+
+/// The rule word lists (a few hundred words) as one map from word to bits.
+fn flag_map() -> &'static FlagMap {
+    static MAP: std::sync::OnceLock<FlagMap> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
-        let lex = Lexicon::get();
         let sets = sets();
-        let mut map = std::collections::HashMap::default();
-        let lists: [(&WordSet, u32); 14] = [
-            (&lex.first, FIRST),
-            (&lex.surnames, SURNAME),
-            (&lex.common, COMMON),
-            (&lex.clinical, CLINICAL),
+        flag_table(&[
             (&sets.stop, STOP_WORD),
             (&sets.titles, TITLE),
             (&sets.credentials, CREDENTIAL),
@@ -148,12 +179,21 @@ fn flag_map() -> &'static std::collections::HashMap<&'static str, u32, WordHashe
             (&sets.org_heads, ORG_HEAD),
             (&sets.label_heads, LABEL_HEAD),
             (&sets.eponym_nouns, EPONYM_NOUN),
-        ];
-        for (set, bit) in lists {
-            for w in set {
-                *map.entry(*w).or_insert(0) |= bit;
-            }
-        }
+        ])
+    })
+}
+
+/// The big dictionaries as one map from word to bits.
+fn lexicon_flag_map() -> &'static FlagMap {
+    static MAP: std::sync::OnceLock<FlagMap> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let lex = Lexicon::get();
+        let mut map = flag_table(&[
+            (&lex.first, FIRST),
+            (&lex.surnames, SURNAME),
+            (&lex.common, COMMON),
+            (&lex.clinical, CLINICAL),
+        ]);
         for (heads, bit) in [
             (&lex.place_heads, PLACE_START),
             (&lex.organisation_heads, ORG_LIST_START),
@@ -258,6 +298,7 @@ pub(crate) fn words(text: &str) -> Vec<Word<'_>> {
             end,
             shape,
             flags: flags_of(&key),
+            lexicon: std::cell::Cell::new(NOT_LOOKED_UP),
             key,
             cased_line: line_cased[line],
             sentence_start,
@@ -1795,23 +1836,26 @@ impl Ctx<'_> {
         if !surface.contains('-') {
             return false;
         }
-        let flags = flag_map();
         let parts: Vec<&str> = surface.split('-').collect();
-        let lower: Vec<String> = parts.iter().map(|p| p.to_lowercase()).collect();
+        let part_flags: Vec<u32> = parts
+            .iter()
+            .map(|p| {
+                let lower = p.to_lowercase();
+                flags_of(&lower)
+                    | lexicon_flag_map()
+                        .get(lower.as_str())
+                        .copied()
+                        .unwrap_or(0)
+            })
+            .collect();
         parts.len() == 2
             && parts
                 .iter()
                 .all(|p| p.starts_with(char::is_uppercase) && p.len() >= 2)
-            && lower.iter().any(|p| {
-                flags
-                    .get(p.as_str())
-                    .is_some_and(|f| f & (FIRST | SURNAME) != 0)
-            })
-            && lower.iter().all(|p| {
-                flags
-                    .get(p.as_str())
-                    .is_none_or(|f| f & (CLINICAL | STOP_WORD | TITLE) == 0)
-            })
+            && part_flags.iter().any(|f| f & (FIRST | SURNAME) != 0)
+            && part_flags
+                .iter()
+                .all(|f| f & (CLINICAL | STOP_WORD | TITLE) == 0)
     }
 
     fn dictionary(&mut self) {
@@ -2154,7 +2198,7 @@ fn gazetteer(
     let mut key = String::new();
     while wi < ctx.words.len() {
         // Longest place name (up to four words) starting at this word.
-        let longest = if ctx.words[wi].has(start_bit) && ctx.looks_capitalised(wi) {
+        let longest = if ctx.looks_capitalised(wi) && ctx.words[wi].has(start_bit) {
             heads
                 .get(ctx.words[wi].key.as_str())
                 .map_or(0, |&n| n.min(4))
