@@ -232,27 +232,27 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
     ];
     let mut out = Vec::new();
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_alphabetic() || (i > 0 && bytes[i - 1].is_ascii_alphabetic()) {
-            i += 1;
+    // Start from each number that follows " " or " (" (rare), then look
+    // back for the word before it, instead of testing every word.
+    for (pos, &b) in bytes.iter().enumerate() {
+        if !b.is_ascii_digit() || pos < 2 {
             continue;
         }
-        let len = bytes[i..]
+        let i = match (bytes[pos - 2], bytes[pos - 1]) {
+            (b' ', b'(') => pos - 2,
+            (_, b' ') => pos - 1,
+            _ => continue,
+        };
+        let len = bytes[..i]
             .iter()
+            .rev()
             .take_while(|b| b.is_ascii_alphabetic())
             .count();
-        let word = &text[i..i + len];
-        i += len;
-        let rest = &text[i..];
-        // Cheap test first: a digit or "(digit" must follow the word.
-        let number_follows = match rest.as_bytes() {
-            [b' ', b'(', d, ..] | [b' ', d, ..] => d.is_ascii_digit(),
-            _ => false,
-        };
-        if !number_follows || !PEOPLE.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+        let word = &text[i - len..i];
+        if len == 0 || !PEOPLE.iter().any(|p| p.eq_ignore_ascii_case(word)) {
             continue;
         }
+        let rest = &text[i..];
         let (mut at, paren) = match rest.strip_prefix(" (") {
             Some(r) => (i + rest.len() - r.len(), true),
             None => match rest.strip_prefix(' ') {

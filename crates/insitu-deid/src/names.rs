@@ -1841,11 +1841,7 @@ impl Ctx<'_> {
             .iter()
             .map(|p| {
                 let lower = p.to_lowercase();
-                flags_of(&lower)
-                    | lexicon_flag_map()
-                        .get(lower.as_str())
-                        .copied()
-                        .unwrap_or(0)
+                flags_of(&lower) | lexicon_flag_map().get(lower.as_str()).copied().unwrap_or(0)
             })
             .collect();
         parts.len() == 2
