@@ -221,7 +221,8 @@ fn is_word_char(c: char) -> bool {
 
 /// Splits text into alphabetic words (internal apostrophes and hyphens kept).
 pub(crate) fn words(text: &str) -> Vec<Word<'_>> {
-    let mut out = Vec::new();
+    // About one word per six bytes of clinical text: reserve once.
+    let mut out = Vec::with_capacity(text.len() / 6 + 8);
     let mut line = 0usize;
     let mut line_cased = Vec::new();
     // First pass: which lines have both cases (bytewise for ASCII text).
@@ -323,6 +324,32 @@ fn strip_possessive(raw: &str) -> (&str, bool) {
 }
 
 fn shape_of(w: &str) -> Shape {
+    if w.is_ascii() {
+        // Bytewise for the usual ASCII word; same rules as below.
+        let letters = || w.bytes().filter(u8::is_ascii_alphabetic);
+        let Some(first) = letters().next() else {
+            return Shape::Mixed;
+        };
+        let rest = letters().count() - 1;
+        let upper = letters().skip(1).filter(u8::is_ascii_uppercase).count();
+        return if first.is_ascii_uppercase() {
+            if upper == rest {
+                if rest == 0 {
+                    Shape::Title
+                } else {
+                    Shape::Upper
+                }
+            } else if upper <= 2 {
+                Shape::Title
+            } else {
+                Shape::Mixed
+            }
+        } else if upper == 0 {
+            Shape::Lower
+        } else {
+            Shape::Mixed
+        };
+    }
     let mut chars = w.chars().filter(|c| c.is_alphabetic());
     let Some(first) = chars.next() else {
         return Shape::Mixed;
