@@ -38,6 +38,10 @@ pub struct LoraConfig {
     /// Scale by α/√r instead of α/r.
     #[serde(default)]
     pub use_rslora: bool,
+    /// How the frozen base projections are stored while training (insitu's
+    /// own key, not PEFT's: `adapter_config.json` never carries it).
+    #[serde(default)]
+    pub base_quantization: BaseQuantization,
 }
 
 /// Storage of the frozen base projections during LoRA training
@@ -124,6 +128,7 @@ impl Default for LoraConfig {
                 .map(String::from)
                 .to_vec(),
             use_rslora: false,
+            base_quantization: BaseQuantization::None,
         }
     }
 }
@@ -295,8 +300,14 @@ impl LoraLinear {
     /// needs nothing; quantised storage is chosen with
     /// [`crate::quant::quantize_model_base`] until `LoraConfig` carries
     /// `base_quantization` (then this calls [`LoraLinear::quantize_base`]).
-    pub fn prepare_frozen_base(&mut self, _cfg: &LoraConfig) -> Result<()> {
-        Ok(())
+    pub fn prepare_frozen_base(&mut self, cfg: &LoraConfig) -> Result<()> {
+        match cfg.base_quantization {
+            // "none" leaves the base as loaded (or as the caller already
+            // stored it); GGUF blocks come from the file, set by
+            // `quant::use_gguf_base`.
+            BaseQuantization::None | BaseQuantization::Gguf => Ok(()),
+            q => self.quantize_base(q),
+        }
     }
 
     /// Stores the frozen base weight as `q` asks: NF4 quantises the dense

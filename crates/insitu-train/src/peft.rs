@@ -294,6 +294,7 @@ pub fn read_adapter(dir: &Path) -> Result<(LoraConfig, HashMap<String, Tensor>)>
         use_rslora: field("use_rslora")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        ..LoraConfig::default()
     };
     lora.validate().map_err(|e| bad(e.to_string()))?;
     let weights = dir.join(ADAPTER_WEIGHTS);

@@ -1035,6 +1035,7 @@ mod tests {
                 lora_dropout: 0.1,
                 target_modules: all,
                 use_rslora: false,
+                ..LoraConfig::default()
             };
             model.attach_lora(&lora, seed).unwrap();
         }

@@ -13,6 +13,7 @@ fn lora() -> LoraConfig {
         lora_dropout: 0.0,
         target_modules: vec!["q_proj".into(), "down_proj".into()],
         use_rslora: true,
+        ..LoraConfig::default()
     }
 }
 
@@ -168,6 +169,7 @@ fn write_adapter_for_peft_interop() {
         lora_dropout: 0.0,
         target_modules: vec!["q_proj".into(), "v_proj".into(), "down_proj".into()],
         use_rslora: false,
+        ..LoraConfig::default()
     };
     let dev = Device::Cpu;
     let mut ts = HashMap::new();

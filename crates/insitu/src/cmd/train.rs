@@ -20,11 +20,13 @@ or {\"instruction\", \"input\", \"output\"}. The run directory receives adapter/
 (PEFT), metrics.jsonl, tensorboard/, checkpoints/ and run.json.
 
 run.toml (all keys optional):
-  [lora]      r, lora_alpha, lora_dropout, target_modules, use_rslora
+  [lora]      r, lora_alpha, lora_dropout, target_modules, use_rslora,
+              base_quantization (none|nf4|nf4-dq: QLoRA-style 4-bit frozen base)
   [training]  seed, max_seq_length, per_device_train_batch_size,
               gradient_accumulation_steps, num_train_epochs, max_steps,
               learning_rate, warmup_steps, lr_scheduler_type (constant|linear|cosine),
-              weight_decay, max_grad_norm, packing, eval_steps, save_steps, full_finetune
+              weight_decay, max_grad_norm, packing, eval_steps, save_steps, full_finetune,
+              gradient_checkpointing (recompute each layer in backward: less memory)
   [privacy]   target_epsilon | noise_multiplier (either turns on user-level DP-SGD),
               delta (default min(1e-5, patients^-1.1)), max_grad_norm (per-patient
               clip C, default 1.0), sampling_rate | expected_patients_per_step
@@ -149,6 +151,16 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         cfg.lora
             .validate()
             .map_err(|e| crate::exit::input(e.to_string()))?;
+    } else {
+        cfg.lora
+            .base_quantization
+            .check_full_finetune()
+            .map_err(|e| crate::exit::input(e.to_string()))?;
+    }
+    if cfg.lora.base_quantization == insitu_train::lora::BaseQuantization::Gguf {
+        return Err(crate::exit::input(
+            "lora.base_quantization = \"gguf\" is not available from `insitu train` yet (the imported model does not record its GGUF path) — use \"nf4\" or \"nf4-dq\", or measure the GGUF base with `cargo xtask bench qlora --gguf FILE`",
+        ));
     }
     let train_path = args.dataset.join("train.jsonl");
     if !train_path.is_file() {
