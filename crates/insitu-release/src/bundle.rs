@@ -152,6 +152,15 @@ pub fn release_digest(facts: &RunFacts) -> Result<String, Error> {
         "{}  facts/dataset_counts.json",
         hex::encode(Sha256::digest(&counts))
     ));
+    // The card quotes the held-out evaluation: evaluating after approval
+    // changes what would leave, so it voids the approvals.
+    if !facts.evaluation.is_empty() {
+        let eval = serde_json::to_vec(&facts.evaluation).expect("numbers serialise");
+        lines.push(format!(
+            "{}  facts/evaluation.json",
+            hex::encode(Sha256::digest(&eval))
+        ));
+    }
     lines.sort();
     let mut h = Sha256::new();
     for l in &lines {
@@ -324,6 +333,8 @@ fn allowed_values(
     // figures, not identifiers, however long their digits run.
     v.extend(facts.dataset_counts.values().map(|x| format!("{x}")));
     v.extend(facts.patients_per_split.values().map(|x| x.to_string()));
+    // Evaluation figures (a perplexity of 28.01 reads like a date).
+    v.extend(facts.evaluation.values().map(|x| format!("{x}")));
     for a in approvals {
         v.push(a.user_name.clone());
         v.push(a.decided_at.clone());

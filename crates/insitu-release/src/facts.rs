@@ -96,6 +96,10 @@ pub struct RunFacts {
     pub dataset_problem: Option<String>,
     /// Parsed `leakage.json`, or why it is unusable.
     pub leakage: Result<LeakageReport, String>,
+    /// The numbers of `eval.json` (`insitu eval`: base vs adapter on held-out
+    /// patients), flattened to dotted keys; empty when the run was not
+    /// evaluated. Numbers only, like the dataset counts.
+    pub evaluation: BTreeMap<String, f64>,
 }
 
 /// Candidate names of the dataset card inside the dataset directory.
@@ -153,6 +157,16 @@ impl RunFacts {
                 leakage_path.display()
             )),
         };
+        let mut evaluation = BTreeMap::new();
+        let eval_path = run_dir.join("eval.json");
+        if let Ok(text) = std::fs::read_to_string(&eval_path) {
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::BadInput {
+                    path: eval_path.clone(),
+                    message: format!("{e} — rerun `insitu eval` to rewrite it"),
+                })?;
+            flatten_numbers("", &value, &mut evaluation);
+        }
         Ok(RunFacts {
             dir: run_dir.to_path_buf(),
             run,
@@ -160,6 +174,7 @@ impl RunFacts {
             patients_per_split,
             dataset_problem,
             leakage,
+            evaluation,
         })
     }
 }

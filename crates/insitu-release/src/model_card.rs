@@ -84,7 +84,27 @@ pub fn render(
         "## Hyperparameters\n\n{}",
         json_block(&run.hyperparameters)
     );
-    let _ = writeln!(w, "## Evaluation\n\n{}", json_block(&run.metrics));
+    let _ = writeln!(
+        w,
+        "## Evaluation\n\nTraining-time figures:\n\n{}",
+        json_block(&run.metrics)
+    );
+    if facts.evaluation.is_empty() {
+        let _ = writeln!(
+            w,
+            "No held-out evaluation was recorded (`insitu eval` was not run).\n"
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "Held-out patients (`insitu eval`: the base model and the base model with this adapter \
+             on the same examples; losses in nats per completion token):\n\n| quantity | value |\n|---|---|"
+        );
+        for (k, v) in &facts.evaluation {
+            let _ = writeln!(w, "| {k} | {v} |");
+        }
+        let _ = writeln!(w);
+    }
 
     let _ = writeln!(w, "## Privacy\n");
     match &run.dp {

@@ -449,3 +449,67 @@ fn dp_runs_are_gated_on_recomputed_epsilon() {
     let r = dp_rule(&strict, &lying);
     assert!(!r.passed && r.note.unwrap().contains("records ε"));
 }
+
+/// The model card of a bundle exported from `run_dir` with two approvals.
+fn card_of(home: &Path, run_dir: &Path) -> String {
+    let facts = RunFacts::load(run_dir, home).unwrap();
+    let digest = release_digest(&facts).unwrap();
+    let approvals = [
+        approve("ana", "ig_officer", &digest),
+        approve("cai", "clinical_safety_officer", &digest),
+    ];
+    let out = home.join(format!("bundle-{digest}"));
+    let w = write_bundle(&ExportRequest {
+        facts: &facts,
+        approvals: &approvals,
+        required_roles: &roles(),
+        signing_key: &key(),
+        job_id: None,
+        scanner: &no_phi,
+        out: &out,
+    })
+    .unwrap();
+    std::fs::read_to_string(w.dir.join("MODEL_CARD.md")).unwrap()
+}
+
+#[test]
+fn model_card_shows_held_out_evaluation_numbers_but_never_text() {
+    let home = tempfile::tempdir().unwrap();
+    let run_dir = write_fake_run(home.path(), &spec("run-eval", 60, false));
+    let facts = RunFacts::load(&run_dir, home.path()).unwrap();
+    assert!(facts.evaluation.is_empty(), "no eval.json yet");
+    let digest_before = release_digest(&facts).unwrap();
+    assert!(card_of(home.path(), &run_dir).contains("`insitu eval` was not run"));
+
+    std::fs::write(
+        run_dir.join("eval.json"),
+        r#"{"run_id": "run-eval", "split": "validation", "examples_scored": 60,
+            "base": {"loss": 4.103, "perplexity": 60.5, "rouge_l_f1": 0.019},
+            "adapter": {"loss": 3.333, "perplexity": 28.01, "rouge_l_f1": 0.045},
+            "note": "Mr John Smith said something"}"#,
+    )
+    .unwrap();
+    let facts = RunFacts::load(&run_dir, home.path()).unwrap();
+    assert_eq!(facts.evaluation["adapter.loss"], 3.333);
+    assert_eq!(facts.evaluation["examples_scored"], 60.0);
+    assert_ne!(
+        release_digest(&facts).unwrap(),
+        digest_before,
+        "evaluating after approval must void the approvals"
+    );
+    let card = card_of(home.path(), &run_dir);
+    assert!(card.contains("| adapter.loss | 3.333 |") && card.contains("| base.loss | 4.103 |"));
+    assert!(
+        !card.contains("John Smith"),
+        "text in eval.json must not reach the card"
+    );
+
+    std::fs::write(run_dir.join("eval.json"), "{not json").unwrap();
+    let err = RunFacts::load(&run_dir, home.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("eval.json") && err.contains("insitu eval"),
+        "{err}"
+    );
+}
