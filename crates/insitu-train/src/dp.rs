@@ -102,8 +102,10 @@ impl PrivacyConfig {
             }
             (Some(q), None) => q,
             (None, Some(k)) => k / n,
+            // Fewer patients than rows per step: every patient, every step.
             (None, None) => {
-                (sft.per_device_train_batch_size * sft.gradient_accumulation_steps) as f64 / n
+                ((sft.per_device_train_batch_size * sft.gradient_accumulation_steps) as f64 / n)
+                    .min(1.0)
             }
         };
         if !(q > 0.0 && q <= 1.0) {
@@ -111,7 +113,6 @@ impl PrivacyConfig {
                 "sampling rate q = {q} must be in (0, 1] — with {patients} patients, expected_patients_per_step must be at most {patients}"
             ));
         }
-        let q = q.min(1.0);
         let delta = self.delta.unwrap_or_else(|| default_delta(patients));
         if !(delta > 0.0 && delta < 1.0) {
             return bad(format!("delta = {delta} must be in (0, 1)"));
