@@ -366,6 +366,25 @@ fn short(hash: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn float_details_hash_the_same_after_a_text_round_trip() {
+        // Values seen in eval/train events; the default serde_json parser
+        // returned a neighbouring f64 for some of them.
+        let details = serde_json::json!({
+            "loss": 5.3297146675281954, "perplexity": 206.3790791016032,
+            "val": 5.739819672287151, "tiny": 1.0e-17, "zero": 0.0,
+        });
+        let stored = details.to_string();
+        let reread: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(
+            event_hash(8, "t", "a", "x", "s", &details, "p"),
+            event_hash(8, "t", "a", "x", "s", &reread, "p")
+        );
+        for k in ["loss", "perplexity", "val", "tiny"] {
+            assert_eq!(details[k].as_f64(), reread[k].as_f64(), "{k}");
+        }
+    }
     use super::*;
 
     /// The encoding is a contract (docs/foundation.md): changing it would
