@@ -71,7 +71,8 @@ pub struct PollReport {
     pub pulled: usize,
     /// Decisions sent to the hub: (job, action).
     pub reported: Vec<(String, String)>,
-    /// Jobs run this poll: (job, final local state).
+    /// Jobs run this poll: (job, final local state, followed by `: reason`
+    /// when it failed, was refused or was deferred).
     pub ran: Vec<(String, String)>,
 }
 
@@ -160,7 +161,7 @@ fn run_job(
     let fail = |store: &mut Store, state: &str, action: &str, reason: String| -> Result<String> {
         client.report(&job.id, action, &reason)?;
         store.tx(|tx| tx.set_job_state(actor, &job.id, state, true, &reason, None))?;
-        Ok(state.to_string())
+        Ok(format!("{state}: {reason}"))
     };
     let spec = match JobSpec::from_json(&spec_value) {
         Ok(s) => s,
@@ -204,7 +205,7 @@ fn run_job(
         Outcome::RefusedByGate { reason } => fail(store, "refused-by-gate", "refuse", reason),
         Outcome::Failed { reason } => fail(store, "failed", "fail", reason),
         Outcome::Deferred { reason } => {
-            tracing::warn!(job = %job.id, %reason, "job deferred");
+            tracing::info!(job = %job.id, %reason, "job deferred");
             Ok(format!("deferred: {reason}"))
         }
     }

@@ -102,6 +102,10 @@ pub struct Hyperparameters {
     pub max_seq_len: i64,
     /// Training seed.
     pub seed: i64,
+    /// Stop after this many optimiser steps even if the epochs are not done
+    /// (TRL's `max_steps`; absent = run every epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_steps: Option<i64>,
 }
 
 /// `[privacy]`.
@@ -626,6 +630,7 @@ impl Checker {
                 "batch_size",
                 "max_seq_len",
                 "seed",
+                "max_steps",
             ],
         )?;
         let r = self.int(t, p, "r", None, 1, 256);
@@ -637,6 +642,11 @@ impl Checker {
         let batch_size = self.int(t, p, "batch_size", None, 1, 1024);
         let max_seq_len = self.int(t, p, "max_seq_len", None, 8, 32_768);
         let seed = self.int(t, p, "seed", Some(0), 0, i64::MAX);
+        let max_steps = if t.contains_key("max_steps") {
+            self.int(t, p, "max_steps", None, 1, 10_000_000).map(Some)
+        } else {
+            Some(None)
+        };
         Some(Hyperparameters {
             r: r?,
             lora_alpha: lora_alpha?,
@@ -647,6 +657,7 @@ impl Checker {
             batch_size: batch_size?,
             max_seq_len: max_seq_len?,
             seed: seed?,
+            max_steps: max_steps?,
         })
     }
 
@@ -787,6 +798,23 @@ mod tests {
         ] {
             assert!(paths.contains(&p), "{p} missing from {paths:?}");
         }
+    }
+
+    #[test]
+    fn max_steps_is_optional_and_bounded() {
+        let spec = JobSpec::from_toml_str(EXAMPLE).unwrap();
+        assert_eq!(spec.hyperparameters.max_steps, None);
+        let capped = EXAMPLE.replace("seed = 42", "seed = 42\nmax_steps = 12");
+        let spec = JobSpec::from_toml_str(&capped).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(spec.hyperparameters.max_steps, Some(12));
+        let json = serde_json::to_value(&spec).unwrap();
+        assert_eq!(JobSpec::from_json(&json).unwrap(), spec);
+        let zero = EXAMPLE.replace("seed = 42", "seed = 42\nmax_steps = 0");
+        let issues = JobSpec::from_toml_str(&zero).unwrap_err();
+        assert!(
+            issues.iter().any(|i| i.path == "hyperparameters.max_steps"),
+            "{issues:?}"
+        );
     }
 
     #[test]

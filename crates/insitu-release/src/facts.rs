@@ -100,6 +100,11 @@ pub struct RunFacts {
     /// patients), flattened to dotted keys; empty when the run was not
     /// evaluated. Numbers only, like the dataset counts.
     pub evaluation: BTreeMap<String, f64>,
+    /// Which split `eval.json` scored (`validation` or `test`), if evaluated.
+    pub evaluation_split: Option<String>,
+    /// The sponsor job's own requirements (`job.json`), when the run was
+    /// trained for a hub job.
+    pub job: Option<crate::JobRequirements>,
 }
 
 /// Candidate names of the dataset card inside the dataset directory.
@@ -158,6 +163,7 @@ impl RunFacts {
             )),
         };
         let mut evaluation = BTreeMap::new();
+        let mut evaluation_split = None;
         let eval_path = run_dir.join("eval.json");
         if let Ok(text) = std::fs::read_to_string(&eval_path) {
             let value: serde_json::Value =
@@ -166,7 +172,9 @@ impl RunFacts {
                     message: format!("{e} — rerun `insitu eval` to rewrite it"),
                 })?;
             flatten_numbers("", &value, &mut evaluation);
+            evaluation_split = value["split"].as_str().map(str::to_string);
         }
+        let job = crate::JobRequirements::load(run_dir)?;
         Ok(RunFacts {
             dir: run_dir.to_path_buf(),
             run,
@@ -175,6 +183,8 @@ impl RunFacts {
             dataset_problem,
             leakage,
             evaluation,
+            evaluation_split,
+            job,
         })
     }
 }

@@ -101,7 +101,13 @@ pub fn evaluate_gate(policy: &Policy, facts: &RunFacts, release_digest: &str) ->
         ),
     });
 
-    rules.push(dp_rule(policy, facts));
+    rules.push(dp_rule(
+        "max_epsilon",
+        policy.max_epsilon,
+        policy.max_delta,
+        policy.dp_required,
+        facts,
+    ));
 
     match &facts.leakage {
         Err(why) => rules.push(rule(
@@ -154,6 +160,9 @@ pub fn evaluate_gate(policy: &Policy, facts: &RunFacts, release_digest: &str) ->
             }
         }
     }
+    if let Some(job) = &facts.job {
+        job_rules(job, facts, &mut rules);
+    }
     GateDecision {
         run_id: facts.run.run_id.clone(),
         passed: rules.iter().all(|r| r.passed),
@@ -162,21 +171,115 @@ pub fn evaluate_gate(policy: &Policy, facts: &RunFacts, release_digest: &str) ->
     }
 }
 
+/// The sponsor job's requirements, each its own `job_…` rule. They only add
+/// refusals: the hospital's policy rules above still apply in full.
+fn job_rules(job: &crate::JobRequirements, facts: &RunFacts, rules: &mut Vec<RuleOutcome>) {
+    if let Some(dp) = job.dp {
+        rules.push(dp_rule(
+            "job_max_epsilon",
+            dp.epsilon,
+            dp.delta,
+            true,
+            facts,
+        ));
+    }
+    match &facts.leakage {
+        // The policy's leakage_report rule already fails and says why.
+        Err(_) => {}
+        Ok(report) => {
+            let s = &report.summary;
+            rules.push(rule(
+                "job_max_mia_auc",
+                format!("{:.4}", s.mia_auc_max),
+                format!("<= {}", job.max_mia_auc),
+                s.mia_auc_max <= job.max_mia_auc,
+                None,
+            ));
+            rules.push(match s.canary_exposure_max {
+                Some(e) => rule(
+                    "job_max_canary_exposure",
+                    format!("{e:.2} bits"),
+                    format!("<= {} bits", job.max_canary_exposure),
+                    e <= job.max_canary_exposure,
+                    None,
+                ),
+                None => rule(
+                    "job_max_canary_exposure",
+                    "not measured".into(),
+                    format!("<= {} bits", job.max_canary_exposure),
+                    false,
+                    Some("the job sets a canary limit: train with canaries (`insitu train --canaries`) and rerun the leakage suite".into()),
+                ),
+            });
+            rules.push(rule(
+                "job_max_verbatim_phi",
+                s.phi_findings.to_string(),
+                format!("<= {}", job.max_verbatim_phi),
+                s.phi_findings as u64 <= job.max_verbatim_phi,
+                None,
+            ));
+        }
+    }
+    if let Some(max) = job.max_eval_loss {
+        let loss = facts.evaluation.get("adapter.loss").copied();
+        let on_test = facts.evaluation_split.as_deref() == Some("test");
+        rules.push(match loss {
+            Some(l) if on_test => rule(
+                "job_max_eval_loss",
+                format!("{l:.4} (test split)"),
+                format!("<= {max}"),
+                l <= max,
+                None,
+            ),
+            None if on_test => rule(
+                "job_max_eval_loss",
+                "no adapter loss in eval.json".into(),
+                format!("<= {max}"),
+                false,
+                Some(
+                    "no completion token was scored: are the prompts longer than max_seq_length?"
+                        .into(),
+                ),
+            ),
+            _ => rule(
+                "job_max_eval_loss",
+                "not measured on the test split".into(),
+                format!("<= {max}"),
+                false,
+                Some(format!(
+                    "run `insitu eval {} --split test`",
+                    facts.run.run_id
+                )),
+            ),
+        });
+    }
+}
+
 /// ε is recomputed from the recorded DP parameters, not taken on trust.
-fn dp_rule(policy: &Policy, facts: &RunFacts) -> RuleOutcome {
-    let threshold = format!("ε <= {} at δ <= {}", policy.max_epsilon, policy.max_delta);
+fn dp_rule(
+    name: &str,
+    max_epsilon: f64,
+    max_delta: f64,
+    required: bool,
+    facts: &RunFacts,
+) -> RuleOutcome {
+    let threshold = format!("ε <= {max_epsilon} at δ <= {max_delta}");
     let Some(dp) = &facts.run.dp else {
-        return if policy.dp_required {
+        return if required {
             rule(
-                "max_epsilon",
+                name,
                 "trained without DP".into(),
                 threshold,
                 false,
-                Some("the policy requires DP-SGD".into()),
+                Some(if name == "max_epsilon" {
+                    "the policy requires DP-SGD".into()
+                } else {
+                    "the sponsor job requires DP-SGD".to_string()
+                }),
             )
         } else {
             rule(
-                "max_epsilon",
+                name,
                 "trained without DP".into(),
                 "DP not required".into(),
                 true,
@@ -191,7 +294,7 @@ fn dp_rule(policy: &Policy, facts: &RunFacts) -> RuleOutcome {
     };
     match params.epsilon(dp.delta) {
         Err(e) => rule(
-            "max_epsilon",
+            name,
             "invalid DP record".into(),
             threshold,
             false,
@@ -199,7 +302,7 @@ fn dp_rule(policy: &Policy, facts: &RunFacts) -> RuleOutcome {
         ),
         Ok(bound) => {
             let eps = bound.epsilon;
-            let mut passed = eps <= policy.max_epsilon && dp.delta <= policy.max_delta;
+            let mut passed = eps <= max_epsilon && dp.delta <= max_delta;
             let mut note = None;
             if let Some(recorded) = dp.epsilon {
                 if (recorded - eps).abs() > EPSILON_AGREEMENT * eps.max(1e-12) {
@@ -210,7 +313,7 @@ fn dp_rule(policy: &Policy, facts: &RunFacts) -> RuleOutcome {
                 }
             }
             rule(
-                "max_epsilon",
+                name,
                 format!("ε = {eps:.4} at δ = {}", dp.delta),
                 threshold,
                 passed,

@@ -16,6 +16,7 @@ mod facts;
 #[cfg(feature = "test-fixtures")]
 pub mod fixtures;
 mod gate;
+mod job;
 mod model_card;
 mod policy;
 mod verify;
@@ -29,6 +30,7 @@ pub use bundle::{
 };
 pub use facts::{BaseModelRef, DatasetRef, DpRecord, RunFacts, RunRecord};
 pub use gate::{evaluate_gate, GateDecision, RuleOutcome};
+pub use job::{JobDpBudget, JobRequirements, JOB_FILE};
 pub use policy::{Policy, ROLES};
 pub use verify::{parse_public_key, verify_bundle, KeySource, VerifyOutcome};
 

@@ -5,8 +5,8 @@ use ed25519_dalek::{Signer, SigningKey};
 use insitu_privacy::FoundIdentifier;
 use insitu_release::fixtures::{write_fake_run, FakeRun};
 use insitu_release::{
-    evaluate_gate, release_digest, verify_bundle, write_bundle, ExportRequest, Manifest, Policy,
-    RunFacts, WrittenBundle,
+    evaluate_gate, release_digest, verify_bundle, write_bundle, ExportRequest, JobDpBudget,
+    JobRequirements, Manifest, Policy, RunFacts, WrittenBundle,
 };
 use insitu_store::release::ApprovalRecord;
 use std::path::{Path, PathBuf};
@@ -512,4 +512,90 @@ fn model_card_shows_held_out_evaluation_numbers_but_never_text() {
         err.contains("eval.json") && err.contains("insitu eval"),
         "{err}"
     );
+}
+
+#[test]
+fn a_sponsor_job_tightens_the_gate_but_never_loosens_it() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = write_fake_run(home.path(), &spec("for-a-job", 60, false));
+    let rule = |facts: &RunFacts, name: &str| {
+        evaluate_gate(&Policy::default(), facts, "d")
+            .rules
+            .into_iter()
+            .find(|r| r.rule == name)
+    };
+    let plain = RunFacts::load(&dir, home.path()).unwrap();
+    assert!(plain.job.is_none());
+    assert!(rule(&plain, "job_max_mia_auc").is_none());
+    let base_rules = evaluate_gate(&Policy::default(), &plain, "d").rules.len();
+
+    let mut job = JobRequirements {
+        job_id: "job_1".into(),
+        sponsor: "acme".into(),
+        dp: None,
+        max_mia_auc: 1.0,
+        max_canary_exposure: 1000.0,
+        max_verbatim_phi: 0,
+        max_eval_loss: None,
+    };
+    job.write(&dir).unwrap();
+    let facts = RunFacts::load(&dir, home.path()).unwrap();
+    let d = evaluate_gate(&Policy::default(), &facts, "d");
+    assert!(d.passed, "{:#?}", d.rules);
+    // Loose job limits add rules; the policy's own rules all still apply.
+    assert_eq!(d.rules.len(), base_rules + 3);
+    let auc = facts.leakage.as_ref().unwrap().summary.mia_auc_max;
+
+    // Each requirement can refuse on its own.
+    job.max_mia_auc = auc * 0.9;
+    job.write(&dir).unwrap();
+    let facts = RunFacts::load(&dir, home.path()).unwrap();
+    assert!(!rule(&facts, "job_max_mia_auc").unwrap().passed);
+    assert!(!evaluate_gate(&Policy::default(), &facts, "d").passed);
+
+    job.max_mia_auc = 1.0;
+    job.dp = Some(JobDpBudget {
+        epsilon: 8.0,
+        delta: 1e-5,
+    });
+    job.write(&dir).unwrap();
+    let facts = RunFacts::load(&dir, home.path()).unwrap();
+    let r = rule(&facts, "job_max_epsilon").unwrap();
+    assert!(!r.passed && r.note.unwrap().contains("sponsor job requires DP"));
+
+    job.dp = None;
+    job.max_eval_loss = Some(3.0);
+    job.write(&dir).unwrap();
+    let facts = RunFacts::load(&dir, home.path()).unwrap();
+    let r = rule(&facts, "job_max_eval_loss").unwrap();
+    assert!(!r.passed && r.value.contains("not measured"), "{r:?}");
+    let eval = |split: &str, loss: f64| {
+        std::fs::write(
+            dir.join("eval.json"),
+            serde_json::json!({"split": split, "adapter": {"loss": loss}}).to_string(),
+        )
+        .unwrap();
+        RunFacts::load(&dir, home.path()).unwrap()
+    };
+    // Validation figures do not count: the job bounds the test loss.
+    assert!(
+        !rule(&eval("validation", 1.0), "job_max_eval_loss")
+            .unwrap()
+            .passed
+    );
+    assert!(
+        rule(&eval("test", 2.5), "job_max_eval_loss")
+            .unwrap()
+            .passed
+    );
+    assert!(
+        !rule(&eval("test", 3.5), "job_max_eval_loss")
+            .unwrap()
+            .passed
+    );
+
+    // A malformed job.json is an error naming the file, not a silent pass.
+    std::fs::write(dir.join("job.json"), "{\"job_id\": 3}").unwrap();
+    let e = RunFacts::load(&dir, home.path()).unwrap_err().to_string();
+    assert!(e.contains("job.json"), "{e}");
 }

@@ -138,9 +138,7 @@ fn main() -> std::process::ExitCode {
 pub fn run_command_line(args: &[String]) -> anyhow::Result<()> {
     let cli =
         Cli::try_parse_from(std::iter::once("insitu".to_string()).chain(args.iter().cloned()))
-            .map_err(|e| {
-                anyhow::anyhow!("demo step `insitu {}` did not parse: {e}", args.join(" "))
-            })?;
+            .map_err(|e| anyhow::anyhow!("`insitu {}` did not parse: {e}", args.join(" ")))?;
     let g = cli.global.clone();
     dispatch(cli.command, &g)
 }

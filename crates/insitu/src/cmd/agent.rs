@@ -1,8 +1,9 @@
 //! `insitu agent …`: the appliance's outbound-only link to a hub.
 
+use super::agent_pipeline::{PipelineExecutor, PipelineSettings};
 use crate::Global;
 use anyhow::Context;
-use insitu_agent::{AgentClient, Outcome, RunnableJob};
+use insitu_agent::AgentClient;
 use insitu_store::Store;
 
 /// Subcommands of `insitu agent`.
@@ -21,6 +22,18 @@ pub enum Command {
         name: String,
     },
     /// Poll the hub (outbound only): pull jobs, send IG decisions, run accepted jobs.
+    ///
+    /// An accepted job runs through this appliance's pipeline with the
+    /// ordinary, audited commands: dataset build (the job's recipe) → train
+    /// (its hyperparameters, DP budget, canaries) → eval on the test split →
+    /// leakage suite → gate (the home's policy, tightened by the job's own
+    /// limits) → two-person approval → export → upload. After the gate passes
+    /// the job waits for the approvers (`insitu approve job-<id> --as USER`);
+    /// the next poll seals and delivers. Every poll resumes where the last
+    /// one stopped, including a training run killed half way.
+    #[command(
+        after_help = "Examples:\n  insitu agent run --once\n  insitu agent run --interval 60 --leakage-examples 500"
+    )]
     Run {
         /// Poll once and exit.
         #[arg(long)]
@@ -28,60 +41,25 @@ pub enum Command {
         /// Seconds between polls.
         #[arg(long, default_value_t = 30)]
         interval: u64,
+        /// Member and non-member examples the leakage suite attacks per job.
+        #[arg(long, default_value_t = 200)]
+        leakage_examples: usize,
+        /// Test examples scored for loss per job.
+        #[arg(long, default_value_t = 200)]
+        eval_examples: usize,
+        /// Test prompts answered greedily per job (ROUGE-L, exact match).
+        #[arg(long, default_value_t = 8)]
+        eval_generate: usize,
+        /// Print this many test examples side by side (prompt, reference, base
+        /// and adapter answers: de-identified note text; keep 0 when the
+        /// agent's output goes to a log).
+        #[arg(long, default_value_t = 0)]
+        eval_show: usize,
     },
 }
 
 fn open(g: &Global) -> anyhow::Result<Store> {
     Store::open(&g.home_dir()).map_err(|e| crate::exit::input(e.to_string()))
-}
-
-/// Runs a job by delivering the bundle hospital staff exported for it.
-/// The pipeline (dataset → train → leakage → gate → two approvals) is driven
-/// by people with the ordinary commands, ending in `insitu export RUN --job
-/// JOB`; the agent then finds that bundle, verifies it with this appliance's
-/// key and delivers it. Until then the job waits (it is not failed, so the
-/// sponsor is not refunded by mistake). A fully automatic executor is wired
-/// in by `insitu demo`.
-struct ExportedBundle {
-    home: insitu_store::Home,
-}
-
-impl insitu_agent::JobExecutor for ExportedBundle {
-    fn execute(&mut self, job: &RunnableJob) -> Outcome {
-        let key = match self.home.verifying_key() {
-            Ok(k) => k,
-            Err(e) => {
-                return Outcome::Deferred {
-                    reason: format!("cannot read the appliance key: {e}"),
-                }
-            }
-        };
-        let mut dirs: Vec<_> = std::fs::read_dir(self.home.bundles_dir())
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default();
-        dirs.sort();
-        for dir in dirs {
-            let Ok(outcome) = insitu_release::verify_bundle(&dir, Some(&key)) else {
-                continue;
-            };
-            let for_this_job = outcome.manifest.as_ref().and_then(|m| m.job_id.as_deref())
-                == Some(job.id.as_str());
-            if for_this_job && outcome.ok() {
-                return Outcome::Delivered { bundle_dir: dir };
-            }
-        }
-        Outcome::Deferred {
-            reason: format!(
-                "job {}: waiting for its bundle — build the dataset, train, run the gate, get two approvals, then `insitu export RUN --job {}`",
-                job.id, job.id
-            ),
-        }
-    }
 }
 
 /// Runs `insitu agent …`.
@@ -100,15 +78,29 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             println!("enrolled with {hub} as hospital {hospital} (appliance key {pk})");
             Ok(())
         }
-        Command::Run { once, interval } => {
+        Command::Run {
+            once,
+            interval,
+            leakage_examples,
+            eval_examples,
+            eval_generate,
+            eval_show,
+        } => {
             let mut store = open(g)?;
             let enrolment = store.hub_enrolment()?.ok_or_else(|| {
                 crate::exit::input("this appliance is not enrolled with a hub — run `insitu agent enroll --hub URL --code CODE` first")
             })?;
             let client = AgentClient::new(&enrolment.hub_url, store.home().signing_key()?);
-            let mut executor = ExportedBundle {
-                home: store.home().clone(),
-            };
+            let mut executor = PipelineExecutor::new(
+                store.home().root(),
+                PipelineSettings {
+                    leakage_examples,
+                    eval_examples,
+                    eval_generate,
+                    eval_show,
+                    quiet: g.quiet,
+                },
+            );
             loop {
                 match insitu_agent::poll_once(&mut store, &client, &mut executor, "agent") {
                     Ok(r) => {

@@ -48,6 +48,17 @@ pub struct BuildArgs {
     /// templates over `sections.<name>`, `text`, `kind`, `meta`.
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
+    /// Only use notes of these kinds, comma-separated (e.g.
+    /// `discharge_summary,radiology`); default: every kind.
+    #[arg(long, value_delimiter = ',', value_name = "KIND,…")]
+    pub kinds: Vec<String>,
+    /// Patient shares of train, validation and test, summing to 1.
+    #[arg(long, value_delimiter = ',', value_name = "TRAIN,VAL,TEST", default_values_t = [0.8, 0.1, 0.1])]
+    pub split: Vec<f64>,
+    /// Use at most this many notes, taken as whole patients in an order
+    /// fixed by --seed (no patient is cut in half).
+    #[arg(long, value_name = "N")]
+    pub max_notes: Option<usize>,
 }
 
 /// Runs `insitu dataset …`.
@@ -107,8 +118,11 @@ fn build(a: BuildArgs, g: &Global) -> anyhow::Result<()> {
         }
         None => records_from_store(&mut store, &g.actor(), g.quiet)?,
     };
+    let records = select_records(records, &a.kinds, a.max_notes, a.seed)?;
+    let ratios = split_ratios(&a.split)?;
     let opts = BuildOptions {
         seed: a.seed,
+        ratios,
         expand_abbreviations: a.expand_abbreviations,
         custom,
         ..BuildOptions::new(task, format)
@@ -154,6 +168,83 @@ fn build(a: BuildArgs, g: &Global) -> anyhow::Result<()> {
         written.card_sha256
     );
     Ok(())
+}
+
+/// Checks `--split`: three non-negative shares summing to 1.
+fn split_ratios(split: &[f64]) -> anyhow::Result<[f64; 3]> {
+    let bad =
+        |why: &str| {
+            crate::exit::input(format!(
+            "--split {}: {why} — give three patient shares summing to 1, e.g. --split 0.8,0.1,0.1",
+            split.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+        ))
+        };
+    let [train, validation, test] = split else {
+        return Err(bad("needs exactly three numbers"));
+    };
+    if split.iter().any(|x| !x.is_finite() || *x < 0.0) || *train <= 0.0 {
+        return Err(bad("shares must be non-negative and train above 0"));
+    }
+    if (train + validation + test - 1.0).abs() > 1e-6 {
+        return Err(bad("the shares do not sum to 1"));
+    }
+    Ok([*train, *validation, *test])
+}
+
+/// Applies `--kinds` and `--max-notes`. The cap keeps whole patients: their
+/// order is a keyed hash of the seed and the patient key, so it is fixed by
+/// the seed and does not favour any patient.
+fn select_records(
+    records: Vec<Record>,
+    kinds: &[String],
+    max_notes: Option<usize>,
+    seed: u64,
+) -> anyhow::Result<Vec<Record>> {
+    let mut records = records;
+    if !kinds.is_empty() {
+        let available: std::collections::BTreeSet<String> =
+            records.iter().map(|r| r.kind.clone()).collect();
+        records.retain(|r| kinds.contains(&r.kind));
+        if records.is_empty() {
+            return Err(crate::exit::input(format!(
+                "--kinds {}: no notes of these kinds — the notes have kinds: {}",
+                kinds.join(","),
+                available.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    let Some(max) = max_notes else {
+        return Ok(records);
+    };
+    if max == 0 {
+        return Err(crate::exit::input("--max-notes must be at least 1"));
+    }
+    if records.len() <= max {
+        return Ok(records);
+    }
+    use sha2::Digest;
+    let mut by_patient: std::collections::BTreeMap<String, Vec<Record>> = Default::default();
+    for r in records {
+        by_patient.entry(r.patient_key.clone()).or_default().push(r);
+    }
+    let mut patients: Vec<(Vec<u8>, Vec<Record>)> = by_patient
+        .into_iter()
+        .map(|(key, notes)| {
+            let mut h = sha2::Sha256::new();
+            h.update(seed.to_le_bytes());
+            h.update(key.as_bytes());
+            (h.finalize().to_vec(), notes)
+        })
+        .collect();
+    patients.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::with_capacity(max);
+    for (_, notes) in patients {
+        if out.len() + notes.len() > max {
+            continue;
+        }
+        out.extend(notes);
+    }
+    Ok(out)
 }
 
 /// De-identified documents from the store as dataset records; stores each

@@ -128,7 +128,7 @@ fn summary(store: &Store, job: &HubJob) -> anyhow::Result<String> {
     }
     line(String::new());
     line(format!(
-        "Data used: de-identified {kinds} — {notes} note(s) from {patients} patient(s) held here; at most {} training examples; \
+        "Data used: de-identified {kinds} — {notes} note(s) from {patients} patient(s) held here; at most {} notes (whole patients); \
          refused if fewer than {} patients. Split by patient: {:.0}% train / {:.0}% validation / {:.0}% test.",
         spec.dataset.max_examples,
         spec.dataset.min_patients,

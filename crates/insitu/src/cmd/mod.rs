@@ -3,6 +3,7 @@
 
 pub mod advise;
 pub mod agent;
+pub mod agent_pipeline;
 pub mod approve;
 pub mod assert;
 pub mod audit;

@@ -107,3 +107,38 @@ pub fn read_json(path: &Path) -> serde_json::Value {
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
+
+/// A running `insitu hub serve`, killed (SIGKILL) when dropped.
+pub struct HubServer(std::process::Child);
+
+impl Drop for HubServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `insitu hub serve --listen LISTEN --home HOME` (SQLite in the
+/// hub's home) and returns it with the URL it printed.
+pub fn hub_serve(home: &Path, listen: &str) -> (HubServer, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("insitu"))
+        .args(["hub", "serve", "--listen", listen, "--home"])
+        .arg(home)
+        .env_remove("INSITU_HUB_DB")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut first).unwrap();
+    // Keep draining: a closed pipe would kill the server on its next print.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {first:?}"))
+        .to_string();
+    (HubServer(child), url)
+}
