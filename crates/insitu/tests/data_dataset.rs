@@ -258,3 +258,88 @@ fn without_input_the_home_s_deidentified_documents_are_used() {
     let actions = audit_actions(dir.path());
     assert!(actions.contains("quality.assess") && actions.contains("dataset.build"));
 }
+
+/// The recipe a hub job asks for: note kinds, patient shares, a note cap
+/// that never cuts a patient in half.
+#[test]
+fn kinds_split_and_note_cap_shape_the_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    setup(dir.path(), "80");
+    std::fs::write(
+        dir.path().join("home/policy.toml"),
+        "min_patients_per_split = 3\n",
+    )
+    .unwrap();
+    let build = |out: &str, extra: &[&str]| {
+        let mut c = insitu(dir.path());
+        c.args([
+            "dataset",
+            "build",
+            "--home",
+            "home",
+            "--task",
+            "radiology-impression",
+            "--format",
+            "messages",
+            "--input",
+            "corpus/notes.jsonl",
+            "--seed",
+            "2",
+            "--out",
+            out,
+        ])
+        .args(extra);
+        c.assert()
+    };
+    let card = |out: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(out).join("card.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let patients = |c: &serde_json::Value, s: &str| c["splits"][s]["patients"].as_u64().unwrap();
+
+    build("all", &["--kinds", "radiology"]).success();
+    build(
+        "half",
+        &["--kinds", "radiology", "--split", "0.5,0.25,0.25"],
+    )
+    .success();
+    let (all, half) = (card("all"), card("half"));
+    let total = |c: &serde_json::Value| {
+        ["train", "validation", "test"]
+            .map(|s| patients(c, s))
+            .iter()
+            .sum::<u64>()
+    };
+    assert_eq!(total(&all), total(&half));
+    assert!(patients(&half, "test") > patients(&all, "test"), "{half}");
+
+    build("capped", &["--kinds", "radiology", "--max-notes", "40"]).success();
+    let capped = card("capped");
+    let examples: u64 = ["train", "validation", "test"]
+        .map(|s| capped["splits"][s]["examples"].as_u64().unwrap())
+        .iter()
+        .sum();
+    assert!(examples <= 40 && examples > 20, "{capped}");
+    // The same seed picks the same patients.
+    build(
+        "capped-again",
+        &["--kinds", "radiology", "--max-notes", "40"],
+    )
+    .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("capped/splits.json")).unwrap(),
+        std::fs::read(dir.path().join("capped-again/splits.json")).unwrap()
+    );
+
+    build("none", &["--kinds", "no_such_kind"])
+        .code(2)
+        .stderr(contains("no_such_kind").and(contains("radiology")));
+    build("bad1", &["--split", "0.8,0.1"])
+        .code(2)
+        .stderr(contains("three"));
+    build("bad2", &["--split", "0.8,0.3,0.1"])
+        .code(2)
+        .stderr(contains("sum to 1"));
+}
