@@ -223,12 +223,66 @@ impl LlamaConfig {
         Ok(())
     }
 
-    /// Parses and validates a `config.json` text.
+    /// Parses and validates a `config.json` text. transformers 5 writes the
+    /// RoPE settings as `rope_parameters: {rope_theta, rope_type, factor, …}`
+    /// instead of top-level `rope_theta` / `rope_scaling`; both spellings are
+    /// read, and a file that gives two different values is refused rather
+    /// than silently using one (a wrong RoPE base still produces fluent-looking
+    /// but different logits).
     pub fn from_json(text: &str) -> Result<LlamaConfig> {
-        let cfg: LlamaConfig = serde_json::from_str(text)?;
+        let mut value: serde_json::Value = serde_json::from_str(text)?;
+        if let Some(obj) = value.as_object_mut() {
+            if let Some(params) = obj.get("rope_parameters").cloned() {
+                lift_rope_parameters(obj, &params)?;
+            }
+        }
+        let cfg: LlamaConfig = serde_json::from_value(value)?;
         cfg.validate()?;
         Ok(cfg)
     }
+}
+
+/// Moves transformers 5's `rope_parameters` into `rope_theta` and
+/// `rope_scaling`, refusing contradictions.
+fn lift_rope_parameters(
+    obj: &mut serde_json::Map<String, serde_json::Value>,
+    params: &serde_json::Value,
+) -> Result<()> {
+    use serde_json::Value;
+    let Some(p) = params.as_object() else {
+        return match params {
+            Value::Null => Ok(()),
+            _ => Err(Error::Invalid(
+                "config.json: field \"rope_parameters\": must be an object {rope_theta, rope_type, …}".into(),
+            )),
+        };
+    };
+    if let Some(theta) = p.get("rope_theta").filter(|v| !v.is_null()) {
+        match obj.get("rope_theta") {
+            Some(old) if !old.is_null() && old.as_f64() != theta.as_f64() => {
+                return Err(Error::Invalid(format!(
+                    "config.json: field \"rope_theta\": {old} disagrees with rope_parameters.rope_theta = {theta} — keep one"
+                )))
+            }
+            _ => {
+                obj.insert("rope_theta".into(), theta.clone());
+            }
+        }
+    }
+    let rope_type = p
+        .get("rope_type")
+        .or_else(|| p.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    if rope_type != "default" {
+        let has_scaling = obj.get("rope_scaling").is_some_and(|v| !v.is_null());
+        if !has_scaling {
+            let mut scaling = p.clone();
+            scaling.remove("rope_theta");
+            obj.insert("rope_scaling".into(), Value::Object(scaling));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -243,6 +297,33 @@ mod tests {
       "rope_theta": 100000, "tie_word_embeddings": true, "torch_dtype": "bfloat16",
       "vocab_size": 49152, "rope_scaling": null, "pretraining_tp": 1, "use_cache": true
     }"#;
+
+    #[test]
+    fn reads_transformers_5_rope_parameters() {
+        let v5 = SMOLLM2_135M.replace(
+            "\"rope_theta\": 100000,",
+            "\"rope_parameters\": {\"rope_theta\": 500000.0, \"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192},",
+        );
+        let cfg = LlamaConfig::from_json(&v5).unwrap();
+        assert_eq!(cfg.rope_theta, 500000.0);
+        let scaling = cfg.rope_scaling.unwrap();
+        assert_eq!(
+            (scaling.rope_type.as_str(), scaling.factor),
+            ("llama3", 8.0)
+        );
+        let default = SMOLLM2_135M.replace(
+            "\"rope_theta\": 100000,",
+            "\"rope_parameters\": {\"rope_theta\": 1000000.0, \"rope_type\": \"default\"},",
+        );
+        let cfg = LlamaConfig::from_json(&default).unwrap();
+        assert_eq!((cfg.rope_theta, cfg.rope_scaling), (1e6, None));
+        let both = SMOLLM2_135M.replace(
+            "\"rope_theta\": 100000,",
+            "\"rope_theta\": 100000, \"rope_parameters\": {\"rope_theta\": 10000.0},",
+        );
+        let e = LlamaConfig::from_json(&both).unwrap_err().to_string();
+        assert!(e.contains("rope_theta") && e.contains("disagrees"), "{e}");
+    }
 
     #[test]
     fn parses_a_smollm2_config() {
