@@ -2,6 +2,9 @@
 //! writer (q/k rows permuted as llama.cpp's converter does), imported, and
 //! compared with the original weights and tokenizer.
 
+mod support;
+use support::max_abs_diff;
+
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Tensor};
@@ -279,19 +282,6 @@ fn write_gguf(path: &Path, tok: &TextTokenizer, opts: &Options) -> HashMap<Strin
     hf
 }
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
 #[test]
 fn f32_gguf_imports_to_the_exact_hf_weights_and_tokenizer() {
     let dir = tempfile::tempdir().unwrap();
@@ -328,7 +318,7 @@ fn f32_gguf_imports_to_the_exact_hf_weights_and_tokenizer() {
     for (name, want) in &original {
         let got = vb.get(want.dims(), name).unwrap();
         assert_eq!(
-            max_diff(&got, want),
+            max_abs_diff(&got, want),
             0.0,
             "{name} differs (q/k permutation not undone?)"
         );
@@ -387,9 +377,9 @@ fn quantised_gguf_imports_within_quantisation_error_and_tied_head() {
         let got = vb.get(want.dims(), name).unwrap();
         // Q8_0 (≈0.4% of the block max) plus bf16 rounding (≈0.4%) of |w| ≤ 0.5.
         assert!(
-            max_diff(&got, want) < 0.01,
+            max_abs_diff(&got, want) < 0.01,
             "{name}: {}",
-            max_diff(&got, want)
+            max_abs_diff(&got, want)
         );
     }
 }
@@ -415,7 +405,7 @@ fn every_llama_cpp_weight_type_dequantises_close_to_the_source() {
             .unwrap()
             .dequantize(&Device::Cpu)
             .unwrap();
-        let d = max_diff(&back, &src);
+        let d = max_abs_diff(&back, &src);
         assert!(d < tol, "{dtype:?}: max error {d} ≥ {tol}");
     }
 }
@@ -555,7 +545,7 @@ fn qwen2_imports_with_biases_and_without_row_permutation() {
     assert!(original.contains_key("model.layers.1.self_attn.k_proj.bias"));
     for (name, want) in &original {
         let got = vb.get(want.dims(), name).unwrap();
-        assert_eq!(max_diff(&got, want), 0.0, "{name}");
+        assert_eq!(max_abs_diff(&got, want), 0.0, "{name}");
     }
     // NFC normalisation: a decomposed "é" encodes like the composed one.
     assert_eq!(

@@ -6,11 +6,14 @@
 //! logits sample) and the full logits file (`$INSITU_SMOLLM2_LOGITS`) are
 //! written by `interop/smollm2_parity/run.sh`.
 
-use candle_core::{DType, Device, Tensor};
+mod support;
+
+use candle_core::{DType, Device};
 use insitu_train::chat::Message;
 use insitu_train::hf::ModelDir;
-use insitu_train::model::{ForwardInputs, Model};
+use insitu_train::model::Model;
 use std::path::PathBuf;
+use support::{ids_of, logits, max_abs_diff};
 
 fn model_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("INSITU_SMOLLM2_DIR") {
@@ -121,45 +124,6 @@ fn reference_sentences_and_chat_renders_match_transformers() {
     );
 }
 
-/// Our logits `(t, vocab)` for one prompt.
-fn our_logits(model: &Model, ids: &Tensor) -> Tensor {
-    let dev = Device::Cpu;
-    let ids: Vec<u32> = ids
-        .to_vec1::<i64>()
-        .unwrap()
-        .into_iter()
-        .map(|x| x as u32)
-        .collect();
-    let input_ids = Tensor::new(ids.as_slice(), &dev)
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap();
-    let positions = Tensor::arange(0u32, ids.len() as u32, &dev)
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap();
-    let inputs = ForwardInputs {
-        input_ids: &input_ids,
-        positions: &positions,
-        mask: None,
-    };
-    let hidden = model.forward(inputs, None).unwrap();
-    model.logits(&hidden).unwrap().squeeze(0).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
 /// Compares with the full reference logits (`$INSITU_SMOLLM2_LOGITS`, from
 /// run.sh) when present, else with the committed subset: a fixed sample of
 /// 1,024 vocabulary columns at every position plus the whole last row.
@@ -181,7 +145,7 @@ fn logits_match_transformers_within_1e_3() {
     let mut prompts = 0;
     while let Some(ids) = reference.get(&format!("input_ids_{prompts}")) {
         let i = prompts;
-        let logits = our_logits(&model, ids);
+        let logits = logits(&model, &ids_of(ids));
         let diff = if full.is_some() {
             max_abs_diff(&logits, &reference[&format!("logits_{i}")])
         } else {

@@ -10,11 +10,14 @@
 //! Qwen2 with q/k/v biases, tied embeddings, a RoPE base of 10⁶ given in
 //! transformers 5's `rope_parameters` and an rsLoRA adapter.
 
+mod support;
+
 use candle_core::{DType, Device, Tensor};
 use insitu_train::hf::ModelDir;
-use insitu_train::model::{ForwardInputs, Model};
+use insitu_train::model::Model;
 use insitu_train::peft::read_adapter;
 use std::path::PathBuf;
+use support::{ids_of, logits, max_abs_diff};
 
 const TOLERANCE: f32 = 1e-4;
 
@@ -22,49 +25,6 @@ fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/transformers")
         .join(name)
-}
-
-fn logits(model: &Model, ids: &Tensor) -> Tensor {
-    let dev = Device::Cpu;
-    let ids: Vec<u32> = ids
-        .to_vec1::<i64>()
-        .unwrap()
-        .into_iter()
-        .map(|x| x as u32)
-        .collect();
-    let input_ids = Tensor::new(ids.as_slice(), &dev)
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap();
-    let positions = Tensor::arange(0u32, ids.len() as u32, &dev)
-        .unwrap()
-        .unsqueeze(0)
-        .unwrap();
-    let hidden = model
-        .forward(
-            ForwardInputs {
-                input_ids: &input_ids,
-                positions: &positions,
-                mask: None,
-            },
-            None,
-        )
-        .unwrap();
-    model.logits(&hidden).unwrap().squeeze(0).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 /// Worst differences over the fixture's prompts for the reference tensors
@@ -88,7 +48,7 @@ fn compare(
     let mut a = Agreement::default();
     let mut i = 0;
     while let Some(ids) = reference.get(&format!("input_ids_{i}")) {
-        let ours = logits(model, ids);
+        let ours = logits(model, &ids_of(ids));
         let torch = &reference[&format!("{prefix}_{i}")];
         let exact = reference[&format!("{prefix}_f64_{i}")]
             .to_dtype(DType::F32)
@@ -243,7 +203,7 @@ fn write_adapter_and_logits_for_peft() {
     let mut i = 0;
     while let Some(ids) = reference.get(&format!("input_ids_{i}")) {
         ours.insert(format!("input_ids_{i}"), ids.clone());
-        ours.insert(format!("logits_{i}"), logits(&model, ids));
+        ours.insert(format!("logits_{i}"), logits(&model, &ids_of(ids)));
         i += 1;
     }
     candle_core::safetensors::save(&ours, out.join("insitu_logits.safetensors")).unwrap();

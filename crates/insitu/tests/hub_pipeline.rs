@@ -184,6 +184,8 @@ fn a_job_runs_through_the_pipeline_and_only_the_approved_bundle_leaves() {
         "--once",
         "--leakage-examples",
         "12",
+        "--canary-candidates",
+        "200",
         "--eval-examples",
         "8",
         "--eval-generate",

@@ -44,6 +44,11 @@ pub enum Command {
         /// Member and non-member examples the leakage suite attacks per job.
         #[arg(long, default_value_t = 200)]
         leakage_examples: usize,
+        /// Random candidate secrets scored per canary; exposure beyond the
+        /// sample is extrapolated from a normal fit, so a few hundred suffice
+        /// on slow models.
+        #[arg(long, default_value_t = 1000)]
+        canary_candidates: usize,
         /// Test examples scored for loss per job.
         #[arg(long, default_value_t = 200)]
         eval_examples: usize,
@@ -82,6 +87,7 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             once,
             interval,
             leakage_examples,
+            canary_candidates,
             eval_examples,
             eval_generate,
             eval_show,
@@ -95,6 +101,7 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
                 store.home().root(),
                 PipelineSettings {
                     leakage_examples,
+                    canary_candidates,
                     eval_examples,
                     eval_generate,
                     eval_show,

@@ -26,6 +26,8 @@ use std::path::{Path, PathBuf};
 pub(crate) struct PipelineSettings {
     /// Member and non-member examples attacked by the leakage suite.
     pub leakage_examples: usize,
+    /// Random candidate secrets scored per canary (exposure estimate).
+    pub canary_candidates: usize,
     /// Test examples scored for loss by `insitu eval`.
     pub eval_examples: usize,
     /// Test prompts answered greedily by `insitu eval`.
@@ -117,6 +119,8 @@ impl PipelineExecutor {
                     &self.settings.leakage_examples.to_string(),
                     "--seed",
                     &spec.hyperparameters.seed.to_string(),
+                    "--canary-candidates",
+                    &self.settings.canary_candidates.to_string(),
                 ]),
             )?;
         }

@@ -462,14 +462,17 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         &["jobs", "accept", &job],
     )?;
     // On the 135M model each scored or generated text costs real time on 2
-    // cores: attack a sample of 64 members and 64 non-members.
-    let leakage_examples = if real { "64" } else { "200" };
+    // cores: attack a sample of 64 members and 64 non-members, and rank each
+    // canary among 200 random secrets (the tail beyond is extrapolated).
+    let (leakage_examples, canary_candidates) = if real { ("64", "200") } else { ("200", "1000") };
     let agent_run = [
         "agent",
         "run",
         "--once",
         "--leakage-examples",
         leakage_examples,
+        "--canary-candidates",
+        canary_candidates,
         "--eval-examples",
         "60",
         "--eval-generate",
