@@ -4,8 +4,9 @@
 //! (dataset → train → eval → leakage → gate). One passes, waits for two
 //! approvals (one is not enough), is sealed, delivered, pulled and verified,
 //! and the ledger splits its fee 70/30; the other asks for a test loss no
-//! model reaches, is refused by the gate and refunded. Polls after the end
-//! redo nothing.
+//! model reaches, is refused by the gate and refunded; a third passes the
+//! gate but an approver rejects it (the sponsor hears the role, not the
+//! reason). Polls after the end redo nothing.
 
 mod support;
 
@@ -173,6 +174,7 @@ fn a_job_runs_through_the_pipeline_and_only_the_approved_bundle_leaves() {
         ]))
     };
     let good = post("good", "[evaluation]\nmetrics = [\"loss\"]");
+    let vetoed = post("vetoed", "[evaluation]\nmetrics = [\"loss\"]");
     let strict = post(
         "strict",
         "[evaluation]\nmetrics = [\"loss\"]\nmax_eval_loss = 0.001",
@@ -196,6 +198,7 @@ fn a_job_runs_through_the_pipeline_and_only_the_approved_bundle_leaves() {
     ok(&agent_run);
     ok(&["jobs", "accept", &good, "--home", app]);
     ok(&["jobs", "accept", &strict, "--home", app]);
+    ok(&["jobs", "accept", &vetoed, "--home", app]);
     let out = ok(&agent_run);
 
     // The strict job: trained and measured, refused by its own rule, refunded.
@@ -249,7 +252,29 @@ fn a_job_runs_through_the_pipeline_and_only_the_approved_bundle_leaves() {
     assert_eq!(job_state(&url, &token, &good)["state"], "running", "{out}");
     assert!(!app_dir.join("bundles").join(&good).exists());
     approve("cai");
+    // The third job passed the gate too, but a clinician rejects it: it is
+    // refused, and the sponsor learns the role, never the free-text reason.
+    ok(&[
+        "approve",
+        &vetoed,
+        "--as",
+        "cai",
+        "--reject",
+        "--reason",
+        "outputs mention ward 7B staff by name",
+        "--passphrase-file",
+        root.join("cai.pass").to_str().unwrap(),
+        "--home",
+        app,
+        "--actor",
+        "cai",
+    ]);
     ok(&agent_run);
+    let refused = job_state(&url, &token, &vetoed);
+    assert_eq!(refused["state"], "refused-by-gate", "{refused}");
+    let why = refused["detail"].as_str().unwrap();
+    assert!(why.contains("clinical safety officer rejected"), "{why}");
+    assert!(!why.contains("7B") && !why.contains("by name"), "{why}");
     let delivered = job_state(&url, &token, &good);
     assert_eq!(delivered["state"], "delivered", "{delivered}");
     // Nothing was trained, measured or gated twice.
@@ -308,6 +333,7 @@ fn a_job_runs_through_the_pipeline_and_only_the_approved_bundle_leaves() {
             balance("sponsor"),
             balance("escrow")
         ),
+        // Two refunds and one delivery: the sponsor paid one fee.
         (7001, 3000, -10001, 0)
     );
 
