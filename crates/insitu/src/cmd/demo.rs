@@ -182,6 +182,7 @@ impl Demo<'_> {
     fn capture(&mut self, party: Party, what: &str, args: &[&str]) -> anyhow::Result<String> {
         let full = self.command_line(party, what, args);
         let exe = std::env::current_exe().context("finding the insitu executable")?;
+        let t = Instant::now();
         let out = std::process::Command::new(exe)
             .args(&full)
             .stderr(std::process::Stdio::inherit())
@@ -192,6 +193,7 @@ impl Demo<'_> {
         if !out.status.success() {
             anyhow::bail!("demo step {}: {what} failed ({})", self.step, out.status);
         }
+        eprintln!("    ({:.1}s)", t.elapsed().as_secs_f64());
         stdout
             .lines()
             .last()
@@ -462,9 +464,16 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         &["jobs", "accept", &job],
     )?;
     // On the 135M model each scored or generated text costs real time on 2
-    // cores: attack a sample of 64 members and 64 non-members, and rank each
-    // canary among 200 random secrets (the tail beyond is extrapolated).
-    let (leakage_examples, canary_candidates) = if real { ("64", "200") } else { ("200", "1000") };
+    // cores: attack a sample of 128 members and 128 non-members (with fewer,
+    // the TPR-at-0.1%-FPR rule becomes a coin toss: with 64 of each, a model
+    // with no membership signal at all exceeds 0.05 about 6% of the time),
+    // and rank each canary among 100 random secrets (the tail beyond is
+    // extrapolated from a normal fit).
+    let (leakage_examples, canary_candidates) = if real {
+        ("128", "100")
+    } else {
+        ("200", "1000")
+    };
     let agent_run = [
         "agent",
         "run",
