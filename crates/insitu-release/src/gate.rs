@@ -124,7 +124,7 @@ pub fn evaluate_gate(policy: &Policy, facts: &RunFacts, release_digest: &str) ->
                 format!("{:.4}", s.mia_tpr_at_0_1pct_fpr_max),
                 format!("<= {}", policy.max_mia_tpr_at_0_1pct_fpr),
                 s.mia_tpr_at_0_1pct_fpr_max <= policy.max_mia_tpr_at_0_1pct_fpr,
-                None,
+                tpr_resolution_note(report),
             ));
             rules.push(match s.canary_exposure_max {
                 Some(e) => rule(
@@ -169,6 +169,33 @@ pub fn evaluate_gate(policy: &Policy, facts: &RunFacts, release_digest: &str) ->
         rules,
         release_digest: release_digest.to_string(),
     }
+}
+
+/// When the leakage sample is too small to resolve a 0.1% false-positive
+/// rate (fewer than 1,000 non-members), the TPR there is really "share of
+/// members scoring above every non-member". Says so, with the chance that a
+/// model with no membership signal at all scores that high: with m members
+/// and n non-members exchangeable, k members above all non-members means the
+/// k highest of m + n scores are all members, probability C(m,k) / C(m+n,k).
+/// The rule's verdict is unchanged; the IG officer reads the note.
+fn tpr_resolution_note(report: &insitu_privacy::LeakageReport) -> Option<String> {
+    let worst = report.membership.iter().max_by(|a, b| {
+        a.tpr_at_0_1pct_fpr
+            .value
+            .total_cmp(&b.tpr_at_0_1pct_fpr.value)
+    })?;
+    let (m, n) = (worst.members, worst.nonmembers);
+    if n >= 1000 || m == 0 || n == 0 {
+        return None;
+    }
+    let k = (worst.tpr_at_0_1pct_fpr.value * m as f64).round() as usize;
+    let chance: f64 = (0..k.min(m))
+        .map(|i| (m - i) as f64 / (m + n - i) as f64)
+        .product();
+    Some(format!(
+        "{n} non-members cannot resolve a 0.1% false-positive rate (resolution 1/{n}); {k} of {m} members ({} attack, {} level) score above every non-member, which a model with no membership signal does with probability {chance:.3} — attack more examples (`insitu leakage --max-examples`) for a sharper figure",
+        worst.attack, worst.level
+    ))
 }
 
 /// The sponsor job's requirements, each its own `job_…` rule. They only add

@@ -599,3 +599,44 @@ fn a_sponsor_job_tightens_the_gate_but_never_loosens_it() {
     let e = RunFacts::load(&dir, home.path()).unwrap_err().to_string();
     assert!(e.contains("job.json"), "{e}");
 }
+
+#[test]
+fn a_tpr_the_sample_cannot_resolve_is_explained_with_its_null_probability() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = write_fake_run(home.path(), &spec("small-sample", 60, false));
+    let path = dir.join("leakage.json");
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let attacks = report["membership"].as_array_mut().unwrap();
+    assert!(!attacks.is_empty());
+    for (i, a) in attacks.iter_mut().enumerate() {
+        a["members"] = 64.into();
+        a["nonmembers"] = 64.into();
+        a["tpr_at_0_1pct_fpr"]["value"] = if i == 0 { 0.0625 } else { 0.0 }.into();
+    }
+    std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
+    let facts = RunFacts::load(&dir, home.path()).unwrap();
+    let rule = evaluate_gate(&Policy::default(), &facts, "d")
+        .rules
+        .into_iter()
+        .find(|r| r.rule == "max_mia_tpr_at_0_1pct_fpr")
+        .unwrap();
+    let note = rule.note.unwrap();
+    // C(64,4) / C(128,4) = 0.0597…
+    assert!(
+        note.contains("4 of 64") && note.contains("probability 0.060") && note.contains("1/64"),
+        "{note}"
+    );
+    // With enough non-members there is nothing to explain.
+    for a in report["membership"].as_array_mut().unwrap() {
+        a["nonmembers"] = 5000.into();
+    }
+    std::fs::write(&path, serde_json::to_vec(&report).unwrap()).unwrap();
+    let facts = RunFacts::load(&dir, home.path()).unwrap();
+    let rule = evaluate_gate(&Policy::default(), &facts, "d")
+        .rules
+        .into_iter()
+        .find(|r| r.rule == "max_mia_tpr_at_0_1pct_fpr")
+        .unwrap();
+    assert_eq!(rule.note, None);
+}
