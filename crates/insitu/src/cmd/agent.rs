@@ -28,7 +28,8 @@ pub enum Command {
     /// (its hyperparameters, DP budget, canaries) → eval on the test split →
     /// leakage suite → gate (the home's policy, tightened by the job's own
     /// limits) → two-person approval → export → upload. After the gate passes
-    /// the job waits for the approvers (`insitu approve job-<id> --as USER`);
+    /// the job waits for the approvers (`insitu approve JOB --as USER`: a hub
+    /// job's run id is its job id);
     /// the next poll seals and delivers. Every poll resumes where the last
     /// one stopped, including a training run killed half way.
     #[command(
