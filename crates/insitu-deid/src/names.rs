@@ -57,22 +57,7 @@ pub(crate) struct Word<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Key<'a>(std::borrow::Cow<'a, str>);
 
-impl<'a> Key<'a> {
-    fn lower(word: &'a str) -> Key<'a> {
-        if word
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'\'')
-        {
-            Key(std::borrow::Cow::Borrowed(word))
-        } else {
-            Key(std::borrow::Cow::Owned(if word.is_ascii() {
-                word.to_ascii_lowercase()
-            } else {
-                word.to_lowercase()
-            }))
-        }
-    }
-
+impl Key<'_> {
     fn as_str(&self) -> &str {
         &self.0
     }
@@ -215,29 +200,47 @@ fn flags_of(key: &str) -> u32 {
     f
 }
 
-fn is_word_char(c: char) -> bool {
-    c.is_alphabetic()
+/// The copy of a note that [`words`] borrows word keys from: ASCII
+/// letters lowered, everything else as it is (so byte offsets agree). One
+/// allocation per note instead of one per capitalised word.
+fn lowered(text: &str) -> String {
+    text.to_ascii_lowercase()
 }
 
-/// Splits text into alphabetic words (internal apostrophes and hyphens kept).
-pub(crate) fn words(text: &str) -> Vec<Word<'_>> {
+/// The letter starting at byte `i`, if any, and its length in bytes.
+#[inline]
+fn letter_at(text: &str, i: usize) -> Option<usize> {
+    let b = text.as_bytes()[i];
+    if b < 0x80 {
+        return b.is_ascii_alphabetic().then_some(1);
+    }
+    let c = text[i..].chars().next()?;
+    c.is_alphabetic().then(|| c.len_utf8())
+}
+
+/// Splits text into alphabetic words (internal apostrophes and hyphens
+/// kept). `lower` is [`lowered`]`(text)`: keys of ASCII words are borrowed
+/// from it. Bytewise, decoding a character only where a byte is not ASCII.
+fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
+    debug_assert_eq!(text.len(), lower.len());
+    let b = text.as_bytes();
+    let n = b.len();
     // About one word per six bytes of clinical text: reserve once.
-    let mut out = Vec::with_capacity(text.len() / 6 + 8);
-    let mut line = 0usize;
-    let mut line_cased = Vec::new();
-    // First pass: which lines have both cases (bytewise for ASCII text).
+    let mut out = Vec::with_capacity(n / 6 + 8);
+    // Which lines have both cases (capitalisation is informative there).
+    let mut line_cased = Vec::with_capacity(n / 40 + 2);
     if text.is_ascii() {
-        let (mut upper, mut lower) = (false, false);
-        for &b in text.as_bytes() {
-            if b == b'\n' {
-                line_cased.push(upper && lower);
-                (upper, lower) = (false, false);
+        let (mut upper, mut low) = (false, false);
+        for &c in b {
+            if c == b'\n' {
+                line_cased.push(upper && low);
+                (upper, low) = (false, false);
             } else {
-                upper |= b.is_ascii_uppercase();
-                lower |= b.is_ascii_lowercase();
+                upper |= c.is_ascii_uppercase();
+                low |= c.is_ascii_lowercase();
             }
         }
-        line_cased.push(upper && lower);
+        line_cased.push(upper && low);
     } else {
         for l in text.split('\n') {
             let has_upper = l.chars().any(char::is_uppercase);
@@ -245,71 +248,91 @@ pub(crate) fn words(text: &str) -> Vec<Word<'_>> {
             line_cased.push(has_upper && has_lower);
         }
     }
-    let mut sentence_start = true;
-    let mut iter = text.char_indices().peekable();
-    while let Some((i, c)) = iter.next() {
-        if c == '\n' {
-            line += 1;
-            sentence_start = true;
-            continue;
-        }
-        if matches!(c, '.' | '!' | '?' | ':' | ';' | '•' | '*') {
-            // "Dr." or "J." should not end a sentence, but we cannot know here;
-            // titles and initials are handled by the rules that look at them.
-            sentence_start = c != ':' || sentence_start;
-            if c == '.' || c == '!' || c == '?' {
-                sentence_start = true;
-            }
-            continue;
-        }
-        if !is_word_char(c) {
-            if c.is_ascii_digit() {
-                sentence_start = false;
-            }
-            continue;
-        }
-        let start = i;
-        let mut end = i + c.len_utf8();
-        while let Some(&(j, d)) = iter.peek() {
-            if is_word_char(d) {
-                end = j + d.len_utf8();
-                iter.next();
-            } else if matches!(d, '\'' | '’' | '-') {
-                // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
-                let after = &text[j + d.len_utf8()..];
-                if after.starts_with(is_word_char) {
-                    iter.next();
-                    end = j + d.len_utf8();
-                } else {
-                    break;
+    let flags = flag_map();
+    let (mut line, mut sentence_start, mut i) = (0usize, true, 0usize);
+    while i < n {
+        let Some(len) = letter_at(text, i) else {
+            let c = b[i];
+            match c {
+                b'\n' => {
+                    line += 1;
+                    sentence_start = true;
                 }
+                // "Dr." or "J." should not end a sentence, but we cannot
+                // know here; titles and initials are handled by the rules
+                // that look at them. A colon leaves it as it was.
+                b'.' | b'!' | b'?' | b';' | b'*' => sentence_start = true,
+                b'0'..=b'9' => sentence_start = false,
+                _ => {}
+            }
+            if c < 0x80 {
+                i += 1;
             } else {
-                break;
+                let ch = text[i..].chars().next().expect("char boundary");
+                if ch == '•' {
+                    sentence_start = true;
+                }
+                i += ch.len_utf8();
+            }
+            continue;
+        };
+        let start = i;
+        i += len;
+        let mut ascii = len == 1;
+        while i < n {
+            if let Some(l) = letter_at(text, i) {
+                ascii &= l == 1;
+                i += l;
+                continue;
+            }
+            // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
+            let joiner = match b[i] {
+                b'\'' | b'-' => 1,
+                0xE2 if text[i..].starts_with('’') => 3,
+                _ => 0,
+            };
+            match (joiner, letter_at_checked(text, i + joiner)) {
+                (j, Some(l)) if j > 0 => {
+                    ascii &= j == 1 && l == 1;
+                    i += j + l;
+                }
+                _ => break,
             }
         }
-        let raw = &text[start..end];
-        let (base, possessive) = strip_possessive(raw);
+        let raw_end = i;
+        let (base, possessive) = strip_possessive(&text[start..raw_end]);
         let end = start + base.len();
-        let shape = shape_of(base);
-        let glued_digit = text[..start].ends_with(|c: char| c.is_ascii_digit())
-            || text[start + raw.len()..].starts_with(|c: char| c.is_ascii_digit());
-        let key = Key::lower(base);
+        let key = if ascii {
+            Key(std::borrow::Cow::Borrowed(&lower[start..end]))
+        } else {
+            Key(std::borrow::Cow::Owned(base.to_lowercase()))
+        };
+        let mut f = flags.get(key.as_str()).copied().unwrap_or(0);
+        if is_role_word(&key) {
+            f |= ROLE;
+        }
         out.push(Word {
             start,
             end,
-            shape,
-            flags: flags_of(&key),
+            shape: shape_of(base),
+            flags: f,
             lexicon: std::cell::Cell::new(NOT_LOOKED_UP),
             key,
             cased_line: line_cased[line],
             sentence_start,
             line,
             possessive,
-            glued_digit,
+            glued_digit: (start > 0 && b[start - 1].is_ascii_digit())
+                || (raw_end < n && b[raw_end].is_ascii_digit()),
         });
         sentence_start = false;
     }
     out
+}
+
+/// [`letter_at`] that answers `None` past the end of the text.
+fn letter_at_checked(text: &str, i: usize) -> Option<usize> {
+    (i < text.len()).then(|| letter_at(text, i)).flatten()
 }
 
 fn strip_possessive(raw: &str) -> (&str, bool) {
@@ -326,12 +349,18 @@ fn strip_possessive(raw: &str) -> (&str, bool) {
 fn shape_of(w: &str) -> Shape {
     if w.is_ascii() {
         // Bytewise for the usual ASCII word; same rules as below.
-        let letters = || w.bytes().filter(u8::is_ascii_alphabetic);
-        let Some(first) = letters().next() else {
+        let (mut first, mut rest, mut upper) = (None, 0usize, 0usize);
+        for c in w.bytes().filter(u8::is_ascii_alphabetic) {
+            if first.is_none() {
+                first = Some(c);
+            } else {
+                rest += 1;
+                upper += usize::from(c.is_ascii_uppercase());
+            }
+        }
+        let Some(first) = first else {
             return Shape::Mixed;
         };
-        let rest = letters().count() - 1;
-        let upper = letters().skip(1).filter(u8::is_ascii_uppercase).count();
         return if first.is_ascii_uppercase() {
             if upper == rest {
                 if rest == 0 {
@@ -2139,7 +2168,8 @@ impl Ctx<'_> {
 /// Runs the word-level layers and appends their spans.
 pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     let lex = Lexicon::get();
-    let words = words(text);
+    let lower = lowered(text);
+    let words = words(text, &lower);
     let n = words.len();
     let mut ctx = Ctx {
         text,
@@ -2319,7 +2349,8 @@ pub(crate) fn institution(
 ) -> Option<(Category, &'static str, f32)> {
     let lex = Lexicon::get();
     let span = &text[start..end];
-    let ws = words(span);
+    let lower = lowered(span);
+    let ws = words(span, &lower);
     if ws.len() < 2 {
         return None;
     }
@@ -2440,7 +2471,8 @@ pub(crate) fn institution(
 /// explains: the words most likely to be missed names or places.
 pub(crate) fn unexplained_capitalised(text: &str, spans: &[Span]) -> usize {
     let lex = Lexicon::get();
-    words(text)
+    let lower = lowered(text);
+    words(text, &lower)
         .iter()
         .filter(|w| w.cased_line && w.shape == Shape::Title && !w.sentence_start && !w.glued_digit)
         .filter(|w| w.key.chars().nth(2).is_some())
@@ -2467,6 +2499,41 @@ mod tests {
             .filter(|s| s.category == Category::Name)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn tokenizer_handles_joiners_possessives_and_other_scripts() {
+        let text = "• O’Brien’s son. Mr ŻÓŁW-Kowalski's 3x review; Parkinson's-type\nDR X";
+        let lower = lowered(text);
+        let ws = words(text, &lower);
+        let got: Vec<(&str, &str, bool, bool)> = ws
+            .iter()
+            .map(|w| {
+                (
+                    &text[w.start..w.end],
+                    w.key.as_str(),
+                    w.possessive,
+                    w.sentence_start,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("O’Brien", "o’brien", true, true),
+                ("son", "son", false, false),
+                ("Mr", "mr", false, true),
+                ("ŻÓŁW-Kowalski", "żółw-kowalski", true, false),
+                ("x", "x", false, false),
+                ("review", "review", false, false),
+                ("Parkinson's-type", "parkinson's-type", false, true),
+                ("DR", "dr", false, true),
+                ("X", "x", false, false),
+            ]
+        );
+        assert!(ws[4].glued_digit, "3x: a digit touches the word");
+        assert_eq!(ws[3].shape, Shape::Mixed);
+        assert!(ws[0].cased_line && !ws[7].cased_line);
     }
 
     #[test]

@@ -307,6 +307,11 @@ pub(crate) struct PatternSet {
     /// says which patterns match where the winner was refused, so the
     /// fallback runs captures only for those instead of trying each in turn.
     which: Regex,
+    /// For each pattern with a value group, that pattern alone: captures
+    /// are resolved on it, because the bounded backtracker clears a bitset
+    /// of (NFA states × match length) per search, and the NFA of all the
+    /// patterns together is hundreds of times bigger than one pattern's.
+    alone: Vec<Option<Regex>>,
     kinds: Vec<Kind>,
 }
 
@@ -325,7 +330,7 @@ impl PatternSet {
         }
         let kinds: Vec<Kind> = list.iter().map(|(k, _)| *k).collect();
         let pats: Vec<&str> = list.iter().map(|(_, p)| p.as_str()).collect();
-        let build = |kind: MatchKind| {
+        let build = |kind: MatchKind, pats: &[&str]| {
             Regex::builder()
                 // ASCII-only classes and case folding keep the lazy DFA small
                 // enough to stay in its cache; every negated class still
@@ -341,17 +346,30 @@ impl PatternSet {
                         .nfa_size_limit(Some(64 << 20))
                         .hybrid_cache_capacity(32 << 20),
                 )
-                .build_many(&pats)
+                .build_many(pats)
                 .map_err(|e| crate::Error::Pattern(e.to_string()))
         };
-        let re = build(MatchKind::LeftmostFirst)?;
-        let which = build(MatchKind::All)?;
-        Ok(PatternSet { re, which, kinds })
+        let re = build(MatchKind::LeftmostFirst, &pats)?;
+        let which = build(MatchKind::All, &pats)?;
+        let alone = (0..pats.len())
+            .map(|p| {
+                if re.group_info().group_len(PatternID::new_unchecked(p)) > 1 {
+                    build(MatchKind::LeftmostFirst, &pats[p..=p]).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PatternSet {
+            re,
+            which,
+            alone,
+            kinds,
+        })
     }
 
     /// Appends validated spans found in `text` to `out`.
     pub(crate) fn scan(&self, text: &str, config: &DetectorConfig, out: &mut Vec<Span>) {
-        let mut caps = self.re.create_captures();
         let mut at = 0;
         while at < text.len() {
             let input = Input::new(text).span(at..text.len());
@@ -361,18 +379,7 @@ impl PatternSet {
                 break;
             };
             let kind = self.kinds[m.pattern().as_usize()];
-            let (start, end) = if self.re.group_info().group_len(m.pattern()) > 1 {
-                let anchored = Input::new(text)
-                    .span(m.start()..text.len())
-                    .anchored(Anchored::Pattern(m.pattern()));
-                self.re.search_captures(&anchored, &mut caps);
-                match caps.get_match() {
-                    Some(c) => value_range(&caps, c.start(), c.end()),
-                    None => (m.start(), m.end()),
-                }
-            } else {
-                (m.start(), m.end())
-            };
+            let (start, end) = self.value_of(text, m.pattern().as_usize(), m.start(), m.end());
             match validate(kind, text, start, end, config) {
                 Some((category, detector, confidence)) => {
                     // "Windsor Lane Medical Practice": a street name that
@@ -456,7 +463,6 @@ impl PatternSet {
         if matching.is_empty() {
             return None;
         }
-        let mut caps = self.re.create_captures();
         for pid in matching
             .iter()
             .map(|p| p.as_usize())
@@ -465,9 +471,10 @@ impl PatternSet {
             let input = Input::new(text)
                 .span(start..text.len())
                 .anchored(Anchored::Pattern(PatternID::new_unchecked(pid)));
-            self.re.search_captures(&input, &mut caps);
-            let Some(m) = caps.get_match() else { continue };
-            let (s, e) = value_range(&caps, m.start(), m.end());
+            let Some(m) = self.re.search(&input) else {
+                continue;
+            };
+            let (s, e) = self.value_of(text, pid, m.start(), m.end());
             if let Some((category, detector, confidence)) =
                 validate(self.kinds[pid], text, s, e, config)
             {
@@ -481,6 +488,26 @@ impl PatternSet {
             }
         }
         None
+    }
+}
+
+impl PatternSet {
+    /// The value part of pattern `pid`'s match at `start..end`: the whole
+    /// match, or its value group, resolved by that pattern alone on the
+    /// match bounds only.
+    fn value_of(&self, text: &str, pid: usize, start: usize, end: usize) -> (usize, usize) {
+        let Some(alone) = &self.alone[pid] else {
+            return (start, end);
+        };
+        let mut caps = alone.create_captures();
+        alone.search_captures(
+            &Input::new(text).span(start..end).anchored(Anchored::Yes),
+            &mut caps,
+        );
+        match caps.get_match() {
+            Some(c) => value_range(&caps, c.start(), c.end()),
+            None => (start, end),
+        }
     }
 }
 
