@@ -2354,7 +2354,71 @@ pub(crate) fn institution(
     if ws.len() < 2 {
         return None;
     }
+    // Named by a prefix: "HMP Ashgrove", "Ysbyty Cwm Tawe", "Meddygfa'r Llan".
+    match ws[0].key.as_str() {
+        "hmp" | "hmyoi" | "ysbyty" | "canolfan" => {
+            return Some((Category::Location, "institution", 0.85));
+        }
+        "meddygfa" | "ysgol" | "cartref" => {
+            return Some((Category::Organization, "institution", 0.85));
+        }
+        _ => {}
+    }
     let suffix = ws.last().expect("two words").key.as_str().to_string();
+    // Suffixes that are everyday words ("Main Unit", "Open House", "Harbor
+    // Drug"): the name needs a word that is neither English nor clinical.
+    const PLAIN_SUFFIXES: &[&str] = &[
+        "primary",
+        "high",
+        "unit",
+        "team",
+        "service",
+        "centre",
+        "center",
+        "drug",
+        "drugs",
+        "labs",
+        "institute",
+        "project",
+        "hall",
+        "house",
+        "court",
+        "farm",
+        "farmhouse",
+        "barn",
+        "villa",
+        "cottage",
+        "bungalow",
+        "grange",
+        "plan",
+        "living",
+        "mutual",
+        "insurance",
+        "studio",
+        "studios",
+        "engineering",
+        "hotel",
+        "cafe",
+        "restaurant",
+        "bistro",
+        "optical",
+        "elementary",
+        "pavilion",
+        "rehabilitation",
+    ];
+    let compound = matches!(ws[ws.len() - 2].key.as_str(), "medical" | "health");
+    if PLAIN_SUFFIXES.contains(&suffix.as_str())
+        && !compound
+        && !ws[..ws.len() - 1].iter().any(|w| {
+            let k = w.key.as_str();
+            k.len() > 2
+                && !lex.common.contains(k)
+                && !lex.clinical.contains(k)
+                && !sets().stop.contains(&k)
+        })
+    {
+        return None;
+    }
     // Words before the suffix: at least one must be a proper name, not a specialty.
     let distinctive = ws[..ws.len() - 1].iter().any(|w| {
         let k = w.key.as_str();
@@ -2457,6 +2521,47 @@ pub(crate) fn institution(
             | "pre-school"
             | "form"
             | "centre"
+            | "living"
+            | "health"
+            | "diagnostics"
+            | "genomics"
+            | "laboratory"
+            | "laboratories"
+            | "labs"
+            | "endodontics"
+            | "orthodontics"
+            | "dentistry"
+            | "optical"
+            | "opticians"
+            | "optometry"
+            | "insurance"
+            | "mutual"
+            | "studio"
+            | "studios"
+            | "engineering"
+            | "plan"
+            | "team"
+            | "service"
+            | "pediatrics"
+            | "paediatrics"
+            | "rehabilitation"
+            | "elementary"
+            | "primary"
+            | "high"
+            | "drug"
+            | "drugs"
+            | "trattoria"
+            | "restaurant"
+            | "bistro"
+            | "pizzeria"
+            | "cafe"
+            | "hotel"
+            | "project"
+            | "rescue"
+            | "hscp"
+            | "ccg"
+            | "icb"
+            | "directors"
     ) || span.contains("Medical Cent")
         || span.contains("Health Cent");
     let category = if org {

@@ -51,6 +51,7 @@ pub(crate) enum Kind {
     WeekdayDay,
     Weekday,
     WeekdayAbbrev,
+    OrdinalDay,
     MonthName,
     Holiday,
     Year,
@@ -94,7 +95,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::LabelledId,
             format!(
-                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*:|our\s+ref|your\s+ref|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|ID:?\s|medicare\s*(?:no|number|id|#)?\.?|medicaid\s*(?:no|number|id|#)?\.?|visit\s*(?:no|number|id|#)?\.?|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?)[\s:#=\-]*(?:is\s+)?([A-Za-z]{{0,4}}[/\-]?[0-9](?:[A-Za-z0-9\-/]*[A-Za-z0-9])?(?:[ ][0-9]{{3,4}}){{0,2}}){B}"
+                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*:|our\s+ref|your\s+ref|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|ID:?\s|medicare\s*(?:no|number|id|#)?\.?|medicaid\s*(?:no|number|id|#)?\.?|visit\s*(?:no|number|id|#)?\.?|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?|ticket\s*(?:no|number|#)?\.?|study\s*(?:no|number|#|id)\.?|clinic\s*(?:no|number)\.?|prison(?:er)?\s*(?:no|number)\.?|collar\s*(?:no|number)\.?|badge\s*(?:no|number|#)?\.?|employee\s*(?:no|number|id)\.?|staff\s*(?:no|number|id)\.?|claim\s*(?:no|number|#)\.?|incident\s*(?:no|number|#)\.?|episode\s*(?:no|number)\.?|encounter\s*(?:no|number|#|id)\.?|auth(?:ori[sz]ation)?\s*(?:no|number|#)\.?|crime\s*(?:no|number|ref)\.?|log\s*(?:no|number)\.?|ref\.?)[\s:#=\-|]*(?:is\s+)?([A-Za-z]{{0,4}}[/\-]?[0-9](?:[A-Za-z0-9\-/]*[A-Za-z0-9])?(?:[ ][0-9]{{3,8}}){{0,2}}){B}"
             ),
         ),
         (
@@ -140,7 +141,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::AccessCode,
             format!(
-                r"{B}(?i:key\s*safe|keysafe|door\s*code|gate\s*code|alarm\s*code|entry\s*code|access\s*code)(?i:\s*(?:code|no\.?|number|is))?[\s:#=\-]*([0-9]{{3,8}}){B}"
+                r"{B}(?i:key\s*safe|keysafe|door\s*code|gate\s*code|alarm\s*code|entry\s*code|access\s*code)(?i:\s*(?:code|no\.?|number|is))?[\s:#=\-]*([0-9]{{3,8}}){B}|{B}(?i:key\s*safe|keysafe|key\s*box|lock\s*box|lockbox|door|gate|keypad|entry\s*system)[^\n0-9]{{0,30}}(?i:code)\s*(?:is\s*)?[:#=\-]?\s*([0-9]{{3,8}}){B}"
             ),
         ),
         (
@@ -164,7 +165,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::StreetAddress,
             format!(
-                r"{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:[A-Z][A-Za-z'\-]+[ \t]+){{1,3}}(?i:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|gardens|gdns|terrace|place|pl|court|ct|grove|hill|rise|view|walk|row|square|sq|mews|park|parade|boulevard|blvd|highway|hwy|circle|cir|trail|parkway|pkwy|green|wharf|quay|vale|meadows?|fields?|chase)\.?{B}|{B}(?:[A-Z][a-z'\-]+\s+){{1,2}}(?:Road|Street|Lane|Avenue|Close|Crescent|Gardens|Terrace|Grove|Mews|Boulevard|Parkway)\b"
+                r"{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:(?:[NSEW]|NE|NW|SE|SW|North|South|East|West)\.?[ \t]+)?(?:(?:[A-Z][A-Za-z'\-]+|[0-9]{{1,3}}(?:st|nd|rd|th))[ \t]+){{1,3}}(?i:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|gardens|gdns|terrace|place|pl|court|ct|grove|hill|rise|view|walk|row|square|sq|mews|park|parade|boulevard|blvd|highway|hwy|circle|cir|trail|parkway|pkwy|green|wharf|quay|vale|meadows?|fields?|chase|trace|bend|cove|loop|pike|ridge|heights|crossing|landing|hollow|glen|knoll|terr|turnpike|expressway|brae|wynd|gate)\.?{B}|{B}[0-9]{{1,3}}(?:st|nd|rd|th)[ \t]+(?:St|Street|Ave|Avenue)\.?{B}|{B}(?:[0-9]{{1,5}}[A-Za-z]?,?[ \t]+)?(?:Heol|Ffordd|Stryd|Rhodfa|Cilgant)[ \t]+(?:(?:y|yr|[A-Z][a-z]+)[ \t]+)?[A-Z][a-z]+{B}|{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:Maes|Parc|Gwel|Bro|Lon|Tre)[ \t]+(?:(?:y|yr|an|[A-Z][a-z]+)[ \t]+)?[A-Z][a-z]+{B}|{B}(?:[A-Z][a-z'\-]+\s+){{1,2}}(?:Road|Street|Lane|Avenue|Close|Crescent|Gardens|Terrace|Grove|Mews|Boulevard|Parkway)\b"
             ),
         ),
         (
@@ -178,7 +179,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Institution,
             format!(
-                r"{B}(?:Drs?\.?[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]*(?:,|&|and)[ \t]*[A-Z][A-Za-z'\-]+)*[ \t]+(?:and|&)[ \t]+(?i:partners){B}|{B}(?:Royal[ \t]+)?(?:Infirmary|Hospital|Hospice)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?{B}|{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,4}}(?i:hospitals?|medicine\s+group|medical\s+associates|health\s+group|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village){B}"
+                r"{B}(?:Drs?\.?[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]*(?:,|&|and)[ \t]*[A-Z][A-Za-z'\-]+)*[ \t]+(?:and|&)[ \t]+(?i:partners){B}|{B}(?:Royal[ \t]+)?(?:Infirmary|Hospital|Hospice)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?{B}|{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,4}}(?i:hospitals?|medicine\s+group|medical\s+associates|health\s+group|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village|home\s+health|senior\s+living|assisted\s+living|diagnostics|genomics|laborator(?:y|ies)|labs|endodontics|orthodontics|dental\s+(?:practice|care|centre|center|clinic|surgery)|dentistry|optical|opticians|optometry|insurance|mutual|studios?|engineering|health\s+plan|nursing\s+team|recovery\s+service|institute|unit|cent(?:re|er)|pavilion|funeral\s+(?:home|directors)|pediatrics|paediatrics|rehabilitation|elementary|primary|middle\s+school|high|drug|drugs|trattoria|restaurant|bistro|pizzeria|cafe|hotel|project|fire\s+(?:&|and)\s+rescue(?:\s+service)?|hscp|ccg|icb|cottage|farm(?:house)?|barn|bungalow|grange|villa|house|hall|court){B}|{B}(?:HMP|HMYOI|HMP/YOI)[ \t]+[A-Z][A-Za-z'\-]+{B}|{B}(?:Ysbyty|Meddygfa|Canolfan|Ysgol|Cartref)(?:'r)?(?:[ \t]+(?:y|yr|[A-Z][A-Za-z'\-]+)){{1,3}}{B}"
             ),
         ),
         (
@@ -228,18 +229,26 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (Kind::DateShort, format!(r"{B}[0-9]{{1,2}}/[0-9]{{1,2}}{B}")),
         (
             Kind::WeekdayDay,
-            format!(r"{B}{WEEKDAY}\.?\s+[0-9]{{1,2}}{ORD}?{B}"),
+            format!(
+                r"{B}{WEEKDAY}\.?,?\s+[0-9]{{1,2}}(?:{ORD}|[/.\-][0-9]{{1,2}}(?:[/.\-](?:[0-9]{{4}}|[0-9]{{2}}))?|:[0-5][0-9]|\s?(?i:am|pm))?{B}"
+            ),
         ),
         (
             Kind::Weekday,
             format!(
-                r"{B}(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY|SUNDAY|monday|tuesday|wednesday|thursday|friday|saturday|sunday){B}"
+                r"{B}(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|MONDAY|TUESDAY|WEDNESDAY|THURSDAY|FRIDAY|SATURDAY|SUNDAY|monday|tuesday|wednesday|thursday|friday|saturday|sunday)(?:s|S)?{B}"
             ),
         ),
         (
             Kind::WeekdayAbbrev,
             format!(
-                r"{B}(?:[Tt]ues|TUES|[Ww]eds|WEDS|[Tt]hurs?|THURS?)\.?{B}|{B}(?i:next|last|on|this|by|until|from|every)\s+((?:[Mm]on|MON|[Ww]ed|WED|[Ff]ri|FRI|[Ss]at|SAT|[Ss]un|SUN|[Tt]ue|TUE|[Tt]hu|THU)\.?){B}"
+                r"{B}(?:[Tt]ues|TUES|[Ww]eds|WEDS|[Tt]hurs?|THURS?)\.?{B}|{B}(?i:next|last|on|this|by|until|till|from|every|since|r/v|review|clinic|seen|due|visit)\s+((?:[Mm]on|MON|[Ww]ed|WED|[Ff]ri|FRI|[Ss]at|SAT|[Ss]un|SUN|[Tt]ue|TUE|[Tt]hu|THU)\.?(?:,?\s+[0-9]{{1,2}}(?:{ORD}|[/.\-][0-9]{{1,2}}(?:[/.\-](?:[0-9]{{4}}|[0-9]{{2}}))?)?)?){B}|{B}(?:Mon|Tue|Tues|Wed|Weds|Thu|Thur|Thurs|Fri|Sat|Sun)(?:/(?:Mon|Tue|Tues|Wed|Weds|Thu|Thur|Thurs|Fri|Sat|Sun))+{B}|{B}((?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\.?)\s+(?i:morning|afternoon|evening|night|eve|am|pm){B}"
+            ),
+        ),
+        (
+            Kind::OrdinalDay,
+            format!(
+                r"{B}(?i:on|from|since|until|till|by|before|after)\s+the\s+([0-9]{{1,2}}(?:st|nd|rd|th)){B}"
             ),
         ),
         (
@@ -267,7 +276,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::TimeCued,
             format!(
-                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|arrival|arrived|obs|news|news2|triaged|seen|reviewed)|@)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
+                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|time\s+(?:in|out|of\s+death|seen|called)|handover|arrival|arrived|obs|news|news2|triaged|seen|reviewed)|@|~)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
             ),
         ),
         (
@@ -281,7 +290,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Age,
             format!(
-                r"{B}(?i:aged|age[:=]?|age\s+of|ages?|age\s+(?:is|was|now|of\s+about))\s*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}|{B}([0-9]{{1,3}})y{B}|{B}(?i:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)([0-9]{{2}}'?s){B}"
+                r"{B}(?i:aged|age[:=]?|age\s+of|ages?|age\s+(?:is|was|now|of\s+about))\s*([0-9]{{1,3}}){B}|{B}(?i:age)[ \t][^\n:0-9]{{1,25}}:[ \t]*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}|{B}([0-9]{{1,3}})y{B}|{B}(?i:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)([0-9]{{2}}'?s){B}"
             ),
         ),
         (
@@ -293,7 +302,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::LettersDigitsId,
             format!(
-                r"{B}[A-Z]{{1,4}}[0-9]{{5,12}}[A-Z]?{B}|{B}[0-9]{{2,6}}[A-Z]{{1,3}}[0-9]{{3,8}}{B}"
+                r"{B}[A-Z]{{1,4}}[0-9]{{5,12}}[A-Z]?(?:-[0-9]{{2,6}})?{B}|{B}[0-9]{{2,6}}[A-Z]{{1,3}}[0-9]{{3,8}}{B}|{B}[A-Z]{{1,4}}-[0-9]{{2,4}}-[0-9]{{4,10}}{B}|{B}[A-Z]{{2,4}}-[0-9]{{4,10}}{B}|{B}[0-9]{{2}}-[0-9]{{5,8}}{B}|{B}[A-Z][0-9]{{4}}[A-Z]{{2}}{B}"
             ),
         ),
         (Kind::LongNumber, format!(r"{B}[0-9]{{6,}}{B}")),
@@ -998,6 +1007,43 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
         }
         Kind::WeekdayDay => v(Category::Date, "weekday_date", 0.85),
         Kind::Weekday | Kind::WeekdayAbbrev => v(Category::Date, "weekday", 0.7),
+        Kind::OrdinalDay => {
+            // "on the 5th" is a day of the month; "on the 4th floor" is not.
+            let day: u32 = s.trim_end_matches(char::is_alphabetic).parse().ok()?;
+            let next = word_after(text, end);
+            let closed = !text[end..].starts_with(' ')
+                || matches!(
+                    next.as_str(),
+                    "and"
+                        | "at"
+                        | "but"
+                        | "when"
+                        | "so"
+                        | "for"
+                        | "or"
+                        | "which"
+                        | "to"
+                        | "as"
+                        | "until"
+                        | "she"
+                        | "he"
+                        | "they"
+                        | "i"
+                        | "we"
+                        | "with"
+                        | "in"
+                        | "after"
+                        | "before"
+                        | "by"
+                        | "then"
+                        | "if"
+                );
+            if (1..=31).contains(&day) && closed {
+                v(Category::Date, "ordinal_day", 0.65)
+            } else {
+                None
+            }
+        }
         Kind::MonthName => v(Category::Date, "month_name", 0.7),
         Kind::Holiday => v(Category::Date, "holiday", 0.7),
         Kind::Year => {
