@@ -118,7 +118,12 @@ impl Detector {
         let mut spans = merge(text, spans);
         let mut ages = ages_beside_names(text, &spans, self.config.ages);
         ages.extend(ages_beside_people(text, self.config.ages));
+        ages.extend(ages_in_brackets_after_ids(text, &spans, self.config.ages));
+        ages.extend(ages_in_family_history(text, self.config.ages));
+        ages.extend(ages_after_pronouns(text, self.config.ages));
         ages.extend(towns_before_postcodes(text, &spans));
+        ages.extend(places_after_institutions(text, &spans));
+        ages.extend(staff_initials(text));
         if self.config.times {
             ages.extend(times_after_dates(text, &spans));
         }
@@ -154,12 +159,16 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
     let mut out = Vec::new();
     for s in spans.iter().filter(|s| s.category == Category::Name) {
         let rest = &text[s.end..];
+        // "Ahmed Farouk   79   Dx": columns set apart by runs of spaces.
+        let spaced = rest.starts_with("  ") || rest.starts_with('\t');
         let (after, bare) = match rest
-            .strip_prefix(", ")
+            .strip_prefix(", now ")
+            .or_else(|| rest.strip_prefix(", "))
             .or_else(|| rest.strip_prefix(" ("))
             .or_else(|| rest.strip_prefix(" | "))
         {
             Some(a) => (a, false),
+            None if spaced => (rest.trim_start_matches([' ', '\t']), true),
             // "Doris Pemberton 88 - #NOF": a handover line, the number
             // closed off by a dash or the end of the line.
             None => match rest.strip_prefix(' ') {
@@ -173,14 +182,23 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
         }
         let tail = &after[digits..];
         let next = tail.chars().next();
+        // "58." ends a sentence; "58.5" is a measurement.
+        let full_stop =
+            tail.starts_with('.') && !tail[1..].starts_with(|c: char| c.is_ascii_digit());
         let closed = if bare {
             tail.starts_with(" -")
                 || tail.starts_with(" –")
                 || tail.starts_with(", ")
                 || tail.starts_with('\n')
+                || tail.starts_with("  ")
+                || tail.starts_with('\t')
                 || tail.is_empty()
+                || (spaced && tail.starts_with(" |"))
         } else {
-            matches!(next, Some(',' | ')' | 'y' | ';' | ' ' | 'M' | 'F') | None)
+            matches!(
+                next,
+                Some(',' | ')' | 'y' | ';' | ' ' | 'M' | 'F' | '\n') | None
+            ) || full_stop
         };
         if !closed {
             continue;
@@ -196,6 +214,290 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
             category: Category::Age,
             detector: "age_beside_name",
             confidence: 0.7,
+        });
+    }
+    out
+}
+
+/// "DOB 17/09/2005 (18)", "CHI 2911363876 (87)": a bracketed number right
+/// after a date of birth or a patient identifier is the age.
+fn ages_in_brackets_after_ids(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span> {
+    let mut out = Vec::new();
+    for s in spans {
+        let dob = s.category == Category::Date && {
+            let before = text[..s.start].trim_end().to_ascii_lowercase();
+            before.ends_with("dob")
+                || before.ends_with("d.o.b")
+                || before.ends_with("dob:")
+                || before.ends_with("d.o.b.")
+                || before.ends_with("born")
+                || before.ends_with("date of birth")
+                || before.ends_with("date of birth:")
+        };
+        if !(dob || s.category == Category::Id) {
+            continue;
+        }
+        let Some(after) = text[s.end..].strip_prefix(" (") else {
+            continue;
+        };
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let tail = &after[digits..];
+        if !(1..=3).contains(&digits)
+            || !(tail.starts_with(')') || tail.starts_with("y)") || tail.starts_with("yrs)"))
+        {
+            continue;
+        }
+        let n: u32 = after[..digits].parse().unwrap_or(999);
+        if n > 125 || (policy == AgePolicy::Over89 && n <= 89) {
+            continue;
+        }
+        let start = s.end + 2;
+        out.push(Span {
+            start,
+            end: start + digits,
+            category: Category::Age,
+            detector: "age_after_dob",
+            confidence: 0.75,
+        });
+    }
+    out
+}
+
+/// Family history: "mother dx breast ca at 44", "father died of an MI at
+/// 61": an age given for a relative's diagnosis or death.
+fn ages_in_family_history(text: &str, policy: AgePolicy) -> Vec<Span> {
+    const RELATIVES: &[&str] = &[
+        "mother",
+        "father",
+        "mum",
+        "dad",
+        "brother",
+        "sister",
+        "aunt",
+        "uncle",
+        "grandmother",
+        "grandfather",
+        "grandma",
+        "grandpa",
+        "cousin",
+        "son",
+        "daughter",
+        "sibling",
+        "niece",
+        "nephew",
+        "parent",
+        "twin",
+    ];
+    const EVENTS: &[&str] = &[
+        "dx",
+        "diagnosed",
+        "died",
+        "death",
+        "ca",
+        "cancer",
+        "mi",
+        "stroke",
+        "cva",
+        "passed",
+        "deceased",
+        "onset",
+        "developed",
+        "carcinoma",
+        "lymphoma",
+        "leukaemia",
+        "leukemia",
+    ];
+    let mut out = Vec::new();
+    let lower = text.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(" at ") {
+        let pos = from + at + 4;
+        from = pos;
+        let digits = lower[pos..].bytes().take_while(u8::is_ascii_digit).count();
+        if !(1..=3).contains(&digits) {
+            continue;
+        }
+        let tail = &lower[pos + digits..];
+        // "at 44;" / "at 58)" but not "at 14:30", "at 10 mg", "at 12 weeks".
+        if !(tail.is_empty()
+            || tail.starts_with([';', ')', ',', '.', '\n'])
+            || tail.starts_with(" and")
+            || tail.starts_with(" y"))
+            || tail.starts_with(".5")
+        {
+            continue;
+        }
+        // The clause before: back to the last ';', '.', '(' or line start.
+        let clause_start = lower[..pos]
+            .rfind([';', '.', '(', '\n'])
+            .map_or(0, |i| i + 1);
+        let clause = &lower[clause_start..pos];
+        let words: Vec<&str> = clause
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+            .collect();
+        if !(words.iter().any(|w| RELATIVES.contains(w))
+            && words.iter().any(|w| EVENTS.contains(w)))
+        {
+            continue;
+        }
+        let n: u32 = lower[pos..pos + digits].parse().unwrap_or(999);
+        if n > 125 || (policy == AgePolicy::Over89 && n <= 89) {
+            continue;
+        }
+        out.push(Span {
+            start: pos,
+            end: pos + digits,
+            category: Category::Age,
+            detector: "age_family_history",
+            confidence: 0.7,
+        });
+    }
+    out
+}
+
+/// "He is 7 and in Year 3", "she is now 93.": an age given for a person
+/// referred to by pronoun.
+fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
+    let mut out = Vec::new();
+    let lower = text.to_ascii_lowercase();
+    for cue in ["he is ", "she is ", "he's ", "she's ", "they are "] {
+        let mut from = 0;
+        while let Some(at) = lower[from..].find(cue) {
+            let cue_start = from + at;
+            let mut pos = cue_start + cue.len();
+            from = pos;
+            // "he is" inside "she is" or "the is".
+            if cue_start > 0 && lower.as_bytes()[cue_start - 1].is_ascii_alphabetic() {
+                continue;
+            }
+            if lower[pos..].starts_with("now ") {
+                pos += 4;
+            }
+            let digits = lower[pos..].bytes().take_while(u8::is_ascii_digit).count();
+            if !(1..=3).contains(&digits) {
+                continue;
+            }
+            let tail = &lower[pos + digits..];
+            let closed = tail.starts_with(" and ")
+                || tail.starts_with(", ")
+                || tail.starts_with(". ")
+                || tail.starts_with(".\n")
+                || tail == "."
+                || tail.starts_with(" today")
+                || tail.starts_with(" years")
+                || tail.starts_with(" now");
+            let n: u32 = lower[pos..pos + digits].parse().unwrap_or(999);
+            if !closed || n > 125 || (policy == AgePolicy::Over89 && n <= 89) {
+                continue;
+            }
+            out.push(Span {
+                start: pos,
+                end: pos + digits,
+                category: Category::Age,
+                detector: "age_after_pronoun",
+                confidence: 0.65,
+            });
+        }
+    }
+    out
+}
+
+/// Staff initials that sign an entry ("… Sitter requested. -JM") and
+/// initials with a "Mc" ("SMcG", "LMcK"), which are never abbreviations.
+fn staff_initials(text: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut line_start = 0;
+    for line in text.split('\n') {
+        let trimmed = line.trim_end();
+        // "-JM" / "- JM" closing a line that says something first.
+        if let Some(dash) = trimmed.rfind(['-', '–']) {
+            let tag = trimmed[dash + trimmed[dash..].chars().next().map_or(1, char::len_utf8)..]
+                .trim_start();
+            let before = trimmed[..dash].trim_end();
+            let letters = tag.len();
+            if (2..=3).contains(&letters)
+                && tag.bytes().all(|b| b.is_ascii_uppercase())
+                && before.len() > 10
+                && before.ends_with(['.', ')'])
+            {
+                let start = line_start + trimmed.len() - letters;
+                out.push(Span {
+                    start,
+                    end: start + letters,
+                    category: Category::Name,
+                    detector: "signing_initials",
+                    confidence: 0.7,
+                });
+            }
+        }
+        line_start += line.len() + 1;
+    }
+    // "SMcG", "LMcK": one or two capitals, "Mc", one or two capitals.
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 3 < b.len() {
+        if b[i].is_ascii_uppercase() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            let mut j = i;
+            while j < b.len() && j - i < 2 && b[j].is_ascii_uppercase() {
+                j += 1;
+            }
+            if text[j..].starts_with("Mc") {
+                let k = j + 2;
+                let mut e = k;
+                while e < b.len() && e - k < 2 && b[e].is_ascii_uppercase() {
+                    e += 1;
+                }
+                if e > k && (e == b.len() || !b[e].is_ascii_alphanumeric()) {
+                    out.push(Span {
+                        start: i,
+                        end: e,
+                        category: Category::Name,
+                        detector: "initials",
+                        confidence: 0.7,
+                    });
+                    i = e;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// "St Columba's Primary School, Andersonstown", "Mourne View Surgery,
+/// Newry": a capitalised word or two after an institution and a comma, at
+/// the end of the line or clause, is the place it is in.
+fn places_after_institutions(text: &str, spans: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for s in spans
+        .iter()
+        .filter(|s| s.detector == "institution" || s.detector == "organisation_list")
+    {
+        let Some(after) = text[s.end..].strip_prefix(", ") else {
+            continue;
+        };
+        let end = after
+            .find(['\n', ',', '.', ';', '(', ')'])
+            .unwrap_or(after.len());
+        let place = after[..end].trim_end();
+        if place.is_empty() || !address_locality(place) || place.split_whitespace().count() > 2 {
+            continue;
+        }
+        let start = s.end + 2;
+        if spans
+            .iter()
+            .any(|o| o.start < start + place.len() && start < o.end)
+        {
+            continue;
+        }
+        out.push(Span {
+            start,
+            end: start + place.len(),
+            category: Category::Location,
+            detector: "place_after_institution",
+            confidence: 0.6,
         });
     }
     out

@@ -592,6 +592,25 @@ const NAME_LABELS: &[&[&str]] = &[
     &["fiancee"],
     &["boyfriend"],
     &["girlfriend"],
+    // Headers of forms and registers ("Child: …", "Deceased: …").
+    &["pt"],
+    &["child"],
+    &["client"],
+    &["deceased"],
+    &["prisoner"],
+    &["employee"],
+    &["printed", "by"],
+    &["entered", "by"],
+    &["completed", "by"],
+    &["recorded", "by"],
+    // Non-clinical staff named by role ("Sitter Amber", "Housing officer Jas").
+    &["sitter"],
+    &["housing", "officer"],
+    &["support", "worker"],
+    &["care", "coordinator"],
+    &["link", "worker"],
+    &["chaplain"],
+    &["advocate"],
     &["cousin"],
 ];
 
@@ -644,8 +663,268 @@ fn sets() -> &'static Sets {
     })
 }
 
+/// Whether `rest` (the text after a name) starts with a bare age: ", 31,",
+/// ", 58.", "   79   ", " 33 G4P2", " 57 M".
+fn bare_age_follows(rest: &str) -> bool {
+    if let Some(r) = rest.strip_prefix(" | ") {
+        // A table row: "| Beryl Hatch | 90 | …".
+        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+        return (1..=3).contains(&digits)
+            && r[..digits].parse::<u32>().is_ok_and(|v| v <= 120)
+            && r[digits..].starts_with(" |");
+    }
+    let (after, spaced) = if let Some(r) = rest.strip_prefix(", ") {
+        (r, false)
+    } else if rest.starts_with("  ") || rest.starts_with('\t') {
+        (rest.trim_start_matches([' ', '\t']), true)
+    } else if let Some(r) = rest.strip_prefix(' ') {
+        (r, false)
+    } else {
+        return false;
+    };
+    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+    if !(1..=3).contains(&digits) || after[..digits].parse::<u32>().map_or(true, |v| v > 120) {
+        return false;
+    }
+    let tail = &after[digits..];
+    let comma_form = rest.starts_with(", ");
+    if comma_form {
+        tail.starts_with([',', ';', '\n'])
+            || tail.is_empty()
+            || tail.starts_with(". ")
+            || tail.starts_with(".\n")
+            || tail == "."
+            || tail.starts_with(" M")
+            || tail.starts_with(" F")
+            || tail.starts_with(" y")
+    } else if spaced {
+        tail.starts_with("  ")
+            || tail.starts_with('\t')
+            || tail.starts_with('\n')
+            || tail.is_empty()
+    } else {
+        // " 57 M", " 33 G4P2", " 45yo"
+        let t = tail.trim_start_matches(' ');
+        (t.starts_with(['M', 'F']) && !t[1..].starts_with(char::is_alphabetic))
+            || (t.starts_with('G') && t[1..].starts_with(|c: char| c.is_ascii_digit()))
+            || t.starts_with("yo")
+            || t.starts_with("y/o")
+    }
+}
+
+/// Trades and jobs that are almost never a role in the care team, so that
+/// the word alone marks an occupation ("Deceased: …, 44, roofer").
+const TRADES: &[&str] = &[
+    "roofer",
+    "firefighter",
+    "fireman",
+    "fisherman",
+    "plasterer",
+    "bricklayer",
+    "electrician",
+    "plumber",
+    "carpenter",
+    "joiner",
+    "welder",
+    "mechanic",
+    "scaffolder",
+    "labourer",
+    "laborer",
+    "miner",
+    "trucker",
+    "farmer",
+    "postman",
+    "postwoman",
+    "hairdresser",
+    "barber",
+    "barista",
+    "bartender",
+    "waiter",
+    "waitress",
+    "chef",
+    "accountant",
+    "solicitor",
+    "barrister",
+    "lawyer",
+    "attorney",
+    "paralegal",
+    "architect",
+    "surveyor",
+    "programmer",
+    "journalist",
+    "musician",
+    "baker",
+    "butcher",
+    "headteacher",
+    "glazier",
+    "tiler",
+    "stonemason",
+    "locksmith",
+    "upholsterer",
+    "tailor",
+    "seamstress",
+    "florist",
+    "beautician",
+    "caretaker",
+    "bailiff",
+    "bouncer",
+    "docker",
+    "stevedore",
+    "seafarer",
+    "shepherd",
+    "jockey",
+    "lumberjack",
+    "undertaker",
+    "embalmer",
+    "butler",
+    "publican",
+    "shopkeeper",
+    "cashier",
+    "soldier",
+    "sailor",
+    "fitter",
+    "groundworker",
+    "machinist",
+    "courier",
+    "janitor",
+    "roughneck",
+    "steelworker",
+    "shipwright",
+    "boilermaker",
+    "decorator",
+    "gardener",
+    "landscaper",
+    "croupier",
+    "bookmaker",
+    "dockworker",
+    "milkman",
+    "binman",
+    "dustman",
+    "handyman",
+    "chauffeur",
+];
+
+/// Generic job heads that name an occupation only after a word saying
+/// which ("taxi driver", "forklift operator", "QA tester"): alone, "driver"
+/// is as often the one at the wheel in a collision.
+const TRADE_HEADS: &[&str] = &[
+    "driver",
+    "operator",
+    "tester",
+    "advisor",
+    "adviser",
+    "worker",
+    "cook",
+    "hygienist",
+    "engineer",
+    "technician",
+    "cleaner",
+    "inspector",
+    "trucker",
+    "assistant",
+    "agent",
+];
+
+/// The words that make a generic head an occupation.
+const TRADE_HEAD_MODIFIERS: &[&str] = &[
+    "taxi",
+    "cab",
+    "bus",
+    "coach",
+    "lorry",
+    "truck",
+    "hgv",
+    "delivery",
+    "van",
+    "forklift",
+    "crane",
+    "machine",
+    "qa",
+    "software",
+    "service",
+    "shop",
+    "bar",
+    "factory",
+    "warehouse",
+    "line",
+    "prep",
+    "retail",
+    "sales",
+    "call",
+    "centre",
+    "center",
+    "dental",
+    "site",
+    "road",
+    "rail",
+    "railway",
+    "train",
+    "tram",
+    "tube",
+    "construction",
+    "farm",
+    "estate",
+    "travel",
+    "insurance",
+    "kitchen",
+    "office",
+    "steel",
+    "dock",
+    "long-haul",
+    "cdl",
+    "uber",
+    "courier",
+    "plant",
+    "telecoms",
+    "gas",
+    "heating",
+    "lift",
+    "maintenance",
+];
+
+/// Words that make a trade more exact ("shipyard welder", "sheep farmer").
+const TRADE_MODIFIERS: &[&str] = &[
+    "shipyard",
+    "offshore",
+    "sheep",
+    "dairy",
+    "arable",
+    "pig",
+    "cattle",
+    "long-haul",
+    "apprentice",
+    "master",
+    "qualified",
+    "self-employed",
+    "agency",
+    "line",
+    "pastry",
+    "head",
+    "sous",
+    "commercial",
+    "criminal",
+    "family",
+    "property",
+    "structural",
+    "oil",
+    "rig",
+    "fishing",
+    "trawler",
+    "motor",
+    "auto",
+    "tree",
+    "agricultural",
+    "cdl",
+    "qa",
+];
+
 /// Labels that only count when followed by ':' (otherwise they are prose).
 const COLON_ONLY: &[&str] = &[
+    "child",
+    "client",
+    "deceased",
+    "prisoner",
+    "employee",
     "from",
     "to",
     "patient",
@@ -860,7 +1139,13 @@ const STOP: &[&str] = &[
 
 /// Labels whose following word is a name only if it could not be anything else
 /// ("CC:" is a carbon copy in a letter but the chief complaint in a US note).
-const WEAK_LABELS: &[&str] = &["cc", "contact"];
+const WEAK_LABELS: &[&str] = &["cc", "contact", "pt"];
+
+/// Labels for a role held by a person, named right after it like a relative
+/// ("Sitter Amber"): only a capitalised word that could be a name counts.
+const ROLE_BEFORE_NAME: &[&str] = &[
+    "sitter", "housing", "support", "care", "link", "chaplain", "advocate",
+];
 
 /// Credentials and roles written after a name ("Gonçalves, PGY-2", "Grant Staff Nurse").
 const CREDENTIALS: &[&str] = &[
@@ -1096,6 +1381,12 @@ const RELATIONS: &[&str] = &[
 ];
 
 const PROFESSIONS: &[&str] = &[
+    "cna",
+    "hygienist",
+    "tester",
+    "advisor",
+    "adviser",
+    "headteacher",
     "teacher",
     "nurse",
     "doctor",
@@ -1382,6 +1673,12 @@ const PROFESSION_TRIGGERS: &[&[&str]] = &[
     &["part-time", "as"],
     &["full-time", "as"],
     &["shifts", "as"],
+    &["im", "a"],
+    &["i'm", "a"],
+    &["am", "a"],
+    &["nights", "as"],
+    &["days", "as"],
+    &["job", "as"],
     // "a 47 year old HGV driver"
     &["year", "old"],
     &["years", "old"],
@@ -1767,17 +2064,23 @@ impl Ctx<'_> {
                 if next >= self.words.len() || self.words[next].line != self.words[last].line {
                     continue;
                 }
-                let is_relation = sets().relations.contains(&label[0]);
+                let is_relation =
+                    sets().relations.contains(&label[0]) || ROLE_BEFORE_NAME.contains(&label[0]);
                 // A relation word followed by a lower-case word is prose ("son is well").
                 let gap = &self.text[self.words[last].end..self.words[next].start];
                 // Only separators a field or a phrase uses: not a sentence end.
+                // A table cell ("| Name | Jo Bloggs |") is a field like "Name:".
                 if gap.len() > 6
-                    || !gap
-                        .chars()
-                        .all(|c| matches!(c, ' ' | '\t' | ':' | '-' | '=' | '#' | '(' | ','))
+                    || !gap.chars().all(|c| {
+                        matches!(
+                            c,
+                            ' ' | '\t' | ':' | '-' | '=' | '#' | '(' | ',' | '|' | '"' | '“'
+                        )
+                    })
                 {
                     continue;
                 }
+                let colon = colon || gap.trim() == "|";
                 let conf = if colon { 0.9 } else { 0.8 };
                 if sets().weak_labels.contains(&label[0]) {
                     let n = next;
@@ -1971,6 +2274,329 @@ impl Ctx<'_> {
                         self.set(j, Category::Name, "name_extension", 0.7);
                     }
                 }
+            }
+        }
+    }
+
+    /// "Nneka Chukwuemeka, 31, G2P1", "Ahmed Farouk   79   Dx": two or three
+    /// capitalised words that could be names, opening a line (or after a
+    /// short label), followed by a bare age, are the patient's name.
+    fn names_before_ages(&mut self) {
+        let n = self.words.len();
+        for i in 0..n {
+            let starts_line = i == 0 || self.words[i - 1].line != self.words[i].line;
+            let after_label = i > 0
+                && self.words[i - 1].line == self.words[i].line
+                && matches!(
+                    self.words[i - 1].key.as_str(),
+                    "pt" | "patient" | "child" | "client" | "name" | "resident" | "deceased"
+                )
+                && (i == 1 || self.words[i - 2].line != self.words[i].line);
+            if !(starts_line || after_label) || self.tag[i].is_some() {
+                continue;
+            }
+            let mut last = i;
+            while last + 1 < n
+                && last + 1 < i + 3
+                && self.words[last + 1].line == self.words[i].line
+                && &self.text[self.words[last].end..self.words[last + 1].start] == " "
+            {
+                last += 1;
+            }
+            // Try the longest run first: "Ahmed Farouk", then "Ahmed".
+            for end in (i + 1..=last).rev() {
+                let rest = &self.text[self.words[end].end..];
+                if !bare_age_follows(rest) {
+                    continue;
+                }
+                let all_namey = (i..=end).all(|j| {
+                    let w = &self.words[j];
+                    self.looks_capitalised(j)
+                        && self.name_candidate(j)
+                        && !w.has(ROLE | CREDENTIAL | TITLE)
+                        && (self.in_names(j) || !w.has(COMMON))
+                });
+                // Two unlisted words will do when both are written as names
+                // ("Nneka Chukwuemeka, 31,"); one word must be in a list.
+                let listed = (i..=end).any(|j| self.in_names(j));
+                let titled = end > i
+                    && (i..=end).all(|j| {
+                        self.words[j].shape == Shape::Title
+                            && self.words[j].cased_line
+                            && !self.words[j].has(COMMON | CLINICAL)
+                    });
+                if all_namey && (listed || titled) {
+                    for j in i..=end {
+                        self.set(j, Category::Name, "name_before_age", 0.75);
+                    }
+                }
+                break;
+            }
+        }
+    }
+
+    /// Messages from patients: "hiya its gemma", "this is darnell": a first
+    /// name (from the census list, not an everyday word) after a greeting.
+    fn self_introductions(&mut self) {
+        let n = self.words.len();
+        for i in 0..n.saturating_sub(1) {
+            let k = self.words[i].key.as_str();
+            let lead = match k {
+                "its" | "it's" | "im" | "i'm" => 1,
+                "this" if self.words[i + 1].key == "is" => 2,
+                "name"
+                    if i > 0 && self.words[i - 1].key == "my" && self.words[i + 1].key == "is" =>
+                {
+                    2
+                }
+                _ => 0,
+            };
+            let j = i + lead;
+            if lead == 0
+                || j >= n
+                || self.words[j].line != self.words[i].line
+                || self.tag[j].is_some()
+            {
+                continue;
+            }
+            let w = &self.words[j];
+            if !w.has(FIRST) || w.has(COMMON | CLINICAL) || !self.adjacent(j - 1, j, false) {
+                continue;
+            }
+            self.set(j, Category::Name, "self_introduction", 0.75);
+            if j + 1 < n
+                && self.adjacent(j, j + 1, false)
+                && self.words[j + 1].has(SURNAME)
+                && !self.words[j + 1].has(COMMON | CLINICAL)
+            {
+                self.set(j + 1, Category::Name, "self_introduction", 0.75);
+            }
+        }
+    }
+
+    /// "(gemma pryce dob 3/8/88)", "Jo Bloggs DOB 1.2.45": the words just
+    /// before a date-of-birth label, at the start of a line or bracket.
+    fn names_before_dob(&mut self) {
+        for d in 1..self.words.len() {
+            if !matches!(self.words[d].key.as_str(), "dob" | "d.o.b") {
+                continue;
+            }
+            let mut first = d;
+            while first > 0
+                && d - first < 3
+                && self.words[first - 1].line == self.words[d].line
+                && self.adjacent(first - 1, first, false)
+            {
+                first -= 1;
+            }
+            if first == d {
+                continue;
+            }
+            // The run must open its line or a bracket, or follow a colon.
+            let before = self.text[..self.words[first].start].trim_end_matches([' ', '\t']);
+            if !(before.is_empty() || before.ends_with(['\n', '(', ':', ','])) {
+                continue;
+            }
+            let ok = (first..d).all(|j| {
+                let w = &self.words[j];
+                self.name_candidate(j)
+                    && !w.has(ROLE | CREDENTIAL | TITLE | CLINICAL)
+                    && (self.in_names(j) || !w.has(COMMON))
+                    && !matches!(w.key.as_str(), "pt" | "patient" | "name" | "re")
+            });
+            if ok && (first..d).any(|j| self.in_names(j)) {
+                for j in first..d {
+                    self.set(j, Category::Name, "name_before_dob", 0.8);
+                }
+            }
+        }
+    }
+
+    /// "Present: AF, GO, LMcK, RD (radiology)": initials and names listed
+    /// after an attendance label, each item a person.
+    fn attendance_lists(&mut self) {
+        let n = self.words.len();
+        let mut i = 0;
+        while i < n {
+            let k = self.words[i].key.as_str();
+            let label_end = match k {
+                "present" | "attendees" | "attending" | "apologies" => Some(i),
+                "in" if self.words.get(i + 1).is_some_and(|w| w.key == "attendance") => Some(i + 1),
+                _ => None,
+            };
+            let Some(le) = label_end else {
+                i += 1;
+                continue;
+            };
+            // The label opens its line and ends in a colon.
+            if (i > 0 && self.words[i - 1].line == self.words[i].line) || !self.colon_after(le) {
+                i += 1;
+                continue;
+            }
+            let line = self.words[le].line;
+            let mut j = le + 1;
+            let mut in_brackets = false;
+            while j < n && self.words[j].line == line {
+                let gap = &self.text[self.words[j - 1].end..self.words[j].start];
+                if gap.contains('(') {
+                    in_brackets = true;
+                }
+                if gap.contains(')') {
+                    in_brackets = false;
+                }
+                let w = &self.words[j];
+                let initials = (2..=5).contains(&w.key.len())
+                    && w.key.chars().all(|c| c.is_alphabetic())
+                    && self.text[w.start..w.end]
+                        .chars()
+                        .filter(|c| c.is_uppercase())
+                        .count()
+                        >= 2
+                    && w.shape != Shape::Lower;
+                if !in_brackets
+                    && self.tag[j].is_none()
+                    && (initials || (self.name_candidate(j) && self.looks_capitalised(j)))
+                    && !w.has(ROLE | CREDENTIAL | TITLE | STOP_WORD)
+                {
+                    self.set(j, Category::Name, "attendance", 0.75);
+                }
+                j += 1;
+            }
+            i = j;
+        }
+    }
+
+    /// Particles inside a name ("Yesenia de la Cruz", "Pieter van der Berg")
+    /// and a nickname in quotes ('Clarence "Buddy" Odom').
+    fn particles_and_nicknames(&mut self) {
+        let n = self.words.len();
+        let is_name =
+            |t: &Option<(Category, &'static str, f32)>| matches!(t, Some((Category::Name, _, _)));
+        for i in 0..n {
+            if !is_name(&self.tag[i]) {
+                continue;
+            }
+            // Particles: one or two lower-case words, then a capitalised one.
+            let mut j = i + 1;
+            while j < n
+                && j < i + 3
+                && self.words[j].line == self.words[i].line
+                && self.words[j].cased_line
+                && matches!(
+                    self.words[j].key.as_str(),
+                    "de" | "la"
+                        | "del"
+                        | "della"
+                        | "van"
+                        | "von"
+                        | "der"
+                        | "den"
+                        | "da"
+                        | "di"
+                        | "dos"
+                        | "das"
+                        | "du"
+                        | "le"
+                        | "ter"
+                        | "ten"
+                        | "bin"
+                        | "ibn"
+                        | "al"
+                        | "el"
+                        | "ap"
+                        | "y"
+                )
+                && self.words[j].shape == Shape::Lower
+                && self.adjacent(j - 1, j, false)
+            {
+                j += 1;
+            }
+            if j > i + 1
+                && j < n
+                && self.adjacent(j - 1, j, false)
+                && self.words[j].shape == Shape::Title
+                && self.name_candidate(j)
+            {
+                for k in i + 1..=j {
+                    self.set(k, Category::Name, "name_particle", 0.75);
+                }
+            }
+            // Nickname: Name "Nick" [Surname]
+            if i + 1 < n && self.words[i + 1].line == self.words[i].line {
+                let gap = &self.text[self.words[i].end..self.words[i + 1].start];
+                let after = &self.text[self.words[i + 1].end..];
+                if matches!(gap, " \"" | " “" | " '")
+                    && after.starts_with(['"', '”', '\''])
+                    && self.looks_capitalised(i + 1)
+                {
+                    self.set(i + 1, Category::Name, "nickname", 0.75);
+                    if i + 2 < n && self.words[i + 2].line == self.words[i].line {
+                        let gap2 = &self.text[self.words[i + 1].end..self.words[i + 2].start];
+                        if matches!(gap2, "\" " | "” " | "' ")
+                            && self.words[i + 2].shape == Shape::Title
+                            && self.name_candidate(i + 2)
+                        {
+                            self.set(i + 2, Category::Name, "nickname", 0.75);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Jobs that name a trade and little else ("44, roofer", "(plasterer)",
+    /// "former shipyard welder"): found without a cue, with a modifier
+    /// before them. Clinical and office roles are left to the cued rules,
+    /// because staff are named by role all through a note.
+    fn standalone_professions(&mut self) {
+        for i in 0..self.words.len() {
+            let k = self.words[i].key.as_str();
+            if self.tag[i].is_some() || self.words[i].shape == Shape::Mixed {
+                continue;
+            }
+            // "Lasting power of attorney" is a document, not a job.
+            if i > 0 && self.words[i - 1].key == "of" {
+                continue;
+            }
+            let head_needs_modifier = TRADE_HEADS.contains(&k);
+            if !TRADES.contains(&k) && !head_needs_modifier {
+                continue;
+            }
+            if head_needs_modifier {
+                let modified = i > 0
+                    && self.words[i - 1].line == self.words[i].line
+                    && &self.text[self.words[i - 1].end..self.words[i].start] == " "
+                    && TRADE_HEAD_MODIFIERS.contains(&self.words[i - 1].key.as_str());
+                if !modified {
+                    continue;
+                }
+            }
+            let mut first = i;
+            // One or two modifiers: "shipyard", "sheep", "long-haul", "taxi".
+            while first > 0
+                && i - first < 2
+                && self.words[first - 1].line == self.words[i].line
+                && &self.text[self.words[first - 1].end..self.words[first].start] == " "
+                && self.tag[first - 1].is_none()
+            {
+                let m = &self.words[first - 1];
+                let mk = m.key.as_str();
+                let modifier = sets().profession_modifiers.contains(&mk)
+                    || TRADE_MODIFIERS.contains(&mk)
+                    || TRADE_HEAD_MODIFIERS.contains(&mk)
+                    || (mk == "customer" && first < i);
+                if !modifier
+                    || matches!(
+                        mk,
+                        "retired" | "former" | "part-time" | "full-time" | "self-employed"
+                    )
+                {
+                    break;
+                }
+                first -= 1;
+            }
+            for w in first..=i {
+                self.set(w, Category::Profession, "profession_trade", 0.7);
             }
         }
     }
@@ -2184,9 +2810,15 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     ctx.signatures();
     ctx.cues_after();
     ctx.dictionary();
+    ctx.names_before_ages();
+    ctx.self_introductions();
+    ctx.names_before_dob();
+    ctx.attendance_lists();
     ctx.extend();
+    ctx.particles_and_nicknames();
     ctx.propagate();
     ctx.professions();
+    ctx.standalone_professions();
     ctx.professions_before_employment();
     ctx.organisations();
     for (i, t) in ctx.tag.iter().enumerate() {
@@ -2407,6 +3039,13 @@ pub(crate) fn institution(
         "rehabilitation",
     ];
     let compound = matches!(ws[ws.len() - 2].key.as_str(), "medical" | "health");
+    let last = ws.last().expect("two words");
+    // On an all-capitals line, or written in lower case ("FRAX high"), an
+    // everyday suffix is only a word.
+    let plain_suffix_ok = last.shape == Shape::Title && last.cased_line;
+    if PLAIN_SUFFIXES.contains(&suffix.as_str()) && !compound && !plain_suffix_ok {
+        return None;
+    }
     if PLAIN_SUFFIXES.contains(&suffix.as_str())
         && !compound
         && !ws[..ws.len() - 1].iter().any(|w| {
