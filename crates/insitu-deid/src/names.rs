@@ -1214,6 +1214,13 @@ const CREDENTIALS: &[&str] = &[
 
 /// Trailing nouns that make a preceding capitalised word an eponym, not a person.
 const EPONYM_NOUNS: &[&str] = &[
+    "level",
+    "grid",
+    "valve",
+    "formula",
+    "shunt",
+    "frame",
+    "protocol",
     "disease",
     "syndrome",
     "palsy",

@@ -762,6 +762,20 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
     if b == 12 && ["ago", "hx", "history", "old", "post", "duration"].contains(&after.as_str()) {
         return false;
     }
+    // "16/4 mg": a combination dose, not a date.
+    if UNITS.contains(&after.as_str()) && !after.is_empty() {
+        return false;
+    }
+    // "Recall 6/12", "review 3/12": months to wait, not a date.
+    if b == 12
+        && a < 12
+        && [
+            "recall", "review", "rv", "r/v", "fu", "f/u", "in", "for", "x",
+        ]
+        .contains(&before.as_str())
+    {
+        return false;
+    }
     if b <= 10 && a <= b && (after.is_empty() || UNITS.contains(&after.as_str())) {
         // "4/5" with nothing after it reads as a score.
         return before == "on" || before == "seen" || before == "dated" || before == "date";
@@ -1178,9 +1192,19 @@ fn age(text: &str, start: usize, end: usize, config: &DetectorConfig) -> Verdict
     let after_word = word_after(text, end + (text.len() - end - after.len()));
     let full = &text[start..];
     let sexed = full.len() > end - start && matches!(full.as_bytes()[end - start], b'M' | b'F');
+    // "fever over 101 F": a temperature word a few words back.
+    let mut from = start.saturating_sub(24);
+    while !text.is_char_boundary(from) {
+        from += 1;
+    }
+    let near = text[from..start].to_ascii_lowercase();
+    let temperature_near = ["fever", "temp", "febrile", "pyrex"]
+        .iter()
+        .any(|w| near.contains(w));
     if sexed
         && (FAHRENHEIT_OR_GAUGE.contains(&before.as_str())
-            || FAHRENHEIT_OR_GAUGE.contains(&after_word.as_str()))
+            || FAHRENHEIT_OR_GAUGE.contains(&after_word.as_str())
+            || temperature_near)
     {
         return None;
     }
