@@ -225,7 +225,12 @@ fn ages_in_brackets_after_ids(text: &str, spans: &[Span], policy: AgePolicy) -> 
     let mut out = Vec::new();
     for s in spans {
         let dob = s.category == Category::Date && {
-            let before = text[..s.start].trim_end().to_ascii_lowercase();
+            // Only the few bytes before the date matter.
+            let mut from = s.start.saturating_sub(16);
+            while !text.is_char_boundary(from) {
+                from += 1;
+            }
+            let before = text[from..s.start].trim_end().to_ascii_lowercase();
             before.ends_with("dob")
                 || before.ends_with("d.o.b")
                 || before.ends_with("dob:")
@@ -308,11 +313,15 @@ fn ages_in_family_history(text: &str, policy: AgePolicy) -> Vec<Span> {
         "leukemia",
     ];
     let mut out = Vec::new();
+    // Only notes that say "at" before a number need the lowered copy.
+    if memchr::memmem::find(text.as_bytes(), b" at ").is_none()
+        && memchr::memmem::find(text.as_bytes(), b" AT ").is_none()
+    {
+        return out;
+    }
     let lower = text.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(at) = lower[from..].find(" at ") {
-        let pos = from + at + 4;
-        from = pos;
+    for at in memchr::memmem::find_iter(lower.as_bytes(), b" at ") {
+        let pos = at + 4;
         let digits = lower[pos..].bytes().take_while(u8::is_ascii_digit).count();
         if !(1..=3).contains(&digits) {
             continue;
@@ -360,45 +369,51 @@ fn ages_in_family_history(text: &str, policy: AgePolicy) -> Vec<Span> {
 /// referred to by pronoun.
 fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
-    let lower = text.to_ascii_lowercase();
-    for cue in ["he is ", "she is ", "he's ", "she's ", "they are "] {
-        let mut from = 0;
-        while let Some(at) = lower[from..].find(cue) {
-            let cue_start = from + at;
-            let mut pos = cue_start + cue.len();
-            from = pos;
-            // "he is" inside "she is" or "the is".
-            if cue_start > 0 && lower.as_bytes()[cue_start - 1].is_ascii_alphabetic() {
-                continue;
-            }
-            if lower[pos..].starts_with("now ") {
-                pos += 4;
-            }
-            let digits = lower[pos..].bytes().take_while(u8::is_ascii_digit).count();
-            if !(1..=3).contains(&digits) {
-                continue;
-            }
-            let tail = &lower[pos + digits..];
-            let closed = tail.starts_with(" and ")
-                || tail.starts_with(", ")
-                || tail.starts_with(". ")
-                || tail.starts_with(".\n")
-                || tail == "."
-                || tail.starts_with(" today")
-                || tail.starts_with(" years")
-                || tail.starts_with(" now");
-            let n: u32 = lower[pos..pos + digits].parse().unwrap_or(999);
-            if !closed || n > 125 || (policy == AgePolicy::Over89 && n <= 89) {
-                continue;
-            }
-            out.push(Span {
-                start: pos,
-                end: pos + digits,
-                category: Category::Age,
-                detector: "age_after_pronoun",
-                confidence: 0.65,
-            });
+    let b = text.as_bytes();
+    // Each " is " / "'s " is checked for "he"/"she" before it and a number after.
+    let verbs = memchr::memmem::find_iter(b, b" is ").chain(memchr::memmem::find_iter(b, b"'s "));
+    for verb in verbs {
+        let head = &text[..verb];
+        let subject = head
+            .rsplit(|c: char| !c.is_ascii_alphabetic())
+            .next()
+            .unwrap_or("");
+        if !(subject.eq_ignore_ascii_case("he") || subject.eq_ignore_ascii_case("she")) {
+            continue;
         }
+        let mut pos = verb
+            + if text[verb..].starts_with(" is ") {
+                4
+            } else {
+                3
+            };
+        if text[pos..].starts_with("now ") {
+            pos += 4;
+        }
+        let digits = b[pos..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if !(1..=3).contains(&digits) {
+            continue;
+        }
+        let tail = &text[pos + digits..];
+        let closed = tail.starts_with(" and ")
+            || tail.starts_with(", ")
+            || tail.starts_with(". ")
+            || tail.starts_with(".\n")
+            || tail == "."
+            || tail.starts_with(" today")
+            || tail.starts_with(" years")
+            || tail.starts_with(" now");
+        let n: u32 = text[pos..pos + digits].parse().unwrap_or(999);
+        if !closed || n > 125 || (policy == AgePolicy::Over89 && n <= 89) {
+            continue;
+        }
+        out.push(Span {
+            start: pos,
+            end: pos + digits,
+            category: Category::Age,
+            detector: "age_after_pronoun",
+            confidence: 0.65,
+        });
     }
     out
 }
@@ -435,33 +450,26 @@ fn staff_initials(text: &str) -> Vec<Span> {
     }
     // "SMcG", "LMcK": one or two capitals, "Mc", one or two capitals.
     let b = text.as_bytes();
-    let mut i = 0;
-    while i + 3 < b.len() {
-        if b[i].is_ascii_uppercase() && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-            let mut j = i;
-            while j < b.len() && j - i < 2 && b[j].is_ascii_uppercase() {
-                j += 1;
-            }
-            if text[j..].starts_with("Mc") {
-                let k = j + 2;
-                let mut e = k;
-                while e < b.len() && e - k < 2 && b[e].is_ascii_uppercase() {
-                    e += 1;
-                }
-                if e > k && (e == b.len() || !b[e].is_ascii_alphanumeric()) {
-                    out.push(Span {
-                        start: i,
-                        end: e,
-                        category: Category::Name,
-                        detector: "initials",
-                        confidence: 0.7,
-                    });
-                    i = e;
-                    continue;
-                }
-            }
+    for mc in memchr::memmem::find_iter(b, b"Mc") {
+        let mut start = mc;
+        while start > 0 && mc - start < 2 && b[start - 1].is_ascii_uppercase() {
+            start -= 1;
         }
-        i += 1;
+        let mut end = mc + 2;
+        while end < b.len() && end - mc - 2 < 2 && b[end].is_ascii_uppercase() {
+            end += 1;
+        }
+        let bounded = (start == 0 || !b[start - 1].is_ascii_alphanumeric())
+            && (end == b.len() || !b[end].is_ascii_alphanumeric());
+        if start < mc && end > mc + 2 && bounded {
+            out.push(Span {
+                start,
+                end,
+                category: Category::Name,
+                detector: "initials",
+                confidence: 0.7,
+            });
+        }
     }
     out
 }

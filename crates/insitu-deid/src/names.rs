@@ -131,6 +131,13 @@ const EPONYM_NOUN: u32 = 1 << 14;
 const PLACE_START: u32 = 1 << 15;
 /// First word of a listed organisation name.
 const ORG_LIST_START: u32 = 1 << 16;
+/// A trade named without a cue ("roofer").
+const TRADE: u32 = 1 << 17;
+/// A generic job head that needs a qualifier ("driver").
+const TRADE_HEAD: u32 = 1 << 18;
+/// Words the rules added in session 4 look for first ("dob", "present",
+/// "its", "pt", …): one bit, so that other words skip them cheaply.
+const RULE_CUE: u32 = 1 << 19;
 /// The bits that live in the big dictionary table.
 const LEXICON_BITS: u32 = FIRST | SURNAME | COMMON | CLINICAL | PLACE_START | ORG_LIST_START;
 /// `Word::lexicon` before its first look-up.
@@ -164,6 +171,9 @@ fn flag_map() -> &'static FlagMap {
             (&sets.org_heads, ORG_HEAD),
             (&sets.label_heads, LABEL_HEAD),
             (&sets.eponym_nouns, EPONYM_NOUN),
+            (&sets.trades, TRADE),
+            (&sets.trade_heads, TRADE_HEAD),
+            (&sets.rule_cues, RULE_CUE),
         ])
     })
 }
@@ -634,6 +644,9 @@ struct Sets {
         std::collections::HashMap<&'static str, Vec<&'static [&'static str]>, WordHasherBuild>,
     profession_heads: WordSet,
     org_heads: WordSet,
+    trades: WordSet,
+    trade_heads: WordSet,
+    rule_cues: WordSet,
 }
 
 fn sets() -> &'static Sets {
@@ -660,6 +673,9 @@ fn sets() -> &'static Sets {
         },
         profession_heads: PROFESSION_TRIGGERS.iter().map(|p| p[0]).collect(),
         org_heads: ORG_TRIGGERS.iter().map(|p| p[0]).collect(),
+        trades: TRADES.iter().copied().collect(),
+        trade_heads: TRADE_HEADS.iter().copied().collect(),
+        rule_cues: RULE_CUES.iter().copied().collect(),
     })
 }
 
@@ -711,6 +727,30 @@ fn bare_age_follows(rest: &str) -> bool {
             || t.starts_with("y/o")
     }
 }
+
+/// First words the session-4 rules look for.
+const RULE_CUES: &[&str] = &[
+    "pt",
+    "patient",
+    "child",
+    "client",
+    "name",
+    "resident",
+    "deceased",
+    "its",
+    "it's",
+    "im",
+    "i'm",
+    "this",
+    "my",
+    "dob",
+    "d.o.b",
+    "present",
+    "attendees",
+    "attending",
+    "apologies",
+    "in",
+];
 
 /// Trades and jobs that are almost never a role in the care team, so that
 /// the word alone marks an occupation ("Deceased: …, 44, roofer").
@@ -2294,6 +2334,7 @@ impl Ctx<'_> {
             let starts_line = i == 0 || self.words[i - 1].line != self.words[i].line;
             let after_label = i > 0
                 && self.words[i - 1].line == self.words[i].line
+                && self.words[i - 1].has(RULE_CUE)
                 && matches!(
                     self.words[i - 1].key.as_str(),
                     "pt" | "patient" | "child" | "client" | "name" | "resident" | "deceased"
@@ -2347,6 +2388,9 @@ impl Ctx<'_> {
     fn self_introductions(&mut self) {
         let n = self.words.len();
         for i in 0..n.saturating_sub(1) {
+            if !self.words[i].has(RULE_CUE) {
+                continue;
+            }
             let k = self.words[i].key.as_str();
             let lead = match k {
                 "its" | "it's" | "im" | "i'm" => 1,
@@ -2385,7 +2429,9 @@ impl Ctx<'_> {
     /// before a date-of-birth label, at the start of a line or bracket.
     fn names_before_dob(&mut self) {
         for d in 1..self.words.len() {
-            if !matches!(self.words[d].key.as_str(), "dob" | "d.o.b") {
+            if !self.words[d].has(RULE_CUE)
+                || !matches!(self.words[d].key.as_str(), "dob" | "d.o.b")
+            {
                 continue;
             }
             let mut first = d;
@@ -2425,6 +2471,10 @@ impl Ctx<'_> {
         let n = self.words.len();
         let mut i = 0;
         while i < n {
+            if !self.words[i].has(RULE_CUE) {
+                i += 1;
+                continue;
+            }
             let k = self.words[i].key.as_str();
             let label_end = match k {
                 "present" | "attendees" | "attending" | "apologies" => Some(i),
@@ -2557,7 +2607,9 @@ impl Ctx<'_> {
     /// because staff are named by role all through a note.
     fn standalone_professions(&mut self) {
         for i in 0..self.words.len() {
-            let k = self.words[i].key.as_str();
+            if !self.words[i].has(TRADE | TRADE_HEAD) {
+                continue;
+            }
             if self.tag[i].is_some() || self.words[i].shape == Shape::Mixed {
                 continue;
             }
@@ -2565,10 +2617,7 @@ impl Ctx<'_> {
             if i > 0 && self.words[i - 1].key == "of" {
                 continue;
             }
-            let head_needs_modifier = TRADE_HEADS.contains(&k);
-            if !TRADES.contains(&k) && !head_needs_modifier {
-                continue;
-            }
+            let head_needs_modifier = self.words[i].has(TRADE_HEAD);
             if head_needs_modifier {
                 let modified = i > 0
                     && self.words[i - 1].line == self.words[i].line
