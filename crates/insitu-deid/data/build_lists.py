@@ -49,6 +49,25 @@ for s in states.values():
     places.add(s["name"].lower())
 
 
+# A wider net (session 4): towns of Canada, Australia and New Zealand (all
+# in cities1000), US towns of 2,000+, South African towns of 20,000+, Indian
+# towns of 50,000+ and every city of 100,000+ anywhere, minus the UK/IE/US
+# list above and minus everyday English words (those would need context).
+wider = set()
+for c in cities.values():
+    n, cc, pop = c["name"], c["countrycode"], c["population"]
+    if not n.isascii() or len(n) < 3:
+        continue
+    if (
+        (cc in ("CA", "AU", "NZ") and pop >= 1000)
+        or pop >= 100000
+        or (cc == "US" and pop >= 2000)
+        or (cc == "ZA" and pop >= 20000)
+        or (cc == "IN" and pop >= 50000)
+    ):
+        wider.add(n.lower())
+places_world = {w for w in wider - places if w not in words}
+
 
 def write(name, items):
     with open(f"{out}/{name}", "w") as f:
@@ -60,3 +79,4 @@ write("first_names.txt", first)
 write("surnames.txt", {s for s in last if len(s) >= 2})
 write("places.txt", places)
 write("english_words.txt", words)
+write("places_world.txt", places_world)

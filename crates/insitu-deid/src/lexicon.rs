@@ -8,6 +8,8 @@ const FIRST_NAMES: &str = include_str!("../data/first_names.txt");
 const FIRST_NAMES_EXTRA: &str = include_str!("../data/first_names_extra.txt");
 const SURNAMES: &str = include_str!("../data/surnames.txt");
 const PLACES: &str = include_str!("../data/places.txt");
+const PLACES_WORLD: &str = include_str!("../data/places_world.txt");
+const REGIONS: &str = include_str!("../data/regions.txt");
 const COMMON_WORDS: &str = include_str!("../data/english_words.txt");
 const CLINICAL: &str = include_str!("../data/clinical_terms.txt");
 const ORGANISATIONS: &str = include_str!("../data/organisations.txt");
@@ -111,7 +113,12 @@ impl Lexicon {
     pub(crate) fn get() -> &'static Lexicon {
         static LEXICON: OnceLock<Lexicon> = OnceLock::new();
         LEXICON.get_or_init(|| {
-            let places: WordSet = PLACES.lines().filter(|l| !l.is_empty()).collect();
+            let places: WordSet = PLACES
+                .lines()
+                .chain(PLACES_WORLD.lines())
+                .chain(REGIONS.lines())
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
             let organisations: WordSet = ORGANISATIONS
                 .lines()
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
