@@ -236,78 +236,91 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
     let b = text.as_bytes();
     let n = b.len();
     // About one word per six bytes of clinical text: reserve once.
-    let mut out = Vec::with_capacity(n / 6 + 8);
-    // Which lines have both cases (capitalisation is informative there).
-    let mut line_cased = Vec::with_capacity(n / 40 + 2);
-    if text.is_ascii() {
-        let (mut upper, mut low) = (false, false);
-        for &c in b {
-            if c == b'\n' {
-                line_cased.push(upper && low);
-                (upper, low) = (false, false);
-            } else {
-                upper |= c.is_ascii_uppercase();
-                low |= c.is_ascii_lowercase();
-            }
-        }
-        line_cased.push(upper && low);
-    } else {
-        for l in text.split('\n') {
-            let has_upper = l.chars().any(char::is_uppercase);
-            let has_lower = l.chars().any(char::is_lowercase);
-            line_cased.push(has_upper && has_lower);
-        }
-    }
+    let mut out: Vec<Word<'a>> = Vec::with_capacity(n / 6 + 8);
     let flags = flag_map();
     let (mut line, mut sentence_start, mut i) = (0usize, true, 0usize);
+    // Whether the current line has upper- and lower-case letters: known
+    // only at its end, so its words are patched then (one pass, not two).
+    let (mut up, mut lo, mut line_first) = (false, false, 0usize);
+    let close_line = |out: &mut Vec<Word<'a>>, first: usize, cased: bool| {
+        for w in &mut out[first..] {
+            w.cased_line = cased;
+        }
+    };
     while i < n {
-        let Some(len) = letter_at(text, i) else {
-            let c = b[i];
-            match c {
-                b'\n' => {
-                    line += 1;
-                    sentence_start = true;
-                }
-                // "Dr." or "J." should not end a sentence, but we cannot
-                // know here; titles and initials are handled by the rules
-                // that look at them. A colon leaves it as it was.
-                b'.' | b'!' | b'?' | b';' | b'*' => sentence_start = true,
-                b'0'..=b'9' => sentence_start = false,
-                _ => {}
-            }
-            if c < 0x80 {
+        let c = b[i];
+        if c < 0x80 {
+            if !c.is_ascii_alphabetic() {
                 i += 1;
-            } else {
-                let ch = text[i..].chars().next().expect("char boundary");
+                match c {
+                    b'\n' => {
+                        close_line(&mut out, line_first, up && lo);
+                        (up, lo, line_first) = (false, false, out.len());
+                        line += 1;
+                        sentence_start = true;
+                    }
+                    // "Dr." or "J." should not end a sentence, but we cannot
+                    // know here; titles and initials are handled by the rules
+                    // that look at them. A colon leaves it as it was.
+                    b'.' | b'!' | b'?' | b';' | b'*' => sentence_start = true,
+                    b'0'..=b'9' => sentence_start = false,
+                    _ => {}
+                }
+                continue;
+            }
+        } else {
+            let ch = text[i..].chars().next().expect("char boundary");
+            up |= ch.is_uppercase();
+            lo |= ch.is_lowercase();
+            if !ch.is_alphabetic() {
                 if ch == '•' {
                     sentence_start = true;
                 }
                 i += ch.len_utf8();
-            }
-            continue;
-        };
-        let start = i;
-        i += len;
-        let mut ascii = len == 1;
-        while i < n {
-            if let Some(l) = letter_at(text, i) {
-                ascii &= l == 1;
-                i += l;
                 continue;
             }
-            // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
-            let joiner = match b[i] {
-                b'\'' | b'-' => 1,
-                0xE2 if text[i..].starts_with('’') => 3,
-                _ => 0,
-            };
-            match (joiner, letter_at_checked(text, i + joiner)) {
-                (j, Some(l)) if j > 0 => {
-                    ascii &= j == 1 && l == 1;
-                    i += j + l;
-                }
-                _ => break,
+        }
+        // A word starts at i. Count letters by case as we go (for the line
+        // and for the word's shape when it is ASCII).
+        let start = i;
+        let mut ascii = true;
+        let (mut letters, mut uppers) = (0usize, 0usize);
+        let first_upper = b[i] < 0x80 && b[i].is_ascii_uppercase();
+        loop {
+            if i >= n {
+                break;
             }
+            let c = b[i];
+            if c < 0x80 {
+                if c.is_ascii_alphabetic() {
+                    let u = c.is_ascii_uppercase();
+                    up |= u;
+                    lo |= !u;
+                    letters += 1;
+                    uppers += usize::from(u);
+                    i += 1;
+                    continue;
+                }
+                // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
+                if (c == b'\'' || c == b'-') && i + 1 < n && letter_at(text, i + 1).is_some() {
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            if text[i..].starts_with('’') && letter_at_checked(text, i + 3).is_some() {
+                ascii = false;
+                i += 3;
+                continue;
+            }
+            let ch = text[i..].chars().next().expect("char boundary");
+            if !ch.is_alphabetic() {
+                break;
+            }
+            up |= ch.is_uppercase();
+            lo |= ch.is_lowercase();
+            ascii = false;
+            i += ch.len_utf8();
         }
         let raw_end = i;
         let (base, possessive) = strip_possessive(&text[start..raw_end]);
@@ -317,6 +330,17 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
         } else {
             Key(std::borrow::Cow::Owned(base.to_lowercase()))
         };
+        let shape = if ascii {
+            // The possessive "s" is not part of the word.
+            let (letters, uppers) = if possessive {
+                (letters - 1, uppers - usize::from(b[raw_end - 1] == b'S'))
+            } else {
+                (letters, uppers)
+            };
+            shape_from_counts(first_upper, letters - 1, uppers - usize::from(first_upper))
+        } else {
+            shape_of(base)
+        };
         let mut f = flags.get(key.as_str()).copied().unwrap_or(0);
         if is_role_word(&key) {
             f |= ROLE;
@@ -324,11 +348,11 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
         out.push(Word {
             start,
             end,
-            shape: shape_of(base),
+            shape,
             flags: f,
             lexicon: std::cell::Cell::new(NOT_LOOKED_UP),
             key,
-            cased_line: line_cased[line],
+            cased_line: false,
             sentence_start,
             line,
             possessive,
@@ -337,7 +361,30 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
         });
         sentence_start = false;
     }
+    close_line(&mut out, line_first, up && lo);
     out
+}
+
+/// The shape of an ASCII word from its first letter's case, the number of
+/// letters after it and how many of those are capitals (as [`shape_of`]).
+fn shape_from_counts(first_upper: bool, rest: usize, upper: usize) -> Shape {
+    if first_upper {
+        if upper == rest {
+            if rest == 0 {
+                Shape::Title
+            } else {
+                Shape::Upper
+            }
+        } else if upper <= 2 {
+            Shape::Title
+        } else {
+            Shape::Mixed
+        }
+    } else if upper == 0 {
+        Shape::Lower
+    } else {
+        Shape::Mixed
+    }
 }
 
 /// [`letter_at`] that answers `None` past the end of the text.
