@@ -1040,6 +1040,13 @@ fn is_role_word(k: &str) -> bool {
 
 /// Words that end a name run even when capitalised.
 const STOP: &[&str] = &[
+    // Identifier labels written right after a name ("Jo Bloggs CHI 1234…").
+    "chi",
+    "nhs",
+    "mrn",
+    "dob",
+    "npi",
+    "ssn",
     "the",
     "a",
     "an",

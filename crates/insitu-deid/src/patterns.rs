@@ -32,6 +32,7 @@ pub(crate) enum Kind {
     Extension,
     AccessCode,
     Postcode,
+    OtherPostcode,
     ZipAfterState,
     ZipLabelled,
     CityState,
@@ -95,7 +96,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::LabelledId,
             format!(
-                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*:|our\s+ref|your\s+ref|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|ID:?\s|medicare\s*(?:no|number|id|#)?\.?|medicaid\s*(?:no|number|id|#)?\.?|visit\s*(?:no|number|id|#)?\.?|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?|ticket\s*(?:no|number|#)?\.?|study\s*(?:no|number|#|id)\.?|clinic\s*(?:no|number)\.?|prison(?:er)?\s*(?:no|number)\.?|collar\s*(?:no|number)\.?|badge\s*(?:no|number|#)?\.?|employee\s*(?:no|number|id)\.?|staff\s*(?:no|number|id)\.?|claim\s*(?:no|number|#)\.?|incident\s*(?:no|number|#)\.?|episode\s*(?:no|number)\.?|encounter\s*(?:no|number|#|id)\.?|auth(?:ori[sz]ation)?\s*(?:no|number|#)\.?|crime\s*(?:no|number|ref)\.?|log\s*(?:no|number)\.?|ref\.?)[\s:#=\-|]*(?:is\s+)?([A-Za-z]{{0,4}}[/\-]?[0-9](?:[A-Za-z0-9\-/]*[A-Za-z0-9])?(?:[ ][0-9]{{3,8}}){{0,2}}){B}"
+                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*:|our\s+ref|your\s+ref|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|ID:?\s|medicare\s*(?:no|number|id|#)?\.?|IHI\s*(?:no|number)?\.?|OHIP\s*(?:no|number|#)?\.?|PHN|health\s*card\s*(?:no|number|#)?\.?|personal\s*health\s*number|MCP\s*(?:no|number)?\.?|PPSN|PPS\s*(?:no|number)\.?|service\s*(?:no|number)\.?|medicaid\s*(?:no|number|id|#)?\.?|visit\s*(?:no|number|id|#)?\.?|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?|ticket\s*(?:no|number|#)?\.?|study\s*(?:no|number|#|id)\.?|clinic\s*(?:no|number)\.?|prison(?:er)?\s*(?:no|number)\.?|collar\s*(?:no|number)\.?|badge\s*(?:no|number|#)?\.?|employee\s*(?:no|number|id)\.?|staff\s*(?:no|number|id)\.?|claim\s*(?:no|number|#)\.?|incident\s*(?:no|number|#)\.?|episode\s*(?:no|number)\.?|encounter\s*(?:no|number|#|id)\.?|auth(?:ori[sz]ation)?\s*(?:no|number|#)\.?|crime\s*(?:no|number|ref)\.?|log\s*(?:no|number)\.?|ref\.?)[\s:#=\-|]*(?:is\s+)?([A-Za-z]{{0,4}}[/\-]?[0-9](?:[A-Za-z0-9\-/]*[A-Za-z0-9])?(?:[ ][0-9]{{3,8}}){{0,2}}(?:[ ][0-9]{B})?){B}"
             ),
         ),
         (
@@ -119,7 +120,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::UkPhone,
             format!(
-                r"(?:\+44\s?(?:\(0\)\s?)?|\(0[0-9]{{2,4}}\)\s?|{B}0)[0-9](?:[0-9]|[ \-][0-9]){{5,11}}{B}"
+                r"(?:\+44\s?(?:\(0\)\s?)?|\(0[0-9]{{1,4}}\)\s?|{B}0)[0-9](?:[0-9]|[ \-][0-9]){{5,11}}{B}"
             ),
         ),
         (
@@ -148,6 +149,14 @@ fn pattern_list() -> Vec<(Kind, String)> {
             Kind::Postcode,
             format!(r"{B}[A-Za-z]{{1,2}}[0-9][A-Za-z0-9]?[ ]{{0,2}}[0-9][A-Za-z]{{2}}{B}"),
         ),
+        // Irish Eircodes ("D02 X285"), Canadian postal codes ("K1A 0B1") and
+        // Australian state + postcode ("NSW 2000").
+        (
+            Kind::OtherPostcode,
+            format!(
+                r"{B}(?:[AC-FHKNPRTV-Y][0-9]{{2}}|D6W)[ ]?[AC-FHKNPRTV-Y0-9]{{4}}{B}|{B}[ABCEGHJ-NPRSTVXY][0-9][A-Z][ ][0-9][A-Z][0-9]{B}|{B}(?:NSW|VIC|QLD|TAS|Vic|Qld|Tas)[ ]+[0-9]{{4}}{B}"
+            ),
+        ),
         (
             Kind::ZipAfterState,
             format!(r"{B}(?:{STATES}),?[ ]+[0-9]{{5}}(?:-[0-9]{{4}})?{B}"),
@@ -159,7 +168,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::CityState,
             format!(
-                r"{B}{cap}(?:[ ]{cap})?,[ ]?(?:{STATES})(?:[ ]+[0-9]{{5}}(?:-[0-9]{{4}})?)?{B}"
+                r"{B}{cap}(?:[ ]{cap})?,[ ]?(?:{STATES})(?:[ ]+[0-9]{{5}}(?:-[0-9]{{4}})?)?{B}|{B}{cap}(?:[ ]{cap})?,[ ]?(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT|NSW|QLD|VIC|TAS|ACT|WA|SA){B}"
             ),
         ),
         (
@@ -903,7 +912,12 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
         Kind::UkPhone => {
             let n = digits(s).len();
             let intl = s.starts_with('+');
-            if (intl && (11..=13).contains(&n)) || (!intl && (10..=11).contains(&n)) {
+            // "(01) 234 5678": a bracketed area code makes nine digits a number.
+            let bracketed = s.starts_with("(0");
+            if (intl && (11..=13).contains(&n))
+                || (!intl && (10..=11).contains(&n))
+                || (bracketed && n == 9)
+            {
                 v(Category::Phone, "uk_phone", 0.9)
             } else {
                 None
@@ -942,6 +956,27 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             }
         }
         Kind::ZipAfterState | Kind::ZipLabelled => v(Category::Location, "us_address", 0.85),
+        Kind::OtherPostcode => {
+            // An Eircode's last four mix letters and digits ("X285"); a
+            // code of digits only after three characters is something else.
+            let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+            let tail = &compact[compact.len().saturating_sub(4)..];
+            let mixed = tail.chars().any(|c| c.is_ascii_digit())
+                && tail.chars().any(|c| c.is_ascii_alphabetic());
+            let eircode_shape = compact.len() == 7
+                && compact.as_bytes()[1].is_ascii_digit()
+                && compact.as_bytes()[2].is_ascii_digit();
+            if (eircode_shape && !mixed)
+                || (s.contains(char::is_lowercase)
+                    && !s.starts_with("Vic")
+                    && !s.starts_with("Qld")
+                    && !s.starts_with("Tas"))
+            {
+                None
+            } else {
+                v(Category::Location, "postcode", 0.8)
+            }
+        }
         Kind::StreetAddress | Kind::Flat | Kind::PoBox => {
             v(Category::Location, "street_address", 0.85)
         }
