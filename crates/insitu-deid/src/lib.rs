@@ -422,31 +422,50 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
 /// initials with a "Mc" ("SMcG", "LMcK"), which are never abbreviations.
 fn staff_initials(text: &str) -> Vec<Span> {
     let mut out = Vec::new();
-    let mut line_start = 0;
-    for line in text.split('\n') {
-        let trimmed = line.trim_end();
-        // "-JM" / "- JM" closing a line that says something first.
-        if let Some(dash) = trimmed.rfind(['-', '–']) {
-            let tag = trimmed[dash + trimmed[dash..].chars().next().map_or(1, char::len_utf8)..]
-                .trim_start();
-            let before = trimmed[..dash].trim_end();
-            let letters = tag.len();
-            if (2..=3).contains(&letters)
-                && tag.bytes().all(|b| b.is_ascii_uppercase())
-                && before.len() > 10
-                && before.ends_with(['.', ')'])
-            {
-                let start = line_start + trimmed.len() - letters;
-                out.push(Span {
-                    start,
-                    end: start + letters,
-                    category: Category::Name,
-                    detector: "signing_initials",
-                    confidence: 0.7,
-                });
-            }
+    let bytes = text.as_bytes();
+    // Each line's end: only a line ending in two or three capitals after a
+    // dash (checked on its last bytes) is looked at further.
+    let mut line_end = 0;
+    while line_end <= bytes.len() {
+        let next_nl =
+            memchr::memchr(b'\n', &bytes[line_end..]).map_or(bytes.len(), |i| line_end + i);
+        let line_start = line_end;
+        line_end = next_nl + 1;
+        let mut e = next_nl;
+        while e > line_start && matches!(bytes[e - 1], b' ' | b'\t' | b'\r') {
+            e -= 1;
         }
-        line_start += line.len() + 1;
+        let letters = bytes[line_start..e]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_uppercase())
+            .count();
+        if !(2..=3).contains(&letters) {
+            continue;
+        }
+        let tag_start = e - letters;
+        let mut d = tag_start;
+        while d > line_start && bytes[d - 1] == b' ' {
+            d -= 1;
+        }
+        // "-JM", "- JM" or "– JM" (the en dash is three bytes).
+        let dash = if d > line_start && bytes[d - 1] == b'-' {
+            d - 1
+        } else if d >= line_start + 3 && &bytes[d - 3..d] == "–".as_bytes() {
+            d - 3
+        } else {
+            continue;
+        };
+        let before = text[line_start..dash].trim_end();
+        if before.len() > 10 && before.ends_with(['.', ')']) {
+            out.push(Span {
+                start: tag_start,
+                end: e,
+                category: Category::Name,
+                detector: "signing_initials",
+                confidence: 0.7,
+            });
+        }
     }
     // "SMcG", "LMcK": one or two capitals, "Mc", one or two capitals.
     let b = text.as_bytes();
