@@ -124,6 +124,7 @@ impl Detector {
         ages.extend(towns_before_postcodes(text, &spans));
         ages.extend(places_after_institutions(text, &spans));
         ages.extend(staff_initials(text));
+        ages.extend(table_columns(text));
         if self.config.times {
             ages.extend(times_after_dates(text, &spans));
         }
@@ -215,6 +216,185 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
             detector: "age_beside_name",
             confidence: 0.7,
         });
+    }
+    out
+}
+
+/// What a table column holds, from its header ("Patient", "Age", "DOB",
+/// "Hosp no", "Init", "Taken by", "surname", "postcode" …).
+fn column_category(header: &str) -> Option<Category> {
+    let h: String = header
+        .trim()
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .chars()
+        .map(|c| {
+            if c == '_' || c == '.' {
+                ' '
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    let h = h.split_whitespace().collect::<Vec<_>>().join(" ");
+    Some(match h.as_str() {
+        "name" | "patient" | "pt" | "patient name" | "pt name" | "surname" | "forename"
+        | "forenames" | "first name" | "last name" | "given name" | "family name" | "full name"
+        | "client" | "resident" | "contact" | "init" | "initials" | "taken by" | "given by"
+        | "signed" | "signed by" | "sign" | "by" | "checked by" | "seen by" | "witness"
+        | "witnessed by" | "nok" | "next of kin" | "carer" | "relative" | "parent" | "guardian"
+        | "child" | "infant" | "donor" | "recipient" | "owner" | "staff" | "nurse" | "rn"
+        | "clinician" | "consultant" | "gp" | "attending" | "user name" | "employee" => {
+            Category::Name
+        }
+        "age" | "age y" | "age yrs" | "age years" | "yrs" => Category::Age,
+        "dob" | "d o b" | "date of birth" | "date" | "time" | "datetime" | "appt datetime"
+        | "appt" | "appointment" | "sched" | "scheduled" | "given" | "due" | "onset" | "edd"
+        | "admitted" | "admission" | "discharged" | "discharge" | "collected" | "taken"
+        | "consent" | "seen" | "arrived" | "arrival" | "dos" | "date of service" | "sample"
+        | "sampled" | "date seen" | "visit date" | "time given" | "admin time" => Category::Date,
+        "hosp no" | "hospital no" | "hospital number" | "mrn" | "nhs" | "nhs no" | "nhs number"
+        | "chi" | "chi no" | "id" | "patient id" | "pt id" | "scr no" | "screening no"
+        | "subject" | "subject id" | "wristband" | "case no" | "accession" | "specimen"
+        | "specimen no" | "sample id" | "ssn" | "ni no" | "nino" | "hrn" | "urn" | "crn"
+        | "pas no" | "unit no" | "study id" | "kit" | "record no" | "member id" | "policy no" => {
+            Category::Id
+        }
+        "postcode" | "post code" | "zip" | "zip code" | "address" | "town" | "city" => {
+            Category::Location
+        }
+        "phone" | "tel" | "telephone" | "mobile" | "contact number" | "phone no" => Category::Phone,
+        _ => return None,
+    })
+}
+
+/// The cells of a table line (`|`, tab or comma separated) with their byte
+/// ranges in `text` (from `at`), trimmed; `None` when the line is not one.
+fn table_cells(line: &str, at: usize, sep: u8) -> Vec<(usize, usize)> {
+    let mut cells = Vec::new();
+    let mut start = 0;
+    let b = line.as_bytes();
+    for i in 0..=b.len() {
+        if i == b.len() || b[i] == sep {
+            let cell = &line[start..i];
+            let lead = cell.len() - cell.trim_start().len();
+            let t = cell.trim();
+            cells.push((at + start + lead, at + start + lead + t.len()));
+            start = i + 1;
+        }
+    }
+    cells
+}
+
+/// Tables with a header row: every cell under a column headed "Patient",
+/// "Age", "DOB", "Hosp no", "Init", "surname" … is that kind of PHI when
+/// its content fits (a number for an age, digits for an ID or a date).
+fn table_columns(text: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut lines: Vec<(usize, &str)> = Vec::new();
+    let mut at = 0;
+    for line in text.split('\n') {
+        lines.push((at, line));
+        at += line.len() + 1;
+    }
+    let mut li = 0;
+    while li < lines.len() {
+        let (at, line) = lines[li];
+        li += 1;
+        let count = |c: u8| line.bytes().filter(|&b| b == c).count();
+        let sep = if count(b'|') >= 2 {
+            b'|'
+        } else if count(b'\t') >= 2 {
+            b'\t'
+        } else if count(b',') >= 3 && !line.contains(". ") && !line.contains(", ") {
+            b','
+        } else {
+            continue;
+        };
+        let header = table_cells(line, at, sep);
+        let named: Vec<&(usize, usize)> = header.iter().filter(|(a, b)| b > a).collect();
+        let looks_like_header = named.len() >= 3
+            && named.iter().all(|&&(a, b)| {
+                let h = &text[a..b];
+                h.len() <= 30 && h.chars().filter(char::is_ascii_digit).count() <= 2
+            });
+        if !looks_like_header {
+            continue;
+        }
+        let columns: Vec<Option<Category>> = header
+            .iter()
+            .map(|&(a, b)| column_category(&text[a..b]))
+            .collect();
+        if columns.iter().all(Option::is_none) {
+            continue;
+        }
+        // The rows under it, until a line that is not part of the table.
+        while li < lines.len() {
+            let (rat, row) = lines[li];
+            if !row.as_bytes().contains(&sep) || row.trim().is_empty() {
+                break;
+            }
+            li += 1;
+            let cells = table_cells(row, rat, sep);
+            if cells.len() + 1 < header.len() {
+                break;
+            }
+            for (c, &(a, b)) in cells.iter().enumerate() {
+                let Some(category) = columns.get(c).copied().flatten() else {
+                    continue;
+                };
+                let v = &text[a..b];
+                if v.is_empty() {
+                    continue;
+                }
+                let has_digit = v.bytes().any(|x| x.is_ascii_digit());
+                let fits = match category {
+                    Category::Age => {
+                        let d = v.trim_start_matches('~');
+                        (1..=3).contains(&d.len()) && d.bytes().all(|x| x.is_ascii_digit())
+                    }
+                    Category::Date => {
+                        has_digit
+                            && v.bytes().all(|x| {
+                                x.is_ascii_digit() || matches!(x, b'/' | b'-' | b'.' | b':' | b' ')
+                            })
+                    }
+                    Category::Id | Category::Phone => has_digit && v.len() <= 30,
+                    Category::Name => {
+                        !has_digit
+                            && v.len() <= 40
+                            && v.split_whitespace().count() <= 4
+                            && v.chars().any(char::is_alphabetic)
+                            && !matches!(
+                                v.to_ascii_lowercase().as_str(),
+                                "unknown"
+                                    | "none"
+                                    | "n/a"
+                                    | "na"
+                                    | "nil"
+                                    | "tbc"
+                                    | "empty"
+                                    | "staff"
+                                    | "pending"
+                                    | "self"
+                                    | "yes"
+                                    | "no"
+                                    | "-"
+                                    | "--"
+                            )
+                    }
+                    _ => v.chars().any(char::is_alphanumeric),
+                };
+                if fits {
+                    out.push(Span {
+                        start: a + usize::from(v.starts_with('~')),
+                        end: b,
+                        category,
+                        detector: "table_column",
+                        confidence: 0.65,
+                    });
+                }
+            }
+        }
     }
     out
 }
