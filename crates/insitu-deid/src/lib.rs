@@ -125,6 +125,7 @@ impl Detector {
         ages.extend(places_after_institutions(text, &spans));
         ages.extend(staff_initials(text));
         ages.extend(table_columns(text));
+        ages.extend(structured_messages(text));
         if self.config.times {
             ages.extend(times_after_dates(text, &spans));
         }
@@ -216,6 +217,311 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
             detector: "age_beside_name",
             confidence: 0.7,
         });
+    }
+    out
+}
+
+/// Fields of HL7 v2 segments (`PID|…`), X12 segments (`NM1*…~`) and FHIR
+/// JSON (`"family": "…"`) pasted into notes, by the positions and keys the
+/// standards give them: names, dates of birth, addresses, phones, IDs.
+fn structured_messages(text: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let push = |start: usize, end: usize, category: Category, out: &mut Vec<Span>| {
+        let v = &text[start..end];
+        let lead = v.len() - v.trim_start().len();
+        let t = v.trim();
+        if !t.is_empty() && t.chars().any(char::is_alphanumeric) {
+            out.push(Span {
+                start: start + lead,
+                end: start + lead + t.len(),
+                category,
+                detector: "structured_message",
+                confidence: 0.8,
+            });
+        }
+    };
+    let mut at = 0;
+    for line in text.split('\n') {
+        let line_at = at;
+        at += line.len() + 1;
+        let l = line.trim_start();
+        let l_at = line_at + (line.len() - l.len());
+        // HL7 v2: SEG|f1|f2… with components split by '^'.
+        if l.len() > 4
+            && l.as_bytes()[3] == b'|'
+            && l[..3]
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            let seg = &l[..3];
+            let fields: Vec<(usize, &str)> = {
+                let mut v = Vec::new();
+                let mut s0 = 0;
+                for (i, c) in l.char_indices() {
+                    if c == '|' {
+                        v.push((l_at + s0, &l[s0..i]));
+                        s0 = i + 1;
+                    }
+                }
+                v.push((l_at + s0, &l[s0..]));
+                v
+            };
+            // MSH counts the separator itself as field 1.
+            let field = |n: usize| -> Option<(usize, &str)> {
+                let idx = if seg == "MSH" { n.checked_sub(1)? } else { n };
+                fields.get(idx).copied()
+            };
+            let comps = |f: (usize, &str)| -> Vec<(usize, usize)> {
+                let mut v = Vec::new();
+                let mut s0 = 0;
+                for (i, c) in f.1.char_indices() {
+                    if c == '^' || c == '~' {
+                        v.push((f.0 + s0, f.0 + i));
+                        s0 = i + 1;
+                    }
+                }
+                v.push((f.0 + s0, f.0 + f.1.len()));
+                v
+            };
+            let mut mark = |n: usize, which: &[usize], category: Category, out: &mut Vec<Span>| {
+                if let Some(f) = field(n) {
+                    let cs = comps(f);
+                    for &w in which {
+                        if let Some(&(a, b)) = cs.get(w) {
+                            push(a, b, category, out);
+                        }
+                    }
+                }
+            };
+            let person =
+                |n: usize,
+                 out: &mut Vec<Span>,
+                 mark: &mut dyn FnMut(usize, &[usize], Category, &mut Vec<Span>)| {
+                    mark(n, &[0], Category::Id, out);
+                    mark(n, &[1, 2, 3], Category::Name, out);
+                };
+            match seg {
+                "MSH" => {
+                    mark(4, &[0], Category::Location, &mut out);
+                    mark(6, &[0], Category::Location, &mut out);
+                    mark(7, &[0], Category::Date, &mut out);
+                }
+                "EVN" => mark(2, &[0], Category::Date, &mut out),
+                "PID" => {
+                    for n in [2, 3, 4, 18, 19, 20] {
+                        mark(n, &[0], Category::Id, &mut out);
+                    }
+                    for n in [5, 6, 9] {
+                        mark(n, &[0, 1, 2], Category::Name, &mut out);
+                    }
+                    mark(7, &[0], Category::Date, &mut out);
+                    mark(29, &[0], Category::Date, &mut out);
+                    mark(11, &[0, 1, 2, 3, 4, 5], Category::Location, &mut out);
+                    mark(12, &[0], Category::Location, &mut out);
+                    for n in [13, 14] {
+                        mark(n, &[0], Category::Phone, &mut out);
+                    }
+                }
+                "NK1" | "GT1" => {
+                    let (name, addr, phones) = if seg == "NK1" {
+                        (2, 4, [5, 6])
+                    } else {
+                        (3, 5, [6, 7])
+                    };
+                    mark(name, &[0, 1, 2], Category::Name, &mut out);
+                    mark(addr, &[0, 1, 2, 3, 4, 5], Category::Location, &mut out);
+                    for n in phones {
+                        mark(n, &[0], Category::Phone, &mut out);
+                    }
+                }
+                "PV1" => {
+                    mark(3, &[0, 3], Category::Location, &mut out);
+                    for n in [7, 8, 9, 17] {
+                        person(n, &mut out, &mut mark);
+                    }
+                    mark(19, &[0], Category::Id, &mut out);
+                    mark(44, &[0], Category::Date, &mut out);
+                    mark(45, &[0], Category::Date, &mut out);
+                }
+                "ORC" => person(12, &mut out, &mut mark),
+                "OBR" => {
+                    mark(7, &[0], Category::Date, &mut out);
+                    person(16, &mut out, &mut mark);
+                }
+                "IN1" => {
+                    mark(4, &[0], Category::Organization, &mut out);
+                    mark(16, &[0, 1, 2], Category::Name, &mut out);
+                    mark(19, &[0, 1, 2, 3, 4], Category::Location, &mut out);
+                    mark(36, &[0], Category::Id, &mut out);
+                }
+                _ => {}
+            }
+            continue;
+        }
+        // X12: SEG*e1*e2…~ (a segment id of two or three capitals/digits).
+        let x12 = l.len() > 4
+            && l.as_bytes()[..4].contains(&b'*')
+            && l.bytes()
+                .take_while(|&b| b != b'*')
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if !x12 {
+            continue;
+        }
+        for seg_text in l.split('~') {
+            let seg_at = l_at + (seg_text.as_ptr() as usize - l.as_ptr() as usize);
+            let els: Vec<(usize, &str)> = {
+                let mut v = Vec::new();
+                let mut s0 = 0;
+                for (i, c) in seg_text.char_indices() {
+                    if c == '*' {
+                        v.push((seg_at + s0, &seg_text[s0..i]));
+                        s0 = i + 1;
+                    }
+                }
+                v.push((seg_at + s0, &seg_text[s0..]));
+                v
+            };
+            if els.len() < 3 {
+                continue;
+            }
+            let el = |n: usize| els.get(n).map(|&(a, t)| (a, a + t.len()));
+            match els[0].1.trim() {
+                "NM1" => {
+                    let person = els.get(2).is_some_and(|e| e.1 == "1");
+                    if person {
+                        for n in [3, 4, 5] {
+                            if let Some((a, b)) = el(n) {
+                                push(a, b, Category::Name, &mut out);
+                            }
+                        }
+                    } else if let Some((a, b)) = el(3) {
+                        push(a, b, Category::Organization, &mut out);
+                    }
+                    if let Some((a, b)) = el(9) {
+                        push(a, b, Category::Id, &mut out);
+                    }
+                }
+                "N3" => {
+                    for n in [1, 2] {
+                        if let Some((a, b)) = el(n) {
+                            push(a, b, Category::Location, &mut out);
+                        }
+                    }
+                }
+                "N4" => {
+                    for n in [1, 2, 3] {
+                        if let Some((a, b)) = el(n) {
+                            push(a, b, Category::Location, &mut out);
+                        }
+                    }
+                }
+                "DMG" => {
+                    if let Some((a, b)) = el(2) {
+                        push(a, b, Category::Date, &mut out);
+                    }
+                }
+                "DTP" => {
+                    if let Some((a, b)) = el(3) {
+                        push(a, b, Category::Date, &mut out);
+                    }
+                }
+                "REF" => {
+                    if let Some((a, b)) = el(2) {
+                        push(a, b, Category::Id, &mut out);
+                    }
+                }
+                "PER" => {
+                    if let Some((a, b)) = el(2) {
+                        push(a, b, Category::Name, &mut out);
+                    }
+                    for n in [3, 5, 7] {
+                        if let (Some(q), Some((a, b))) = (els.get(n), el(n + 1)) {
+                            let c = match q.1 {
+                                "TE" | "FX" | "CP" | "HP" | "WP" => Category::Phone,
+                                "EM" => Category::Email,
+                                _ => continue,
+                            };
+                            push(a, b, c, &mut out);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // FHIR JSON: "key": "value" or "key": [ "value", … ].
+    const KEYS: &[(&str, Category)] = &[
+        ("\"family\"", Category::Name),
+        ("\"given\"", Category::Name),
+        ("\"birthDate\"", Category::Date),
+        ("\"deceasedDateTime\"", Category::Date),
+        ("\"line\"", Category::Location),
+        ("\"city\"", Category::Location),
+        ("\"district\"", Category::Location),
+        ("\"state\"", Category::Location),
+        ("\"postalCode\"", Category::Location),
+    ];
+    if memchr::memmem::find(text.as_bytes(), b"\": ").is_some() || text.contains("\":\"") {
+        for &(key, category) in KEYS {
+            for k in memchr::memmem::find_iter(text.as_bytes(), key.as_bytes()) {
+                let mut i = k + key.len();
+                let rest = &text[i..];
+                let Some(colon) = rest.find(':').filter(|&c| rest[..c].trim().is_empty()) else {
+                    continue;
+                };
+                i += colon + 1;
+                let after = &text[i..];
+                let trimmed = after.trim_start();
+                i += after.len() - trimmed.len();
+                let (mut j, list) = match trimmed.strip_prefix('[') {
+                    Some(_) => (i + 1, true),
+                    None => (i, false),
+                };
+                loop {
+                    let rest = &text[j..];
+                    let r = rest.trim_start();
+                    j += rest.len() - r.len();
+                    let Some(body) = r.strip_prefix('"') else {
+                        break;
+                    };
+                    let Some(close) = body.find('"') else { break };
+                    push(j + 1, j + 1 + close, category, &mut out);
+                    j += close + 2;
+                    if !list {
+                        break;
+                    }
+                    let rest = &text[j..];
+                    let r = rest.trim_start();
+                    j += rest.len() - r.len();
+                    match r.strip_prefix(',') {
+                        Some(_) => j += 1,
+                        None => break,
+                    }
+                }
+            }
+        }
+        // "value" of a telecom or identifier entry: by the "system" beside it.
+        for k in memchr::memmem::find_iter(text.as_bytes(), b"\"value\"") {
+            let from = text[..k].rfind('{').unwrap_or(0);
+            let obj = &text[from..k];
+            let category = if obj.contains("\"phone\"") || obj.contains("\"fax\"") {
+                Category::Phone
+            } else if obj.contains("\"email\"") {
+                Category::Email
+            } else if obj.contains("\"system\"") {
+                Category::Id
+            } else {
+                continue;
+            };
+            let rest = &text[k + 7..];
+            let r = rest.trim_start().strip_prefix(':').map(str::trim_start);
+            if let Some(r) = r.and_then(|r| r.strip_prefix('"')) {
+                if let Some(close) = r.find('"') {
+                    let start = text.len() - r.len();
+                    push(start, start + close, category, &mut out);
+                }
+            }
+        }
     }
     out
 }
@@ -961,6 +1267,69 @@ mod tests {
             .iter()
             .map(|s| (&text[s.start..s.end], s.category))
             .collect()
+    }
+
+    #[test]
+    fn hl7_x12_fhir_and_tables_are_read_by_their_structure() {
+        let hl7 = "PID|1||88341207^^^SMN^MR||OKAFOR^CHIDINMA^A||19870922|F|||4410 W BELMONT AVE^APT 3R^CHICAGO^IL^60641||(773)555-0182\n";
+        let got = found(hl7);
+        for want in [
+            ("88341207", Category::Id),
+            ("OKAFOR", Category::Name),
+            ("CHIDINMA", Category::Name),
+            ("19870922", Category::Date),
+            ("CHICAGO", Category::Location),
+            ("60641", Category::Location),
+        ] {
+            assert!(
+                got.iter().any(|(t, c)| t.contains(want.0) && *c == want.1),
+                "{want:?} in {got:?}"
+            );
+        }
+        let x12 = "NM1*IL*1*PRZYBYLSKI*AGATA****MI*ZGP931044827~\nN4*GREEN BAY*WI*54302~\nDMG*D8*19680312*F~\n";
+        let got = found(x12);
+        for want in [
+            "PRZYBYLSKI",
+            "AGATA",
+            "ZGP931044827",
+            "GREEN BAY",
+            "54302",
+            "19680312",
+        ] {
+            assert!(
+                got.iter().any(|(t, _)| t.contains(want)),
+                "{want} in {got:?}"
+            );
+        }
+        let fhir = r#"{ "name": [ { "family": "Brightwater", "given": [ "Lorena", "Faye" ] } ],
+  "telecom": [ { "system": "phone", "value": "508-555-0164" } ], "birthDate": "1963-02-14" }"#;
+        let got = found(fhir);
+        for want in [
+            "Brightwater",
+            "Lorena",
+            "Faye",
+            "508-555-0164",
+            "1963-02-14",
+        ] {
+            assert!(
+                got.iter().any(|(t, _)| t.contains(want)),
+                "{want} in {got:?}"
+            );
+        }
+        let table = "# | Hosp no  | Patient        | Age | Procedure\n1 | K2291846 | Sheila Forest  | 67  | TKR\n";
+        let got = found(table);
+        assert!(got.contains(&("67", Category::Age)), "{got:?}");
+        assert!(got.iter().any(|(t, _)| *t == "Sheila Forest"), "{got:?}");
+        // Other scripts next to these shapes must not break the scanners.
+        for t in [
+            "Teléfono / Phone: 956-555-0112",
+            "ÀB*C",
+            "PÏD|x",
+            "é|é|é",
+            "Nom, Prénom, Âge\nÉlise, Dœuf, 4",
+        ] {
+            let _ = scan(t);
+        }
     }
 
     #[test]

@@ -104,6 +104,15 @@ proptest! {
         check_spans(&text)?;
     }
 
+    // Structured text (HL7, X12, JSON, tables) mixed with other scripts:
+    // the structure readers slice by bytes and must stay on char boundaries.
+    #[test]
+    fn spans_are_well_formed_on_structured_text_in_any_script(
+        text in "([A-Z0-9]{2,3}[|*]|[|*^~,:\"\\[\\]{}\n\t ]|[a-zA-Z0-9]{1,6}|[éÅßçØœŁñ€’–•中文]){0,80}"
+    ) {
+        check_spans(&text)?;
+    }
+
     #[test]
     fn spans_are_well_formed_on_note_like_text(text in note()) {
         check_spans(&text)?;
