@@ -293,13 +293,6 @@ fn structured_messages(text: &str) -> Vec<Span> {
                     }
                 }
             };
-            let person =
-                |n: usize,
-                 out: &mut Vec<Span>,
-                 mark: &mut dyn FnMut(usize, &[usize], Category, &mut Vec<Span>)| {
-                    mark(n, &[0], Category::Id, out);
-                    mark(n, &[1, 2, 3], Category::Name, out);
-                };
             match seg {
                 "MSH" => {
                     mark(4, &[0], Category::Location, &mut out);
@@ -336,17 +329,23 @@ fn structured_messages(text: &str) -> Vec<Span> {
                 }
                 "PV1" => {
                     mark(3, &[0, 3], Category::Location, &mut out);
+                    // Doctors: id^family^given.
                     for n in [7, 8, 9, 17] {
-                        person(n, &mut out, &mut mark);
+                        mark(n, &[0], Category::Id, &mut out);
+                        mark(n, &[1, 2, 3], Category::Name, &mut out);
                     }
                     mark(19, &[0], Category::Id, &mut out);
                     mark(44, &[0], Category::Date, &mut out);
                     mark(45, &[0], Category::Date, &mut out);
                 }
-                "ORC" => person(12, &mut out, &mut mark),
+                "ORC" => {
+                    mark(12, &[0], Category::Id, &mut out);
+                    mark(12, &[1, 2, 3], Category::Name, &mut out);
+                }
                 "OBR" => {
                     mark(7, &[0], Category::Date, &mut out);
-                    person(16, &mut out, &mut mark);
+                    mark(16, &[0], Category::Id, &mut out);
+                    mark(16, &[1, 2, 3], Category::Name, &mut out);
                 }
                 "IN1" => {
                     mark(4, &[0], Category::Organization, &mut out);
