@@ -283,7 +283,7 @@ fn structured_messages(text: &str) -> Vec<Span> {
                 v.push((f.0 + s0, f.0 + f.1.len()));
                 v
             };
-            let mut mark = |n: usize, which: &[usize], category: Category, out: &mut Vec<Span>| {
+            let mark = |n: usize, which: &[usize], category: Category, out: &mut Vec<Span>| {
                 if let Some(f) = field(n) {
                     let cs = comps(f);
                     for &w in which {
