@@ -639,6 +639,17 @@ const NAME_LABELS: &[&[&str]] = &[
     &["dad"],
     &["stepson"],
     &["stepdaughter"],
+    &["stepdad"],
+    &["stepmum"],
+    &["stepmom"],
+    &["stepfather"],
+    &["stepmother"],
+    &["grandma"],
+    &["grandpa"],
+    &["nan"],
+    &["nana"],
+    &["granny"],
+    &["auntie"],
     &["son-in-law"],
     &["daughter-in-law"],
     &["sister-in-law"],
@@ -889,6 +900,26 @@ const TRADES: &[&str] = &[
     "dustman",
     "handyman",
     "chauffeur",
+    "schoolteacher",
+    "framer",
+    "milliner",
+    "postmistress",
+    "stagehand",
+    "organist",
+    "feller",
+    "cobbler",
+    "thatcher",
+    "blacksmith",
+    "farrier",
+    "saddler",
+    "cooper",
+    "upholsterer",
+    "plasterboarder",
+    "steeplejack",
+    "linesman",
+    "lineman",
+    "signalman",
+    "trawlerman",
 ];
 
 /// Generic job heads that name an occupation only after a word saying
@@ -910,6 +941,29 @@ const TRADE_HEADS: &[&str] = &[
     "trucker",
     "assistant",
     "agent",
+    "hand",
+    "layer",
+    "maker",
+    "director",
+    "officer",
+    "carrier",
+    "guard",
+    "processor",
+    "instructor",
+    "vendor",
+    "dispatcher",
+    "supervisor",
+    "teacher",
+    "fitter",
+    "installer",
+    "salesman",
+    "saleswoman",
+    "rep",
+    "representative",
+    "labourer",
+    "laborer",
+    "packer",
+    "picker",
 ];
 
 /// The words that make a generic head an occupation.
@@ -966,7 +1020,50 @@ const TRADE_HEAD_MODIFIERS: &[&str] = &[
     "gas",
     "heating",
     "lift",
+    "plant",
+    "telecoms",
+    "gas",
+    "heating",
+    "lift",
     "maintenance",
+    "ranch",
+    "farm",
+    "tarmac",
+    "tool-and-die",
+    "band",
+    "loan",
+    "letter",
+    "mail",
+    "security",
+    "claims",
+    "civil",
+    "ski",
+    "vegetable",
+    "fruit",
+    "market",
+    "domestic",
+    "mill",
+    "headload",
+    "secondary",
+    "primary",
+    "music",
+    "maths",
+    "science",
+    "supply",
+    "nursery",
+    "kitchen",
+    "window",
+    "carpet",
+    "double-glazing",
+    "scaffold",
+    "roofing",
+    "cable",
+    "sales",
+    "pharmaceutical",
+    "medical",
+    "dock",
+    "deck",
+    "crew",
 ];
 
 /// Words that make a trade more exact ("shipyard welder", "sheep farmer").
@@ -1472,6 +1569,17 @@ const RELATIONS: &[&str] = &[
     "girlfriend",
     "stepson",
     "stepdaughter",
+    "stepdad",
+    "stepmum",
+    "stepmom",
+    "stepfather",
+    "stepmother",
+    "grandma",
+    "grandpa",
+    "nan",
+    "nana",
+    "granny",
+    "auntie",
     "colleague",
     "landlord",
     "landlady",
@@ -2632,6 +2740,21 @@ impl Ctx<'_> {
                     self.set(k, Category::Name, "name_particle", 0.75);
                 }
             }
+            // Irish patronymics written with a capital: "Siobhán Ní Bhriain",
+            // "Cathal Mac Giolla", "Bríd Ó Súilleabháin".
+            if i + 2 < n
+                && self.words[i + 1].line == self.words[i].line
+                && matches!(
+                    self.words[i + 1].key.as_str(),
+                    "ní" | "nic" | "ó" | "ua" | "mac" | "mhic" | "uí"
+                )
+                && self.adjacent(i, i + 1, false)
+                && self.adjacent(i + 1, i + 2, false)
+                && self.words[i + 2].shape == Shape::Title
+            {
+                self.set(i + 1, Category::Name, "name_particle", 0.75);
+                self.set(i + 2, Category::Name, "name_particle", 0.75);
+            }
             // Nickname: Name "Nick" [Surname]
             if i + 1 < n && self.words[i + 1].line == self.words[i].line {
                 let gap = &self.text[self.words[i].end..self.words[i + 1].start];
@@ -2748,7 +2871,7 @@ impl Ctx<'_> {
         for i in 0..self.words.len() {
             // "Ex-miner", "ex-teacher"
             if let Some(rest) = self.words[i].key.strip_prefix("ex-") {
-                if sets().professions.contains(&rest) {
+                if sets().professions.contains(&rest) || sets().trades.contains(&rest) {
                     let w = &self.words[i];
                     let (start, end) = (w.start + 3, w.end);
                     self.extra.push(Span {
@@ -3146,9 +3269,22 @@ pub(crate) fn institution(
         "optical",
         "elementary",
         "pavilion",
+        "elementary",
+        "pavilion",
         "rehabilitation",
+        "direct",
+        "support",
+        "resource",
+        "transport",
+        "supply",
+        "supplies",
+        "builders",
+        "pantry",
     ];
-    let compound = matches!(ws[ws.len() - 2].key.as_str(), "medical" | "health");
+    let compound = matches!(
+        ws[ws.len() - 2].key.as_str(),
+        "medical" | "health" | "ambulance"
+    );
     let last = ws.last().expect("two words");
     // On an all-capitals line, or written in lower case ("FRAX high"), an
     // everyday suffix is only a word.
@@ -3311,6 +3447,23 @@ pub(crate) fn institution(
             | "ccg"
             | "icb"
             | "directors"
+            | "direct"
+            | "support"
+            | "resource"
+            | "transport"
+            | "supply"
+            | "supplies"
+            | "builders"
+            | "pantry"
+            | "union"
+            | "airlines"
+            | "airways"
+            | "ymca"
+            | "ywca"
+            | "mission"
+            | "start"
+            | "program"
+            | "programme"
     ) || span.contains("Medical Cent")
         || span.contains("Health Cent");
     let category = if org {

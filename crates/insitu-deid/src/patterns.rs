@@ -53,6 +53,11 @@ pub(crate) enum Kind {
     Weekday,
     WeekdayAbbrev,
     OrdinalDay,
+    Plate,
+    Handle,
+    CardEnding,
+    TimeRange,
+    DateSpaced,
     MonthName,
     Holiday,
     Year,
@@ -96,7 +101,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::LabelledId,
             format!(
-                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*:|our\s+ref|your\s+ref|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|ID:?\s|medicare\s*(?:no|number|id|#)?\.?|IHI\s*(?:no|number)?\.?|OHIP\s*(?:no|number|#)?\.?|PHN|health\s*card\s*(?:no|number|#)?\.?|personal\s*health\s*number|MCP\s*(?:no|number)?\.?|PPSN|PPS\s*(?:no|number)\.?|service\s*(?:no|number)\.?|medicaid\s*(?:no|number|id|#)?\.?|visit\s*(?:no|number|id|#)?\.?|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?|ticket\s*(?:no|number|#)?\.?|study\s*(?:no|number|#|id)\.?|clinic\s*(?:no|number)\.?|prison(?:er)?\s*(?:no|number)\.?|collar\s*(?:no|number)\.?|badge\s*(?:no|number|#)?\.?|employee\s*(?:no|number|id)\.?|staff\s*(?:no|number|id)\.?|claim\s*(?:no|number|#)\.?|incident\s*(?:no|number|#)\.?|episode\s*(?:no|number)\.?|encounter\s*(?:no|number|#|id)\.?|auth(?:ori[sz]ation)?\s*(?:no|number|#)\.?|crime\s*(?:no|number|ref)\.?|log\s*(?:no|number)\.?|ref\.?)[\s:#=\-|]*(?:is\s+)?([A-Za-z]{{0,4}}[/\-]?[0-9](?:[A-Za-z0-9\-/]*[A-Za-z0-9])?(?:[ ][0-9]{{3,8}}){{0,2}}(?:[ ][0-9]{B})?){B}"
+                r"{B}(?i:MRN|M\.R\.N\.?|hosp(?:ital)?\.?\s*(?:no|num|number|#)\.?|unit\s*(?:no|number)\.?|RXX?\s*no\.?|patient\s*(?:id|no|number)\.?|PID|record\s*(?:no|number|#)\.?|case\s*(?:no|number|#)\.?|acc(?:ession)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*(?:no|number|#)\.?|ref(?:erence)?\s*:|our\s+ref|your\s+ref|NHS\s*(?:no|number|#)?\.?|CHI\s*(?:no|number)?\.?|GMC\s*(?:no|number|ref)?\.?|NMC\s*(?:pin|no|number)?\.?|HCPC\s*(?:no|number)?\.?|DEA\s*(?:no|number|#)?\.?|NPI|licen[cs]e\s*(?:no|number|#)\.?|passport\s*(?:no|number)?\.?|ID\s*(?:no|number|#)|ID:?\s|medicare\s*(?:no|number|id|#)?\.?|IHI\s*(?:no|number)?\.?|OHIP\s*(?:no|number|#)?\.?|PHN|health\s*card\s*(?:no|number|#)?\.?|personal\s*health\s*number|MCP\s*(?:no|number)?\.?|PPSN|PPS\s*(?:no|number)\.?|DL\s*#|driver'?s?\s*licen[cs]e(?:\s*(?:no|number|#))?\.?|tag(?:\s*(?:no|number|#))?|investigation|case|AME\s*(?:no|number)\.?|A-?Number|UHID|IP\s*No\.?|aadhaar|NHI|HRN|RAMQ|GMS\s*(?:no|number)\.?|reg\.?\s*no\.?|kit\s*#?|accession|s/n|SN|serial\s*(?:no|number|#)?\.?|voucher|booking\s*ref\.?|invoice\s*(?:no|number|#)?\.?|svc\s*#|service\s*#|service\s*(?:no|number)\.?|medicaid\s*(?:no|number|id|#)?\.?|visit\s*(?:no|number|id|#)?\.?|insurance\s*(?:no|number|#|id)\.?|member\s*(?:id|no)\.?|policy\s*(?:no|number|#)\.?|account\s*(?:no|number|#)\.?|lab\s*(?:no|number)\.?|specimen\s*(?:no|number)\.?|sample\s*(?:no|number)\.?|ticket\s*(?:no|number|#)?\.?|study\s*(?:no|number|#|id)\.?|clinic\s*(?:no|number)\.?|prison(?:er)?\s*(?:no|number)\.?|collar\s*(?:no|number)\.?|badge\s*(?:no|number|#)?\.?|employee\s*(?:no|number|id)\.?|staff\s*(?:no|number|id)\.?|claim\s*(?:no|number|#)\.?|incident\s*(?:no|number|#)\.?|episode\s*(?:no|number)\.?|encounter\s*(?:no|number|#|id)\.?|auth(?:ori[sz]ation)?\s*(?:no|number|#)\.?|crime\s*(?:no|number|ref)\.?|log\s*(?:no|number)\.?|ref\.?)[\s:#=\-|]*(?:is\s+)?([A-Za-z]{{0,4}}[/\-]?[0-9](?:[A-Za-z0-9\-/]*[A-Za-z0-9])?(?:[ ][0-9]{{3,8}}){{0,2}}(?:[ ][0-9]{B})?){B}"
             ),
         ),
         (
@@ -136,7 +141,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Extension,
             format!(
-                r"{B}(?i:ext\.?|extension|bleep|bleep\s*no\.?|pager|page|tel\.?\s*ext\.?)\s*:?\s*([0-9]{{3,6}}){B}"
+                r"{B}(?i:ext\.?|extension|bleep|bleep\s*no\.?|pager|page|tel\.?\s*ext\.?|vocera|ascom)\s*:?\s*([0-9](?:-?[0-9]){{2,6}}){B}|\(([xX][0-9]{{4,5}})\)"
             ),
         ),
         (
@@ -188,7 +193,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Institution,
             format!(
-                r"{B}(?:Drs?\.?[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]*(?:,|&|and)[ \t]*[A-Z][A-Za-z'\-]+)*[ \t]+(?:and|&)[ \t]+(?i:partners){B}|{B}(?:Royal[ \t]+)?(?:Infirmary|Hospital|Hospice)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?{B}|{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,4}}(?i:hospitals?|medicine\s+group|medical\s+associates|health\s+group|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village|home\s+health|senior\s+living|assisted\s+living|diagnostics|genomics|laborator(?:y|ies)|labs|endodontics|orthodontics|dental\s+(?:practice|care|centre|center|clinic|surgery)|dentistry|optical|opticians|optometry|insurance|mutual|studios?|engineering|health\s+plan|nursing\s+team|recovery\s+service|institute|unit|cent(?:re|er)|pavilion|funeral\s+(?:home|directors)|pediatrics|paediatrics|rehabilitation|elementary|primary|middle\s+school|high|drug|drugs|trattoria|restaurant|bistro|pizzeria|cafe|hotel|project|fire\s+(?:&|and)\s+rescue(?:\s+service)?|hscp|ccg|icb|county|parish|borough|cottage|farm(?:house)?|barn|bungalow|grange|villa|house|hall|court){B}|{B}(?:HMP|HMYOI|HMP/YOI)[ \t]+[A-Z][A-Za-z'\-]+{B}|{B}(?:Ysbyty|Meddygfa|Canolfan|Ysgol|Cartref)(?:'r)?(?:[ \t]+(?:y|yr|[A-Z][A-Za-z'\-]+)){{1,3}}{B}"
+                r"{B}(?:Drs?\.?[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]*(?:,|&|and)[ \t]*[A-Z][A-Za-z'\-]+)*[ \t]+(?:and|&)[ \t]+(?i:partners){B}|{B}(?:Royal[ \t]+)?(?:Infirmary|Hospital|Hospice)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?{B}|{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,4}}(?i:hospitals?|medicine\s+group|medical\s+associates|health\s+group|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village|home\s+health|senior\s+living|assisted\s+living|diagnostics|genomics|laborator(?:y|ies)|labs|endodontics|orthodontics|dental\s+(?:practice|care|centre|center|clinic|surgery)|dentistry|optical|opticians|optometry|insurance|mutual|studios?|engineering|health\s+plan|nursing\s+team|recovery\s+service|institute|unit|cent(?:re|er)|pavilion|funeral\s+(?:home|directors)|pediatrics|paediatrics|rehabilitation|elementary|primary|middle\s+school|high|drug|drugs|trattoria|restaurant|bistro|pizzeria|cafe|hotel|project|fire\s+(?:&|and)\s+rescue(?:\s+service)?|hscp|ccg|icb|county|parish|borough|jail|irc|detention\s+cent(?:re|er)|ambulance\s+service|direct|support|resource|transport|supply|supplies|builders|pantry|credit\s+union|internal\s+medicine|adolescent\s+medicine|airlines|airways|head\s+start|ymca|ywca|rescue\s+mission|health\s+station|exchange\s+program(?:me)?|cottage|farm(?:house)?|barn|bungalow|grange|villa|house|hall|court){B}|{B}(?:HMP|HMYOI|HMP/YOI)[ \t]+[A-Z][A-Za-z'\-]+{B}|{B}(?:Ysbyty|Meddygfa|Canolfan|Ysgol|Cartref)(?:'r)?(?:[ \t]+(?:y|yr|[A-Z][A-Za-z'\-]+)){{1,3}}{B}"
             ),
         ),
         (
@@ -299,7 +304,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Age,
             format!(
-                r"{B}(?i:aged|age[:=]?|age\s+of|ages?|age\s+(?:is|was|now|of\s+about))\s*([0-9]{{1,3}}){B}|{B}(?i:age)[ \t][^\n:0-9]{{1,25}}:[ \t]*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}|{B}([0-9]{{1,3}})y{B}|{B}(?i:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)([0-9]{{2}}'?s){B}"
+                r"{B}(?i:aged|age[:=]?|age\s+of|ages?|age\s+(?:is|was|now|of\s+about))\s*([0-9]{{1,3}}){B}|{B}(?i:age)[ \t][^\n:0-9]{{1,25}}:[ \t]*([0-9]{{1,3}}){B}|{B}(?i:aged)\s+([0-9]{{1,3}}\s+and\s+[0-9]{{1,3}}){B}|{B}(?i:age\s*/\s*sex)\s*:?\s*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})\s?(?i:yrs?|years?)\s*/?\s*(?:[MF]{B}|(?i:male|female){B})|{B}(?i:age\s+at\s+[a-z]+)\s*:?\s*([0-9]{{1,3}}){B}|{B}(?i:estimated\s+age|age\s+approx\.?|approx\.?\s+age)\s*:?\s*([0-9]{{1,3}}(?:\s*-\s*[0-9]{{1,3}})?){B}|{B}(?:[Ff]emale|[Mm]ale|F|M),\s*([0-9]{{1,3}}),|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}|{B}([0-9]{{1,3}})y{B}|{B}(?i:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)([0-9]{{2}}'?s){B}"
             ),
         ),
         (
@@ -315,6 +320,37 @@ fn pattern_list() -> Vec<(Kind, String)> {
             ),
         ),
         (Kind::LongNumber, format!(r"{B}[0-9]{{6,}}{B}")),
+        // Vehicle registrations after a word for a vehicle ("reg YX19 KHP").
+        (
+            Kind::Plate,
+            format!(
+                r"{B}(?i:reg(?:istration)?|plate|vehicle|vrn|car|van|lorry|truck)[^\n]{{0,25}}?{B}([A-Z]{{2}}[0-9]{{2}}[ ]?[A-Z]{{3}}){B}|{B}(?i:plate)[^\n0-9]{{0,25}}?{B}([A-Z0-9]{{2,4}}[ \-]?[A-Z0-9]{{2,4}}){B}"
+            ),
+        ),
+        // Social media handles ("@kaydee.m0rrow").
+        (
+            Kind::Handle,
+            r"@[A-Za-z0-9_][A-Za-z0-9_.]{2,29}".to_string(),
+        ),
+        // "card ending 0092", "SSN (last 4) 4417".
+        (
+            Kind::CardEnding,
+            format!(
+                r"{B}(?i:ending(?:\s+in)?|last\s*(?:4|four)(?:\s*digits)?\)?)[\s:#]*([0-9]{{4}}){B}"
+            ),
+        ),
+        // "sleep 2200-0630": a span of clock time.
+        (
+            Kind::TimeRange,
+            format!(r"{B}(?:[01][0-9]|2[0-3])[0-5][0-9]-(?:[01][0-9]|2[0-3])[0-5][0-9]{B}"),
+        ),
+        // Claim forms: "DOB 07 22 1959", "DOS 03 11 24".
+        (
+            Kind::DateSpaced,
+            format!(
+                r"{B}(?i:dob|dos|d\.o\.b\.?|date)[:\s]+([0-9]{{2}} [0-9]{{2}} (?:[0-9]{{4}}|[0-9]{{2}})){B}"
+            ),
+        ),
     ]
 }
 
@@ -1166,6 +1202,41 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             }
         }
         Kind::ExtraId => v(Category::Id, "configured_id", 0.9),
+        Kind::Plate => {
+            let mixed =
+                s.bytes().any(|b| b.is_ascii_digit()) && s.bytes().any(|b| b.is_ascii_alphabetic());
+            if mixed {
+                v(Category::Other, "vehicle_registration", 0.75)
+            } else {
+                None
+            }
+        }
+        Kind::Handle => {
+            // Not the middle of an e-mail address or a word.
+            let before = text[..start].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '_') {
+                None
+            } else {
+                v(Category::Other, "social_handle", 0.8)
+            }
+        }
+        Kind::CardEnding => v(Category::Id, "card_ending", 0.8),
+        Kind::TimeRange => {
+            let n = parse_nums(s);
+            let year = |x: u32| (1900..=2100).contains(&x);
+            if !config.times || (year(n[0]) && year(n[1])) || followed_by_unit(text, end) {
+                None
+            } else {
+                v(Category::Date, "time_range", 0.7)
+            }
+        }
+        Kind::DateSpaced => {
+            if numeric_date_ok(s) {
+                v(Category::Date, "date_spaced", 0.8)
+            } else {
+                None
+            }
+        }
     }
 }
 
