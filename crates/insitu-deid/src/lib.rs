@@ -126,6 +126,7 @@ impl Detector {
         ages.extend(staff_initials(text));
         ages.extend(table_columns(text));
         ages.extend(structured_messages(text));
+        ages.extend(address_fields(text, &spans));
         if self.config.times {
             ages.extend(times_after_dates(text, &spans));
         }
@@ -217,6 +218,68 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
             detector: "age_beside_name",
             confidence: 0.7,
         });
+    }
+    out
+}
+
+/// "Address: Rose Cottage, Back Lane, Ilkley, LS29 8QT": after an address
+/// label, every comma-separated part written as a name (capitalised words,
+/// no digits) is part of the address, like the street and postcode found
+/// by patterns.
+fn address_fields(text: &str, spans: &[Span]) -> Vec<Span> {
+    const LABELS: &[&str] = &[
+        "address:",
+        "addr:",
+        "home address:",
+        "home:",
+        "lives at:",
+        "residence:",
+        "i live at:",
+        "address",
+        "addr",
+    ];
+    let mut out = Vec::new();
+    let mut at = 0;
+    for line in text.split('\n') {
+        let line_at = at;
+        at += line.len() + 1;
+        let lower = line.trim_start().to_ascii_lowercase();
+        let Some(label) = LABELS.iter().find(|l| lower.starts_with(*l)) else {
+            continue;
+        };
+        let lead = line.len() - line.trim_start().len();
+        let body_at = line_at + lead + label.len();
+        let body = &text[body_at..line_at + line.len()];
+        // Up to the end of the line or a run of spaces (a column break).
+        let body = body.split("   ").next().unwrap_or("");
+        let mut seg_at = body_at;
+        for seg in body.split(',') {
+            let this_at = seg_at;
+            seg_at += seg.len() + 1;
+            let t = seg.trim().trim_end_matches('.');
+            let start = this_at + (seg.len() - seg.trim_start().len());
+            let end = start + t.len();
+            if t.is_empty() || !address_locality(t) {
+                continue;
+            }
+            let first = t.split_whitespace().next().unwrap_or("");
+            if matches!(first, "Mr" | "Mrs" | "Ms" | "Miss" | "Dr" | "Prof") {
+                continue;
+            }
+            if spans
+                .iter()
+                .any(|s| s.start < end && start < s.end && s.category == Category::Name)
+            {
+                continue;
+            }
+            out.push(Span {
+                start,
+                end,
+                category: Category::Location,
+                detector: "address_field",
+                confidence: 0.6,
+            });
+        }
     }
     out
 }
@@ -726,6 +789,31 @@ fn ages_in_brackets_after_ids(text: &str, spans: &[Span], policy: AgePolicy) -> 
         };
         if !(dob || s.category == Category::Id) {
             continue;
+        }
+        // "DOB 10/28/2023, 10 weeks": an age in weeks or months after the DOB.
+        if dob {
+            if let Some(after) = text[s.end..].strip_prefix(", ") {
+                let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+                let unit = after[digits..].trim_start();
+                if (1..=3).contains(&digits)
+                    && [
+                        "weeks", "wks", "months", "mths", "days", "years", "yrs", "y",
+                    ]
+                    .iter()
+                    .any(|u| unit.starts_with(u))
+                    && policy != AgePolicy::Over89
+                {
+                    let start = s.end + 2;
+                    out.push(Span {
+                        start,
+                        end: start + digits,
+                        category: Category::Age,
+                        detector: "age_after_dob",
+                        confidence: 0.75,
+                    });
+                    continue;
+                }
+            }
         }
         let Some(after) = text[s.end..].strip_prefix(" (") else {
             continue;

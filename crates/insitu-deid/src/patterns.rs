@@ -238,7 +238,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         ),
         (
             Kind::MonthYearNumeric,
-            format!(r"{B}[0-9]{{1,2}}/[0-9]{{4}}{B}"),
+            format!(r"{B}[0-9]{{1,2}}/[0-9]{{4}}{B}|{B}(?:19|20)[0-9]{{2}}-(?:0[1-9]|1[0-2]){B}"),
         ),
         (Kind::DateShort, format!(r"{B}[0-9]{{1,2}}/[0-9]{{1,2}}{B}")),
         (
@@ -290,7 +290,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::TimeCued,
             format!(
-                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|time\s+(?:in|out|of\s+death|seen|called)|handover|arrival|arrived|obs|news|news2|triaged|seen|reviewed)|@|~)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
+                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|time\s+(?:in|out|of\s+death|seen|called)|handover|notified|paged|phoned|called|informed|bleeped|down|eta|arrival|arrived|obs|news|news2|triaged|seen|reviewed)|@|~)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
             ),
         ),
         (
@@ -1076,7 +1076,17 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             month_name_date(text, start, end)
         }
         Kind::MonthYearNumeric => {
-            let n = parse_nums(s);
+            let mut n = parse_nums(s);
+            // "2019-08": year first.
+            if n[0] >= 1900 {
+                n.swap(0, 1);
+            }
+            // "2019-08" followed by "-12" is a full date; "2019-2020" a range.
+            if text[end..].starts_with(['-', '/'])
+                && text[end + 1..].starts_with(|c: char| c.is_ascii_digit())
+            {
+                return None;
+            }
             if (1..=12).contains(&n[0]) && (1900..=2100).contains(&n[1]) {
                 v(Category::Date, "date_month_year", 0.85)
             } else {
