@@ -25,5 +25,5 @@ fn blind_holdout_fixtures_meet_the_floors() {
 }
 
 // Floors sit just under the measured figures so a regression fails the build.
-const RECALL_FLOOR: f64 = 0.0;
-const PRECISION_FLOOR: f64 = 0.0;
+const RECALL_FLOOR: f64 = 0.95;
+const PRECISION_FLOOR: f64 = 0.94;

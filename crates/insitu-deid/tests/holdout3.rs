@@ -24,5 +24,5 @@ fn blind_holdout_3_meets_the_floors() {
 }
 
 // Floors sit just under the first measured figures so a regression fails the build.
-const RECALL_FLOOR: f64 = 0.0;
-const PRECISION_FLOOR: f64 = 0.0;
+const RECALL_FLOOR: f64 = 0.86;
+const PRECISION_FLOOR: f64 = 0.92;
