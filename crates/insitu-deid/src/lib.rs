@@ -243,8 +243,11 @@ fn address_fields(text: &str, spans: &[Span]) -> Vec<Span> {
     for line in text.split('\n') {
         let line_at = at;
         at += line.len() + 1;
-        let lower = line.trim_start().to_ascii_lowercase();
-        let Some(label) = LABELS.iter().find(|l| lower.starts_with(*l)) else {
+        let trimmed = line.trim_start();
+        let Some(label) = LABELS.iter().find(|l| {
+            trimmed.len() >= l.len()
+                && trimmed.as_bytes()[..l.len()].eq_ignore_ascii_case(l.as_bytes())
+        }) else {
             continue;
         };
         let lead = line.len() - line.trim_start().len();
@@ -304,7 +307,11 @@ fn structured_messages(text: &str) -> Vec<Span> {
         }
     };
     let mut at = 0;
-    for line in text.split('\n') {
+    let lines_worth_reading = memchr::memchr2(b'|', b'*', text.as_bytes()).is_some();
+    for line in text
+        .split('\n')
+        .take(if lines_worth_reading { usize::MAX } else { 0 })
+    {
         let line_at = at;
         at += line.len() + 1;
         let l = line.trim_start();
@@ -658,6 +665,12 @@ fn table_cells(line: &str, at: usize, sep: u8) -> Vec<(usize, usize)> {
 /// its content fits (a number for an age, digits for an ID or a date).
 fn table_columns(text: &str) -> Vec<Span> {
     let mut out = Vec::new();
+    // No table without two separators of one kind: most notes stop here.
+    let b = text.as_bytes();
+    let enough = |c: u8| memchr::memchr_iter(c, b).nth(1).is_some();
+    if !enough(b'|') && !enough(b'\t') && memchr::memchr_iter(b',', b).nth(2).is_none() {
+        return out;
+    }
     let mut lines: Vec<(usize, &str)> = Vec::new();
     let mut at = 0;
     for line in text.split('\n') {
@@ -668,7 +681,7 @@ fn table_columns(text: &str) -> Vec<Span> {
     while li < lines.len() {
         let (at, line) = lines[li];
         li += 1;
-        let count = |c: u8| line.bytes().filter(|&b| b == c).count();
+        let count = |c: u8| memchr::memchr_iter(c, line.as_bytes()).count();
         let sep = if count(b'|') >= 2 {
             b'|'
         } else if count(b'\t') >= 2 {
@@ -886,15 +899,23 @@ fn ages_in_family_history(text: &str, policy: AgePolicy) -> Vec<Span> {
         "leukemia",
     ];
     let mut out = Vec::new();
-    // Only notes that say "at" before a number need the lowered copy.
-    if memchr::memmem::find(text.as_bytes(), b" at ").is_none()
-        && memchr::memmem::find(text.as_bytes(), b" AT ").is_none()
-    {
-        return out;
-    }
-    let lower = text.to_ascii_lowercase();
-    for at in memchr::memmem::find_iter(lower.as_bytes(), b" at ") {
+    let b = text.as_bytes();
+    // Each " at " / " AT " followed by a digit; the clause before it is
+    // lowered only then (most notes have none).
+    let hits = memchr::memmem::find_iter(b, b" at ")
+        .chain(memchr::memmem::find_iter(b, b" AT "))
+        .filter(|&at| b.get(at + 4).is_some_and(u8::is_ascii_digit));
+    for at in hits {
         let pos = at + 4;
+        let clause_from = text[..pos]
+            .rfind([';', '.', '(', '\n'])
+            .map_or(0, |i| i + 1);
+        let mut window_end = (pos + 8).min(text.len());
+        while !text.is_char_boundary(window_end) {
+            window_end -= 1;
+        }
+        let lower = text[clause_from..window_end].to_ascii_lowercase();
+        let (lower, pos, base) = (lower.as_str(), pos - clause_from, clause_from);
         let digits = lower[pos..].bytes().take_while(u8::is_ascii_digit).count();
         if !(1..=3).contains(&digits) {
             continue;
@@ -928,8 +949,8 @@ fn ages_in_family_history(text: &str, policy: AgePolicy) -> Vec<Span> {
             continue;
         }
         out.push(Span {
-            start: pos,
-            end: pos + digits,
+            start: base + pos,
+            end: base + pos + digits,
             category: Category::Age,
             detector: "age_family_history",
             confidence: 0.7,

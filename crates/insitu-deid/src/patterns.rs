@@ -785,11 +785,31 @@ const SCORE_WORDS: &[&str] = &[
     "o2",
 ];
 
+/// Whether `text[..start]` ends with a tag-mode placeholder such as `[NAME]`.
+fn after_tag_placeholder(text: &str, start: usize) -> bool {
+    let head = text[..start].trim_end().as_bytes();
+    let Some(inner) = head.strip_suffix(b"]") else {
+        return false;
+    };
+    let letters = inner
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_uppercase() || **c == b'_')
+        .count();
+    letters >= 2 && inner[..inner.len() - letters].ends_with(b"[")
+}
+
 fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
     let n = parse_nums(&text[start..end]);
     let (a, b) = (n[0], n[1]);
     // UK clinical shorthand: n/7 days, n/52 weeks, n/12 months.
     let before = word_before(text, start);
+    // Right after a tag placeholder ("[NAME] 5/5"), the word the first pass
+    // judged by is gone; a short date there was already kept or refused then,
+    // so refuse it now (tag-mode output scans to itself).
+    if after_tag_placeholder(text, start) {
+        return false;
+    }
     let date_cue = [
         "dated", "on", "from", "since", "until", "date", "seen", "last", "next",
     ]
