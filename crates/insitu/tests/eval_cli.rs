@@ -20,7 +20,7 @@ fn trained_run(root: &Path) -> PathBuf {
         root,
         &model,
         &ds,
-        "[training]\nseed = 3\nmax_seq_length = 64\nper_device_train_batch_size = 4\nmax_steps = 8\nlearning_rate = 0.02\n",
+        "[training]\nseed = 3\nmax_seq_length = 64\nper_device_train_batch_size = 4\nmax_steps = 8\nlearning_rate = 0.01\n",
     )
 }
 

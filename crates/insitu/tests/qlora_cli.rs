@@ -24,7 +24,7 @@ fn lora_on_an_nf4_base_learns_and_exports_plain_peft() {
         tmp.path(),
         &model,
         &ds,
-        "[lora]\nbase_quantization = \"nf4\"\n\n[training]\nseed = 3\nmax_seq_length = 64\nper_device_train_batch_size = 4\nmax_steps = 8\nlearning_rate = 0.02\n",
+        "[lora]\nbase_quantization = \"nf4\"\n\n[training]\nseed = 3\nmax_seq_length = 64\nper_device_train_batch_size = 4\nmax_steps = 8\nlearning_rate = 0.01\n",
     );
     let record = read_json(&run.join("run.json"));
     assert_eq!(record["lora"]["base_quantization"], "nf4");
