@@ -2931,6 +2931,199 @@ impl Ctx<'_> {
         }
     }
 
+    /// A job named after an unambiguous cue ("works as a sommelier",
+    /// "Occupation: glazier", "Job title: quantity surveyor") is a
+    /// profession even when it is in no list: up to three plain words, up
+    /// to the first punctuation, preposition or clause word.
+    fn open_professions(&mut self) {
+        const CUES: &[(&[&str], bool)] = &[
+            (&["works", "as"], false),
+            (&["worked", "as"], false),
+            (&["working", "as"], false),
+            (&["employed", "as"], false),
+            (&["trained", "as"], false),
+            (&["job", "as"], false),
+            (&["occupation"], true),
+            (&["profession"], true),
+            (&["job", "title"], true),
+        ];
+        // Words after "works as" that say how, not what.
+        const NOT_A_JOB: &[&str] = &[
+            "usual",
+            "normal",
+            "normally",
+            "before",
+            "previously",
+            "expected",
+            "needed",
+            "required",
+            "directed",
+            "prescribed",
+            "advised",
+            "instructed",
+            "intended",
+            "described",
+            "planned",
+            "possible",
+            "above",
+            "below",
+            "such",
+            "well",
+            "much",
+            "long",
+            "soon",
+            "none",
+            "nil",
+            "unemployed",
+            "unknown",
+            "retired",
+            "not",
+            "never",
+            "no",
+            "na",
+            "housebound",
+            "disabled",
+            "sick",
+            "off",
+            "yet",
+            "intermittent",
+            "agency",
+            "locum",
+            "see",
+            "hard",
+            "ever",
+            "always",
+            "again",
+            "both",
+            "part",
+            "full",
+            "self",
+            "same",
+        ];
+        const ENDS_RUN: &[&str] = &[
+            "at",
+            "in",
+            "for",
+            "with",
+            "and",
+            "or",
+            "but",
+            "since",
+            "until",
+            "from",
+            "on",
+            "by",
+            "to",
+            "the",
+            "who",
+            "which",
+            "that",
+            "when",
+            "while",
+            "of",
+            "so",
+            "then",
+            "now",
+            "currently",
+            "last",
+            "x",
+            "years",
+            "yrs",
+            "months",
+        ];
+        for i in 0..self.words.len() {
+            if !self.words[i].has(PROF_HEAD) {
+                continue;
+            }
+            let Some(&(cue, needs_colon)) =
+                CUES.iter().find(|(cue, _)| self.matches_phrase(i, cue))
+            else {
+                continue;
+            };
+            let last = i + cue.len() - 1;
+            if needs_colon && !self.colon_after(last) {
+                continue;
+            }
+            let mut j = last + 1;
+            while j < self.words.len()
+                && self.words[j].line == self.words[i].line
+                && matches!(
+                    self.words[j].key.as_str(),
+                    "a" | "an"
+                        | "is"
+                        | "was"
+                        | "retired"
+                        | "former"
+                        | "part-time"
+                        | "full-time"
+                        | "self-employed"
+                )
+            {
+                j += 1;
+            }
+            let mut k = j;
+            while k < self.words.len()
+                && k < j + 3
+                && self.words[k].line == self.words[i].line
+                && (k == j || self.adjacent(k - 1, k, false))
+                && self.words[k].shape != Shape::Mixed
+                && !self.words[k].has(STOP_WORD | TITLE | CLINICAL)
+                && self.words[k].key.len() >= 3
+                && !ENDS_RUN.contains(&self.words[k].key.as_str())
+                && matches!(self.tag[k], None | Some((Category::Profession, _, _)))
+            {
+                k += 1;
+            }
+            if k == j || (j..k).any(|w| NOT_A_JOB.contains(&self.words[w].key.as_str())) {
+                continue;
+            }
+            if !needs_colon {
+                // "Bisoprolol works as a beta blocker": after a verb the
+                // subject must not be a thing, and the last word must name
+                // an agent ("-er", "-ist", "-ian" …).
+                let thing = i > 0
+                    && self.words[i - 1].line == self.words[i].line
+                    && (self.words[i - 1].has(CLINICAL)
+                        || matches!(
+                            self.words[i - 1].key.as_str(),
+                            "it" | "this"
+                                | "that"
+                                | "which"
+                                | "drug"
+                                | "medication"
+                                | "medicine"
+                                | "tablet"
+                                | "treatment"
+                                | "therapy"
+                                | "dose"
+                                | "device"
+                                | "inhaler"
+                                | "plan"
+                                | "system"
+                                | "what"
+                        ));
+                let agent = [
+                    "er", "or", "ist", "ian", "ant", "ent", "man", "woman", "person", "smith",
+                    "wright", "eur", "euse", "ier", "ee", "ary", "ard", "ive", "lady", "maid",
+                    "hand", "keeper", "monger", "cook", "chef", "nanny", "guard", "pilot", "clerk",
+                    "porter", "model", "artist", "vet", "medic", "tutor",
+                ];
+                let last = self.words[k - 1].key.as_str();
+                if thing || !agent.iter().any(|e| last.ends_with(e)) {
+                    continue;
+                }
+            }
+            // "works as a nurse" is found by the lists already; only add
+            // what they did not.
+            if (j..k).all(|w| self.tag[w].is_some()) {
+                continue;
+            }
+            for w in j..k {
+                self.set(w, Category::Profession, "profession_open", 0.7);
+            }
+        }
+    }
+
     /// "Carpenter, employed by …", "bricklayer, self-employed": a job named
     /// first and its employment after a comma.
     fn professions_before_employment(&mut self) {
@@ -3051,6 +3244,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     ctx.particles_and_nicknames();
     ctx.propagate();
     ctx.professions();
+    ctx.open_professions();
     ctx.standalone_professions();
     ctx.professions_before_employment();
     ctx.organisations();
@@ -3572,5 +3766,37 @@ mod tests {
     fn names_found_once_are_found_everywhere() {
         let got = names("Mrs Okonkwo attended. Later Okonkwo was tearful.");
         assert_eq!(got, vec!["Okonkwo", "Okonkwo"]);
+    }
+
+    fn jobs(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        scan(text, &mut out);
+        out.sort_by_key(|s| s.start);
+        out.into_iter()
+            .filter(|s| s.category == Category::Profession)
+            .map(|s| text[s.start..s.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn jobs_after_a_clear_cue_need_no_list() {
+        assert_eq!(
+            jobs("Occupation: sommelier at a wine bar."),
+            vec!["sommelier"]
+        );
+        assert_eq!(
+            jobs("Job title - quantity surveyor"),
+            vec!["quantity", "surveyor"]
+        );
+        assert_eq!(
+            jobs("He works as a croupier, drinks socially."),
+            vec!["croupier"]
+        );
+        // Not a job: a thing that "works as", how someone works, no occupation.
+        assert!(jobs("Bisoprolol works as a beta blocker.").is_empty());
+        assert!(jobs("The drug works as a diuretic.").is_empty());
+        assert!(jobs("He works as hard as he can; worked as expected.").is_empty());
+        assert!(jobs("Occupation: N/A. Occupation: unemployed").is_empty());
+        assert!(jobs("Occupation: see social history").is_empty());
     }
 }
