@@ -121,6 +121,7 @@ impl Detector {
         ages.extend(ages_in_brackets_after_ids(text, &spans, self.config.ages));
         ages.extend(ages_in_family_history(text, self.config.ages));
         ages.extend(ages_after_pronouns(text, self.config.ages));
+        ages.extend(ages_at_milestones(text, self.config.ages));
         ages.extend(towns_before_postcodes(text, &spans));
         ages.extend(places_after_institutions(text, &spans));
         ages.extend(staff_initials(text));
@@ -972,7 +973,13 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
             .rsplit(|c: char| !c.is_ascii_alphabetic())
             .next()
             .unwrap_or("");
-        if !(subject.eq_ignore_ascii_case("he") || subject.eq_ignore_ascii_case("she")) {
+        let pronoun = subject.eq_ignore_ascii_case("he") || subject.eq_ignore_ascii_case("she");
+        // "Wife is 61 and well", "Mum is 92 and lives in a care home".
+        let relative = subject.len() > 2
+            && verb + 4 <= text.len()
+            && text[verb..].starts_with(" is ")
+            && RELATIVES.iter().any(|p| p.eq_ignore_ascii_case(subject));
+        if !(pronoun || relative) {
             continue;
         }
         let mut pos = verb
@@ -1008,6 +1015,197 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
             detector: "age_after_pronoun",
             confidence: 0.65,
         });
+    }
+    out
+}
+
+/// Singular words for a person whose age may follow them.
+const RELATIVES: &[&str] = &[
+    "wife",
+    "husband",
+    "son",
+    "daughter",
+    "child",
+    "patient",
+    "brother",
+    "sister",
+    "mother",
+    "father",
+    "mum",
+    "mom",
+    "mam",
+    "dad",
+    "partner",
+    "grandson",
+    "granddaughter",
+    "baby",
+    "boy",
+    "girl",
+    "grandmother",
+    "grandfather",
+    "grandma",
+    "grandpa",
+    "nan",
+    "nana",
+    "gran",
+    "granny",
+    "grandad",
+    "granddad",
+    "uncle",
+    "aunt",
+    "auntie",
+    "aunty",
+    "niece",
+    "nephew",
+    "cousin",
+    "stepson",
+    "stepdaughter",
+    "stepmother",
+    "stepfather",
+    "stepmum",
+    "stepdad",
+    "fiance",
+    "fiancee",
+    "fiancé",
+    "fiancée",
+    "girlfriend",
+    "boyfriend",
+    "spouse",
+    "sibling",
+    "infant",
+    "toddler",
+    "twin",
+    "man",
+    "woman",
+    "lady",
+    "gentleman",
+    "widow",
+    "widower",
+];
+
+/// "Son, 12, attends school", "Mother alive, 84, with dementia": a number
+/// set off by commas after a word for one person (or after "alive" /
+/// "deceased" / "well" following one) is that person's age. `comma` is the
+/// byte offset of the comma before the number.
+fn ages_after_comma(text: &str, comma: usize, policy: AgePolicy, out: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    let word_before = |end: usize| {
+        let len = b[..end]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        &text[end - len..end]
+    };
+    let mut word = word_before(comma);
+    if ["alive", "deceased", "living", "well", "died", "dead"]
+        .iter()
+        .any(|w| w.eq_ignore_ascii_case(word))
+        && comma > word.len()
+        && b[comma - word.len() - 1] == b' '
+    {
+        word = word_before(comma - word.len() - 1);
+    }
+    if word.len() < 3 || !RELATIVES.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+        return;
+    }
+    let at = comma + 2;
+    let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=3).contains(&digits) {
+        return;
+    }
+    let tail = &text[at + digits..];
+    let closed = tail.starts_with(", ")
+        || tail.starts_with(". ")
+        || tail.starts_with(".\n")
+        || tail == "."
+        || tail.starts_with("; ")
+        || tail.starts_with(" and ")
+        || tail.starts_with(" with ")
+        || tail.starts_with(" who ")
+        || tail.starts_with(" is ")
+        || tail.starts_with(" has ")
+        || tail.starts_with(" lives ");
+    let n: u32 = text[at..at + digits].parse().unwrap_or(999);
+    if !closed || n > 125 || (policy == AgePolicy::Over89 && n <= 89) {
+        return;
+    }
+    out.push(Span {
+        start: at,
+        end: at + digits,
+        category: Category::Age,
+        detector: "age_beside_person",
+        confidence: 0.65,
+    });
+}
+
+/// "She turned 50 last month", "her 80th birthday": milestones are ages.
+fn ages_at_milestones(text: &str, policy: AgePolicy) -> Vec<Span> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut push = |start: usize, end: usize| {
+        let n: u32 = text[start..end].parse().unwrap_or(999);
+        if n <= 125 && !(policy == AgePolicy::Over89 && n <= 89) {
+            out.push(Span {
+                start,
+                end,
+                category: Category::Age,
+                detector: "age_milestone",
+                confidence: 0.65,
+            });
+        }
+    };
+    for verb in memchr::memmem::find_iter(b, b"turn") {
+        let rest = &text[verb..];
+        let Some(after) = ["turned ", "turns ", "turning "]
+            .iter()
+            .find_map(|v| rest.strip_prefix(v))
+        else {
+            continue;
+        };
+        if verb > 0 && b[verb - 1].is_ascii_alphabetic() {
+            continue;
+        }
+        let at = text.len() - after.len();
+        let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let tail = &text[at + digits..];
+        let closed = tail.is_empty()
+            || tail.starts_with(['.', ',', ';', ')', '\n'])
+            || [
+                " last",
+                " this",
+                " next",
+                " in ",
+                " on ",
+                " and ",
+                " yesterday",
+                " today",
+                " recently",
+                " years",
+                " soon",
+            ]
+            .iter()
+            .any(|t| tail.starts_with(t));
+        if (1..=3).contains(&digits) && closed && !tail.starts_with(" years ago") {
+            push(at, at + digits);
+        }
+    }
+    for day in memchr::memmem::find_iter(b, b" birthday") {
+        // "80th birthday", "her 21st birthday"
+        let head = &b[..day];
+        let suffix = head.len().saturating_sub(2);
+        if suffix < 1 || !matches!(&head[suffix..], b"th" | b"st" | b"nd" | b"rd") {
+            continue;
+        }
+        let digits = head[..suffix]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        let start = suffix - digits;
+        if (1..=3).contains(&digits) && (start == 0 || !head[start - 1].is_ascii_alphanumeric()) {
+            push(start, suffix);
+        }
     }
     out
 }
@@ -1127,32 +1325,7 @@ fn places_after_institutions(text: &str, spans: &[Span]) -> Vec<Span> {
 /// "his daughter (70)", "two children (4 and 6)", "Husband 96 and …": a
 /// number set off right after a word for a person is that person's age.
 fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
-    const PEOPLE: &[&str] = &[
-        "wife",
-        "husband",
-        "son",
-        "daughter",
-        "children",
-        "child",
-        "kids",
-        "patient",
-        "brother",
-        "sister",
-        "mother",
-        "father",
-        "mum",
-        "dad",
-        "partner",
-        "grandson",
-        "granddaughter",
-        "baby",
-        "boy",
-        "girl",
-        "twins",
-        "siblings",
-        "sons",
-        "daughters",
-    ];
+    const PLURALS: &[&str] = &["children", "kids", "twins", "siblings", "sons", "daughters"];
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     // Start from each number that follows " " or " (" (rare), then look
@@ -1163,6 +1336,10 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
         }
         let i = match (bytes[pos - 2], bytes[pos - 1]) {
             (b' ', b'(') => pos - 2,
+            (b',', b' ') => {
+                ages_after_comma(text, pos - 2, policy, &mut out);
+                continue;
+            }
             (_, b' ') => pos - 1,
             _ => continue,
         };
@@ -1172,7 +1349,8 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
             .take_while(|b| b.is_ascii_alphabetic())
             .count();
         let word = &text[i - len..i];
-        if len == 0 || !PEOPLE.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+        let plural = PLURALS.iter().any(|p| p.eq_ignore_ascii_case(word));
+        if len == 0 || !(plural || RELATIVES.iter().any(|p| p.eq_ignore_ascii_case(word))) {
             continue;
         }
         let rest = &text[i..];
@@ -1498,6 +1676,36 @@ mod tests {
                 got.iter().any(|(gt, gc)| gt == t && *gc == c),
                 "missing {t} as {c}: {got:?}"
             );
+        }
+    }
+
+    #[test]
+    fn ages_set_off_by_commas_milestones_and_words() {
+        let ages = |t: &str| -> Vec<String> {
+            found(t)
+                .into_iter()
+                .filter(|(_, c)| *c == Category::Age)
+                .map(|(s, _)| s.to_string())
+                .collect()
+        };
+        assert_eq!(ages("Mother alive, 84, with dementia."), vec!["84"]);
+        assert_eq!(ages("His daughter, 34, is his carer."), vec!["34"]);
+        assert_eq!(ages("Wife is 61 and well."), vec!["61"]);
+        assert_eq!(ages("She turned 50 last month."), vec!["50"]);
+        assert_eq!(ages("for her 80th birthday"), vec!["80"]);
+        assert_eq!(
+            ages("Pt is a forty-five year old woman."),
+            vec!["forty-five"]
+        );
+        // Counts, weights, turns and durations are not ages.
+        for t in [
+            "Children, 3, all well.",
+            "Brother, 58 kg, well.",
+            "He turned 180 degrees and fell.",
+            "Pain turned 2 hours ago into pressure.",
+            "A two year history of cough.",
+        ] {
+            assert!(ages(t).is_empty(), "{t}: {:?}", ages(t));
         }
     }
 }

@@ -310,7 +310,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::AgeWords,
             format!(
-                r"{B}(?i:ninety(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one\s+hundred(?:\s+and\s+[a-z]+)?|a\s+hundred|centenarian)(?i:[\- ]years?)?(?i:[\- ]old|[\- ]yo){B}"
+                r"{B}(?i:ninety(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one\s+hundred(?:\s+and\s+[a-z]+)?|a\s+hundred|centenarian)(?i:[\- ]years?)?(?i:[\- ]old|[\- ]yo){B}|{B}((?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty)(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))(?i:[\- ]years?[\- ](?:old|of\s+age)|[\- ]y/?o){B}"
             ),
         ),
         (
@@ -1216,7 +1216,18 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             v(Category::Date, "time", 0.7)
         }
         Kind::Age => age(text, start, end, config),
-        Kind::AgeWords => v(Category::Age, "age_words", 0.9),
+        Kind::AgeWords => {
+            // Written-out ages under ninety follow the age policy.
+            let t = text[start..end].to_ascii_lowercase();
+            let over_89 = ["ninety", "one hundred", "a hundred", "centenarian"]
+                .iter()
+                .any(|w| t.starts_with(w));
+            if over_89 || config.ages != AgePolicy::Over89 {
+                v(Category::Age, "age_words", 0.9)
+            } else {
+                None
+            }
+        }
         Kind::LettersDigitsId => {
             if followed_by_unit(text, end) {
                 None
