@@ -968,6 +968,14 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
     // Each " is " / "'s " is checked for "he"/"she" before it and a number after.
     let verbs = memchr::memmem::find_iter(b, b" is ").chain(memchr::memmem::find_iter(b, b"'s "));
     for verb in verbs {
+        // A number (or "now") must follow: most "is" are ruled out here.
+        let after = verb + if b[verb] == b' ' { 4 } else { 3 };
+        if !b
+            .get(after)
+            .is_some_and(|c| c.is_ascii_digit() || *c == b'n')
+        {
+            continue;
+        }
         let head = &text[..verb];
         let subject = head
             .rsplit(|c: char| !c.is_ascii_alphabetic())
@@ -978,7 +986,7 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
         let relative = subject.len() > 2
             && verb + 4 <= text.len()
             && text[verb..].starts_with(" is ")
-            && RELATIVES.iter().any(|p| p.eq_ignore_ascii_case(subject));
+            && is_relative(subject);
         if !(pronoun || relative) {
             continue;
         }
@@ -1019,69 +1027,85 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
     out
 }
 
-/// Singular words for a person whose age may follow them.
+/// Singular words for a person whose age may follow them (sorted: looked
+/// up by binary search, lower case).
 const RELATIVES: &[&str] = &[
-    "wife",
-    "husband",
-    "son",
-    "daughter",
-    "child",
-    "patient",
-    "brother",
-    "sister",
-    "mother",
-    "father",
-    "mum",
-    "mom",
-    "mam",
-    "dad",
-    "partner",
-    "grandson",
-    "granddaughter",
-    "baby",
-    "boy",
-    "girl",
-    "grandmother",
-    "grandfather",
-    "grandma",
-    "grandpa",
-    "nan",
-    "nana",
-    "gran",
-    "granny",
-    "grandad",
-    "granddad",
-    "uncle",
     "aunt",
     "auntie",
     "aunty",
-    "niece",
-    "nephew",
+    "baby",
+    "boy",
+    "boyfriend",
+    "brother",
+    "child",
     "cousin",
-    "stepson",
-    "stepdaughter",
-    "stepmother",
-    "stepfather",
-    "stepmum",
-    "stepdad",
+    "dad",
+    "daughter",
+    "father",
     "fiance",
     "fiancee",
     "fiancé",
     "fiancée",
+    "gentleman",
+    "girl",
     "girlfriend",
-    "boyfriend",
-    "spouse",
-    "sibling",
+    "gran",
+    "grandad",
+    "granddad",
+    "granddaughter",
+    "grandfather",
+    "grandma",
+    "grandmother",
+    "grandpa",
+    "grandson",
+    "granny",
+    "husband",
     "infant",
+    "lady",
+    "mam",
+    "man",
+    "mom",
+    "mother",
+    "mum",
+    "nan",
+    "nana",
+    "nephew",
+    "niece",
+    "partner",
+    "patient",
+    "sibling",
+    "sister",
+    "son",
+    "spouse",
+    "stepdad",
+    "stepdaughter",
+    "stepfather",
+    "stepmother",
+    "stepmum",
+    "stepson",
     "toddler",
     "twin",
-    "man",
-    "woman",
-    "lady",
-    "gentleman",
+    "uncle",
     "widow",
     "widower",
+    "wife",
+    "woman",
 ];
+
+/// Whether `word` (any case) is one of [`RELATIVES`].
+fn is_relative(word: &str) -> bool {
+    let mut buf = [0u8; 16];
+    if word.len() < 2 || word.len() > buf.len() {
+        return false;
+    }
+    for (d, c) in buf.iter_mut().zip(word.bytes()) {
+        *d = c.to_ascii_lowercase();
+    }
+    let Ok(lower) = std::str::from_utf8(&buf[..word.len()]) else {
+        return false;
+    };
+    RELATIVES.binary_search(&lower).is_ok()
+}
 
 /// "Son, 12, attends school", "Mother alive, 84, with dementia": a number
 /// set off by commas after a word for one person (or after "alive" /
@@ -1106,7 +1130,7 @@ fn ages_after_comma(text: &str, comma: usize, policy: AgePolicy, out: &mut Vec<S
     {
         word = word_before(comma - word.len() - 1);
     }
-    if word.len() < 3 || !RELATIVES.iter().any(|p| p.eq_ignore_ascii_case(word)) {
+    if word.len() < 3 || !is_relative(word) {
         return;
     }
     let at = comma + 2;
@@ -1155,7 +1179,11 @@ fn ages_at_milestones(text: &str, policy: AgePolicy) -> Vec<Span> {
             });
         }
     };
-    for verb in memchr::memmem::find_iter(b, b"turn") {
+    static TURN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"turn"));
+    static BIRTHDAY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b" birthday"));
+    for verb in TURN.find_iter(b) {
         let rest = &text[verb..];
         let Some(after) = ["turned ", "turns ", "turning "]
             .iter()
@@ -1190,7 +1218,7 @@ fn ages_at_milestones(text: &str, policy: AgePolicy) -> Vec<Span> {
             push(at, at + digits);
         }
     }
-    for day in memchr::memmem::find_iter(b, b" birthday") {
+    for day in BIRTHDAY.find_iter(b) {
         // "80th birthday", "her 21st birthday"
         let head = &b[..day];
         let suffix = head.len().saturating_sub(2);
@@ -1331,7 +1359,27 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
     // Start from each number that follows " " or " (" (rare), then look
     // back for the word before it, instead of testing every word.
     for (pos, &b) in bytes.iter().enumerate() {
-        if !b.is_ascii_digit() || pos < 2 {
+        if !b.is_ascii_digit() || pos < 2 || !matches!(bytes[pos - 1], b' ' | b'(') {
+            continue;
+        }
+        // What follows the number must close it (")", ".", ",", ";", " and",
+        // the end): checked first, it rules out most numbers cheaply.
+        let digits = bytes[pos..]
+            .iter()
+            .take(4)
+            .take_while(|c| c.is_ascii_digit())
+            .count();
+        let next = bytes.get(pos + digits).copied();
+        if digits > 3
+            || !matches!(next, None | Some(b')' | b'.' | b',' | b';' | b' '))
+            || (next == Some(b' ')
+                && !bytes[pos + digits..].starts_with(b" and ")
+                && !bytes[pos + digits..].starts_with(b" with ")
+                && !bytes[pos + digits..].starts_with(b" who ")
+                && !bytes[pos + digits..].starts_with(b" is ")
+                && !bytes[pos + digits..].starts_with(b" has ")
+                && !bytes[pos + digits..].starts_with(b" lives "))
+        {
             continue;
         }
         let i = match (bytes[pos - 2], bytes[pos - 1]) {
@@ -1350,7 +1398,7 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
             .count();
         let word = &text[i - len..i];
         let plural = PLURALS.iter().any(|p| p.eq_ignore_ascii_case(word));
-        if len == 0 || !(plural || RELATIVES.iter().any(|p| p.eq_ignore_ascii_case(word))) {
+        if len == 0 || !(plural || is_relative(word)) {
             continue;
         }
         let rest = &text[i..];
@@ -1677,6 +1725,12 @@ mod tests {
                 "missing {t} as {c}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn relatives_are_sorted_for_binary_search() {
+        assert!(RELATIVES.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_relative("Mum") && is_relative("WIFE") && !is_relative("drug"));
     }
 
     #[test]

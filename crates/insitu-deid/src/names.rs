@@ -3032,7 +3032,19 @@ impl Ctx<'_> {
             "months",
         ];
         for i in 0..self.words.len() {
-            if !self.words[i].has(PROF_HEAD) {
+            if !self.words[i].has(PROF_HEAD)
+                || !matches!(
+                    self.words[i].key.as_str(),
+                    "works"
+                        | "worked"
+                        | "working"
+                        | "employed"
+                        | "trained"
+                        | "job"
+                        | "occupation"
+                        | "profession"
+                )
+            {
                 continue;
             }
             let Some(&(cue, needs_colon)) =
