@@ -11,6 +11,7 @@ const PLACES: &str = include_str!("../data/places.txt");
 const PLACES_WORLD: &str = include_str!("../data/places_world.txt");
 const REGIONS: &str = include_str!("../data/regions.txt");
 const COMMON_WORDS: &str = include_str!("../data/english_words.txt");
+const DEMONYMS: &str = include_str!("../data/demonyms.txt");
 const CLINICAL: &str = include_str!("../data/clinical_terms.txt");
 const ORGANISATIONS: &str = include_str!("../data/organisations.txt");
 
@@ -129,7 +130,7 @@ impl Lexicon {
                 organisations,
                 first: words(FIRST_NAMES).chain(words(FIRST_NAMES_EXTRA)).collect(),
                 surnames: words(SURNAMES).collect(),
-                common: words(COMMON_WORDS).collect(),
+                common: words(COMMON_WORDS).chain(words(DEMONYMS)).collect(),
                 clinical: words(CLINICAL).collect(),
                 places,
             }

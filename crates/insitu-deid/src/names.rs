@@ -140,6 +140,8 @@ const TRADE_HEAD: u32 = 1 << 18;
 const RULE_CUE: u32 = 1 << 19;
 /// The bits that live in the big dictionary table.
 const LEXICON_BITS: u32 = FIRST | SURNAME | COMMON | CLINICAL | PLACE_START | ORG_LIST_START;
+/// Any bit that says what a word is (so not an unknown capitalised word).
+const UNKNOWN_WORD_EXCLUDES: u32 = !(FIRST | SURNAME | NOT_LOOKED_UP);
 /// `Word::lexicon` before its first look-up.
 const NOT_LOOKED_UP: u32 = 1 << 31;
 
@@ -2422,6 +2424,181 @@ impl Ctx<'_> {
                 .all(|f| f & (CLINICAL | STOP_WORD | TITLE) == 0)
     }
 
+    /// For a capitalised word no list knows, mid-sentence: not a header
+    /// value ("Exam: Bibasal"), not hyphenated ("Contrast-enhanced"), not a
+    /// medical or drug word by its ending ("Laparotomy", "Ischaemic",
+    /// "Ticagrelor"), not a common abbreviation ("Hosp").
+    fn unknown_word_could_be_a_name(&self, i: usize) -> bool {
+        let w = &self.words[i];
+        let k = w.key.as_str();
+        let before = self.text[..w.start].trim_end_matches([' ', '\t']);
+        if before.is_empty()
+            || before.ends_with([':', '-', '\n', '•', '*', '>', '#', '=', '|', '/', '"', '['])
+        {
+            return false;
+        }
+        if self.text[w.start..w.end].contains(['-', '\'', '’']) {
+            return false;
+        }
+        const MEDICAL_ENDINGS: &[&str] = &[
+            "otomy",
+            "ectomy",
+            "ostomy",
+            "scopy",
+            "graphy",
+            "gram",
+            "plasty",
+            "itis",
+            "osis",
+            "aemia",
+            "emia",
+            "uria",
+            "algia",
+            "pathy",
+            "ology",
+            "ologist",
+            "iatric",
+            "ician",
+            "ism",
+            "ous",
+            "oid",
+            "ular",
+            "ary",
+            "ive",
+            "ical",
+            "atic",
+            "etic",
+            "otic",
+            "itic",
+            "emic",
+            "ytic",
+            "ior",
+            "eal",
+            "ial",
+            "inal",
+            "onal",
+            "asal",
+            "ural",
+            "atal",
+            "ment",
+            "ness",
+            "ity",
+            "ance",
+            "ence",
+            "ing",
+            "ed",
+            "ly",
+            "ist",
+            "mab",
+            "nib",
+            "pril",
+            "sartan",
+            "olol",
+            "azole",
+            "mycin",
+            "cillin",
+            "statin",
+            "pine",
+            "pam",
+            "lam",
+            "tide",
+            "gliptin",
+            "floxacin",
+            "vir",
+            "parin",
+            "xaban",
+            "gatran",
+            "relor",
+            "phylline",
+            "sone",
+            "olone",
+            "semide",
+            "thiazide",
+            "dronate",
+            "prazole",
+            "tidine",
+            "triptan",
+            "setron",
+            "afil",
+            "zosin",
+            "terol",
+            "tropium",
+            "sonide",
+            "caine",
+            "profen",
+            "fenac",
+            "codone",
+            "morphone",
+            "dipine",
+            "formin",
+            "glitazone",
+            "gliflozin",
+            "lutide",
+            "tecan",
+            "platin",
+            "taxel",
+            "rubicin",
+            "trexate",
+            "umab",
+            "ximab",
+            "zumab",
+            "cept",
+            "kinase",
+            "ase",
+            "cyte",
+            "blast",
+            "coccus",
+            "bacter",
+            "virus",
+            "ae",
+            "um",
+        ];
+        if MEDICAL_ENDINGS
+            .iter()
+            .any(|e| k.len() > e.len() + 2 && k.ends_with(e))
+        {
+            return false;
+        }
+        !matches!(
+            k,
+            "hosp"
+                | "dept"
+                | "appt"
+                | "approx"
+                | "amb"
+                | "tel"
+                | "mob"
+                | "ref"
+                | "pls"
+                | "thx"
+                | "obs"
+                | "meds"
+                | "hgb"
+                | "plt"
+                | "fhx"
+                | "shx"
+                | "pmhx"
+                | "dhx"
+                | "hpi"
+                | "ros"
+                | "bmi"
+                | "callback"
+                | "covid"
+                | "mrsa"
+                | "cdiff"
+                | "mon"
+                | "tue"
+                | "tues"
+                | "wed"
+                | "thu"
+                | "thur"
+                | "thurs"
+                | "fri"
+                | "sat"
+                | "sun"
+        )
+    }
+
     fn dictionary(&mut self) {
         for i in 0..self.words.len() {
             if self.tag[i].is_some() || !self.looks_capitalised(i) || self.is_stop(i) {
@@ -2452,6 +2629,17 @@ impl Ctx<'_> {
                 // "TIMI", "NSTEMI": capitals inside prose are acronyms more often than surnames.
             } else if w.has(SURNAME) {
                 self.set(i, Category::Name, "surname", 0.65);
+            } else if w.shape == Shape::Title
+                && w.cased_line
+                && !w.sentence_start
+                && k.len() >= 3
+                && !w.has(UNKNOWN_WORD_EXCLUDES)
+                && self.unknown_word_could_be_a_name(i)
+            {
+                // A capitalised word mid-sentence that no list knows
+                // ("Message left for Thandiwe"): more often a name than
+                // anything else in a note; a missed name costs more.
+                self.set(i, Category::Name, "unknown_capitalised", 0.5);
             }
         }
     }
@@ -2461,9 +2649,12 @@ impl Ctx<'_> {
         let n = self.words.len();
         for _ in 0..2 {
             for i in 0..n {
-                if !matches!(self.tag[i], Some((Category::Name, _, _))) {
+                let Some((Category::Name, from, _)) = self.tag[i] else {
                     continue;
-                }
+                };
+                // A name only guessed from its shape grows only to words
+                // that are names and not also words ("Later Okonkwo").
+                let guessed = from == "unknown_capitalised";
                 for j in [i.wrapping_sub(1), i + 1] {
                     if j >= n || self.tag[j].is_some() {
                         continue;
@@ -2479,6 +2670,9 @@ impl Ctx<'_> {
                     let initial = single_char(&w.key) && w.shape != Shape::Lower;
                     let namey = self.in_names(j) || !w.has(COMMON);
                     // "Jane Smith" and "Smith, Jane" both; sentence starts only when namey.
+                    if guessed && !initial && w.has(COMMON | CLINICAL) {
+                        continue;
+                    }
                     if initial || (namey && !w.has(CLINICAL)) || self.in_names(j) {
                         self.set(j, Category::Name, "name_extension", 0.7);
                     }
@@ -3772,6 +3966,32 @@ mod tests {
             names("pt seen by john smith, obs stable"),
             vec!["john", "smith"]
         );
+    }
+
+    #[test]
+    fn unknown_capitalised_words_mid_sentence_are_names() {
+        assert_eq!(
+            names("Message left for Thandiwe to call back."),
+            vec!["Thandiwe"]
+        );
+        assert_eq!(
+            names("Seen with student nurse Ruairi today."),
+            vec!["Ruairi"]
+        );
+        // Header values, hyphenated words, medical and drug words by their
+        // ending, brands, nationalities and sentence starts are not.
+        for text in [
+            "Exam: Bibasal crackles. Started Ticagrelor and Entresto.",
+            "Underwent Laparotomy with Contrast-enhanced CT; Ischaemic changes.",
+            "Ukrainian-speaking family, Samoan interpreter booked.",
+            "Thandiwe called.",
+        ] {
+            let got = names(text);
+            assert!(
+                got.iter().all(|n| n == "Thandiwe" && text.starts_with(n)),
+                "{text}: {got:?}"
+            );
+        }
     }
 
     #[test]
