@@ -1912,6 +1912,45 @@ const PLACE_PREPOSITIONS: &[&str] = &[
     "outside", "around", "towards", "via", "resident",
 ];
 
+/// "Kirkby-in-Ashfield", "Stratford-upon-Avon", "Newcastle-under-Lyme",
+/// "Weston-super-Mare", "Chapel-en-le-Frith": capitalised parts joined by a
+/// lower-case place connector.
+fn hyphenated_place(surface: &str) -> bool {
+    let parts: Vec<&str> = surface.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() >= 3
+        && parts[0].starts_with(char::is_uppercase)
+        && !["mother", "father", "son", "daughter", "brother", "sister"]
+            .iter()
+            .any(|r| parts[0].eq_ignore_ascii_case(r))
+        && parts
+            .last()
+            .is_some_and(|p| p.len() >= 3 && p.starts_with(char::is_uppercase))
+        && parts[1..parts.len() - 1].iter().all(|p| {
+            matches!(
+                *p,
+                "in" | "on"
+                    | "upon"
+                    | "under"
+                    | "le"
+                    | "la"
+                    | "by"
+                    | "cum"
+                    | "en"
+                    | "sur"
+                    | "super"
+                    | "next"
+                    | "the"
+                    | "de"
+                    | "lès"
+                    | "sous"
+                    | "am"
+                    | "an"
+                    | "der"
+            )
+        })
+}
+
 /// Words kept when a place-dictionary hit is in fact the start of an eponym
 /// or a common clinical phrase ("Down syndrome", "Reading glasses").
 fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
@@ -2629,6 +2668,8 @@ impl Ctx<'_> {
                 // "TIMI", "NSTEMI": capitals inside prose are acronyms more often than surnames.
             } else if w.has(SURNAME) {
                 self.set(i, Category::Name, "surname", 0.65);
+            } else if w.shape == Shape::Title && hyphenated_place(&self.text[w.start..w.end]) {
+                self.set(i, Category::Location, "hyphenated_place", 0.7);
             } else if w.shape == Shape::Title
                 && w.cased_line
                 && !w.sentence_start
@@ -3966,6 +4007,25 @@ mod tests {
             names("pt seen by john smith, obs stable"),
             vec!["john", "smith"]
         );
+    }
+
+    #[test]
+    fn hyphenated_towns_are_places() {
+        for town in [
+            "Kirkby-in-Ashfield",
+            "Stratford-upon-Avon",
+            "Chapel-en-le-Frith",
+        ] {
+            assert!(hyphenated_place(town), "{town}");
+        }
+        for word in [
+            "Wolff-Parkinson-White",
+            "Adeyemi-Jones",
+            "Follow-up",
+            "Mother-in-Law",
+        ] {
+            assert!(!hyphenated_place(word), "{word}");
+        }
     }
 
     #[test]
