@@ -23,6 +23,6 @@ fn blind_holdout_3_meets_the_floors() {
     );
 }
 
-// Floors sit just under the first measured figures so a regression fails the build.
-const RECALL_FLOOR: f64 = 0.86;
-const PRECISION_FLOOR: f64 = 0.92;
+// Floors sit just under the measured figures (docs/deid.md) so a regression fails the build.
+const RECALL_FLOOR: f64 = 0.88;
+const PRECISION_FLOOR: f64 = 0.91;
