@@ -125,6 +125,7 @@ impl Detector {
         ages.extend(towns_before_postcodes(text, &spans));
         ages.extend(places_after_institutions(text, &spans));
         ages.extend(staff_initials(text));
+        ages.extend(names_in_brackets_after_roles(text));
         ages.extend(table_columns(text));
         ages.extend(structured_messages(text));
         ages.extend(address_fields(text, &spans));
@@ -1238,6 +1239,131 @@ fn ages_at_milestones(text: &str, policy: AgePolicy) -> Vec<Span> {
     out
 }
 
+/// "D/w reg (Tom)", "FY1 (Priya) aware", "charge nurse (Dele)": a first
+/// name alone in brackets right after a role or relative is that person.
+fn names_in_brackets_after_roles(text: &str) -> Vec<Span> {
+    const ROLES: &[&str] = &[
+        "reg",
+        "registrar",
+        "spr",
+        "sho",
+        "fy1",
+        "fy2",
+        "f1",
+        "f2",
+        "ct1",
+        "ct2",
+        "st3",
+        "st4",
+        "consultant",
+        "cons",
+        "physio",
+        "nurse",
+        "hca",
+        "ot",
+        "salt",
+        "dietitian",
+        "dietician",
+        "pharmacist",
+        "matron",
+        "midwife",
+        "gp",
+        "doctor",
+        "dr",
+        "anaesthetist",
+        "surgeon",
+        "cns",
+        "anp",
+        "acp",
+        "pa",
+        "rn",
+        "lpn",
+        "cna",
+        "np",
+        "intern",
+        "resident",
+        "attending",
+        "fellow",
+        "medic",
+        "paramedic",
+        "chaplain",
+        "interpreter",
+        "carer",
+        "friend",
+        "neighbour",
+        "neighbor",
+        "worker",
+        "coordinator",
+        "manager",
+        "son",
+        "daughter",
+        "wife",
+        "husband",
+        "partner",
+        "brother",
+        "sister",
+        "mother",
+        "father",
+        "mum",
+        "dad",
+        "nok",
+        "student",
+        "sw",
+        "chw",
+        "officer",
+        "sitter",
+        "porter",
+        "clerk",
+        "receptionist",
+    ];
+    let lex = lexicon::Lexicon::get();
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    for open in memchr::memchr_iter(b'(', b) {
+        // The word before: letters and digits, one space before the bracket.
+        if open < 2 || b[open - 1] != b' ' {
+            continue;
+        }
+        let end = open - 1;
+        let len = b[..end]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        let role = &text[end - len..end];
+        if !(2..=13).contains(&len) || !ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)) {
+            continue;
+        }
+        let inner_start = open + 1;
+        let Some(close) = memchr::memchr(b')', &b[inner_start..]).map(|i| inner_start + i) else {
+            continue;
+        };
+        let inner = &text[inner_start..close];
+        let words: Vec<&str> = inner.split(' ').collect();
+        let name_like = |w: &str| {
+            let wb = w.as_bytes();
+            wb.len() >= 2
+                && wb[0].is_ascii_uppercase()
+                && wb[1..].iter().all(u8::is_ascii_lowercase)
+                && {
+                    let lower = w.to_ascii_lowercase();
+                    let l = lower.as_str();
+                    !lex.clinical.contains(l) && (lex.first.contains(l) || !lex.common.contains(l))
+                }
+        };
+        if (1..=2).contains(&words.len()) && words.iter().all(|w| name_like(w)) {
+            out.push(Span {
+                start: inner_start,
+                end: close,
+                category: Category::Name,
+                detector: "name_in_brackets_after_role",
+                confidence: 0.7,
+            });
+        }
+    }
+    out
+}
+
 /// Staff initials that sign an entry ("… Sitter requested. -JM") and
 /// initials with a "Mc" ("SMcG", "LMcK"), which are never abbreviations.
 fn staff_initials(text: &str) -> Vec<Span> {
@@ -1725,6 +1851,23 @@ mod tests {
                 "missing {t} as {c}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn first_names_in_brackets_after_a_role() {
+        let names = |t: &str| -> Vec<String> {
+            found(t)
+                .into_iter()
+                .filter(|(_, c)| *c == Category::Name)
+                .map(|(s, _)| s.to_string())
+                .collect()
+        };
+        assert_eq!(names("D/w reg (Tom) - plan CT."), vec!["Tom"]);
+        assert_eq!(names("FY1 (Priya) aware of bloods."), vec!["Priya"]);
+        // Not names: clinical words, ordinary words, longer notes.
+        assert!(names("Seen by reg (Cardiology) today.").is_empty());
+        assert!(names("Spoke to nurse (Night) re fluids.").is_empty());
+        assert!(names("Discussed with consultant (see plan below).").is_empty());
     }
 
     #[test]
