@@ -67,6 +67,7 @@ pub(crate) enum Kind {
     TimeHrs,
     Age,
     AgeWords,
+    DrivingLicence,
     ExtraId,
 }
 
@@ -325,6 +326,16 @@ fn pattern_list() -> Vec<(Kind, String)> {
             Kind::Plate,
             format!(
                 r"{B}(?i:reg(?:istration)?|plate|vehicle|vrn|car|van|lorry|truck)[^\n]{{0,25}}?{B}([A-Z]{{2}}[0-9]{{2}}[ ]?[A-Z]{{3}}){B}|{B}(?i:plate)[^\n0-9]{{0,25}}?{B}([A-Z0-9]{{2,4}}[ \-]?[A-Z0-9]{{2,4}}){B}"
+            ),
+        ),
+        // UK driving licence numbers: surname (padded with 9), the
+        // birth date coded (month + 50 for women), initials, a check digit
+        // and two letters ("MORGA657054SM9IJ"), with or without the issue
+        // number.
+        (
+            Kind::DrivingLicence,
+            format!(
+                r"{B}[A-Z9]{{5}}[0-9][0156][0-9][0-3][0-9][0-9][A-Z9]{{2}}[0-9][A-Z]{{2}}(?:[ ]?[0-9]{{2}})?{B}"
             ),
         ),
         // Social media handles ("@kaydee.m0rrow").
@@ -1243,6 +1254,7 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             }
         }
         Kind::ExtraId => v(Category::Id, "configured_id", 0.9),
+        Kind::DrivingLicence => v(Category::Id, "driving_licence", 0.9),
         Kind::Plate => {
             let mixed =
                 s.bytes().any(|b| b.is_ascii_digit()) && s.bytes().any(|b| b.is_ascii_alphabetic());
@@ -1438,6 +1450,16 @@ mod tests {
                 .collect();
             assert!(got.is_empty(), "{t}: {got:?}");
         }
+    }
+
+    #[test]
+    fn uk_driving_licence_numbers_are_ids() {
+        assert_eq!(
+            found("Driving licence MORGA657054SM9IJ seen"),
+            vec![("MORGA657054SM9IJ".to_string(), Category::Id)]
+        );
+        // A month digit that no birth month codes to is not one.
+        assert!(found("code MORGA697054SM9IJ").is_empty());
     }
 
     #[test]
