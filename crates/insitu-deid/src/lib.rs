@@ -1687,7 +1687,54 @@ fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
 
 /// Resolves overlaps (the more confident span decides the category, the union
 /// of bytes is kept) and joins neighbouring name words into one name.
+/// "Fell on Sunday night", "since Easter", "twenty third of June": a word
+/// that is a name only by the dictionary, inside a date a pattern found, is
+/// the date (its surrogate is a shifted date, not a fake name) — unless
+/// another name is next to it ("June Smith", "Sunday Adelaja"), when the date
+/// pattern gives way instead.
+fn prefer_dates_over_lone_name_words(spans: &mut Vec<Span>) {
+    let name_word = |x: &Span| {
+        x.category == Category::Name
+            && matches!(
+                x.detector,
+                "first_name" | "surname" | "unknown_capitalised" | "propagated"
+            )
+    };
+    if !spans.iter().any(|s| s.category == Category::Date) || !spans.iter().any(name_word) {
+        return;
+    }
+    let mut drop = vec![false; spans.len()];
+    for (i, n) in spans.iter().enumerate() {
+        if !name_word(n) {
+            continue;
+        }
+        let Some(d) = spans
+            .iter()
+            .position(|d| d.category == Category::Date && d.start <= n.start && n.end <= d.end)
+        else {
+            continue;
+        };
+        let beside_a_name = spans.iter().enumerate().any(|(j, m)| {
+            j != i
+                && m.category == Category::Name
+                && ((m.start >= n.end && m.start <= n.end + 2)
+                    || (m.end <= n.start && m.end + 2 >= n.start))
+        });
+        if !beside_a_name {
+            drop[i] = true;
+        } else if spans[d].start == n.start && spans[d].end == n.end {
+            drop[d] = true;
+        }
+    }
+    let mut k = 0;
+    spans.retain(|_| {
+        k += 1;
+        !drop[k - 1]
+    });
+}
+
 fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
+    prefer_dates_over_lone_name_words(&mut spans);
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for s in spans {
@@ -1851,6 +1898,23 @@ mod tests {
                 "missing {t} as {c}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn weekdays_months_and_holidays_that_are_also_names() {
+        assert_eq!(
+            found("Fell on Sunday night."),
+            vec![("Sunday", Category::Date)]
+        );
+        assert_eq!(found("Since Easter."), vec![("Easter", Category::Date)]);
+        assert_eq!(
+            found("Date of death: twenty third of June."),
+            vec![("twenty third of June", Category::Date)]
+        );
+        assert_eq!(
+            found("Seen with June Smith today."),
+            vec![("June Smith", Category::Name)]
+        );
     }
 
     #[test]

@@ -269,13 +269,13 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::MonthName,
             format!(
-                r"{B}(?:January|February|March|April|June|July|August|September|October|November|December|JANUARY|FEBRUARY|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER|january|february|april|june|july|september|october|november|december){B}"
+                r"{B}(?:(?i:(?:twenty|thirty)[\- ]?)?(?i:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth)\s+(?:of\s+)?)?(?:January|February|March|April|June|July|August|September|October|November|December|JANUARY|FEBRUARY|APRIL|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER|january|february|april|june|july|september|october|november|december){B}"
             ),
         ),
         (
             Kind::Holiday,
             format!(
-                r"{B}(?:Christmas(?:\s+Day|\s+Eve)?|Xmas|Boxing\s+Day|New\s+Year'?s?(?:\s+Day|\s+Eve)?|Easter(?:\s+Sunday|\s+Monday)?|Good\s+Friday|Thanksgiving|Halloween|Bonfire\s+Night|Independence\s+Day|Memorial\s+Day|Labor\s+Day|Labour\s+Day|Bank\s+Holiday|Diwali|Eid|Ramadan|Hanukkah|Passover|CHRISTMAS|EASTER){B}"
+                r"{B}(?:(?:Christmas|Xmas|XMAS)(?:\s+(?:Day|Eve|day|eve))?|Boxing\s+Day|New\s+Year'?s?(?:\s+Day|\s+Eve)?|Easter(?:\s+Sunday|\s+Monday)?|Good\s+Friday|Thanksgiving|Halloween|Bonfire\s+Night|Independence\s+Day|Memorial\s+Day|Labor\s+Day|Labour\s+Day|Bank\s+Holiday|Diwali|Eid|Ramadan|Hanukkah|Passover|CHRISTMAS|EASTER)(?:,?\s+(?:19|20)[0-9]{{2}})?{B}"
             ),
         ),
         (
