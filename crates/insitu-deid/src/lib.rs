@@ -1169,7 +1169,8 @@ fn ages_at_milestones(text: &str, policy: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
     let b = text.as_bytes();
     let mut push = |start: usize, end: usize| {
-        let n: u32 = text[start..end].parse().unwrap_or(999);
+        let digits = text[start..end].trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let n: u32 = digits.parse().unwrap_or(999);
         if n <= 125 && !(policy == AgePolicy::Over89 && n <= 89) {
             out.push(Span {
                 start,
@@ -1233,7 +1234,8 @@ fn ages_at_milestones(text: &str, policy: AgePolicy) -> Vec<Span> {
             .count();
         let start = suffix - digits;
         if (1..=3).contains(&digits) && (start == 0 || !head[start - 1].is_ascii_alphanumeric()) {
-            push(start, suffix);
+            // The ordinal is part of the age: its surrogate needs its own suffix.
+            push(start, day);
         }
     }
     out
@@ -1953,7 +1955,7 @@ mod tests {
         assert_eq!(ages("His daughter, 34, is his carer."), vec!["34"]);
         assert_eq!(ages("Wife is 61 and well."), vec!["61"]);
         assert_eq!(ages("She turned 50 last month."), vec!["50"]);
-        assert_eq!(ages("for her 80th birthday"), vec!["80"]);
+        assert_eq!(ages("for her 80th birthday"), vec!["80th"]);
         assert_eq!(
             ages("Pt is a forty-five year old woman."),
             vec!["forty-five"]

@@ -321,14 +321,29 @@ impl Replacer {
     }
 
     fn age(&self, original: &str, patient: &str) -> String {
-        let Ok(n) = original.trim().parse::<i64>() else {
+        // "80th" (a birthday) keeps an ordinal, with the suffix the new number needs.
+        let trimmed = original.trim();
+        let digits = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let ordinal = digits.len() < trimmed.len();
+        let Ok(n) = digits.parse::<i64>() else {
             return "[AGE]".to_string();
         };
         // A per-patient nudge keeps a patient's ages consistent with each other.
         let nudge = [-2, -1, 1, 2][self.pick(patient, "age", "", 4)];
         let fake = (n + nudge).clamp(0, 89);
         let fake = if fake == n { n + 1 } else { fake };
-        fake.to_string()
+        if ordinal {
+            let suffix = match (fake % 10, fake % 100) {
+                (_, 11..=13) => "th",
+                (1, _) => "st",
+                (2, _) => "nd",
+                (3, _) => "rd",
+                _ => "th",
+            };
+            format!("{fake}{suffix}")
+        } else {
+            fake.to_string()
+        }
     }
 
     fn digits_for(&self, patient: &str, purpose: &str, original: &str, n: usize) -> Vec<u8> {
@@ -577,7 +592,9 @@ fn ensure_different(original: &str, out: String) -> String {
 
 fn age_over_89(original: &str) -> bool {
     let t = original.trim().to_lowercase();
-    t.parse::<u32>().is_ok_and(|n| n > 89)
+    t.trim_end_matches(|c: char| c.is_ascii_alphabetic())
+        .parse::<u32>()
+        .is_ok_and(|n| n > 89)
         || t.contains("ninety")
         || t.contains("hundred")
         || t.contains("centenarian")
@@ -1138,6 +1155,35 @@ mod tests {
             a.split(' ').nth(1).unwrap().to_uppercase()
         );
         assert_ne!(r.name("Jane Okafor", "p2"), a);
+    }
+
+    #[test]
+    fn ordinal_ages_keep_a_matching_suffix() {
+        let s = replacer(Mode::Surrogate);
+        for (original, p) in [
+            ("80th", "p1"),
+            ("21st", "p2"),
+            ("42nd", "p3"),
+            ("13th", "p4"),
+        ] {
+            let fake = s.replacement(original, Category::Age, p, DateOrder::DayFirst);
+            let n: i64 = fake.trim_end_matches(char::is_alphabetic).parse().unwrap();
+            let want = match (n % 10, n % 100) {
+                (_, 11..=13) => "th",
+                (1, _) => "st",
+                (2, _) => "nd",
+                (3, _) => "rd",
+                _ => "th",
+            };
+            assert!(
+                fake.ends_with(want) && fake != original,
+                "{original} -> {fake}"
+            );
+        }
+        assert_eq!(
+            s.replacement("95th", Category::Age, "p", DateOrder::DayFirst),
+            "90+"
+        );
     }
 
     #[test]
