@@ -298,6 +298,9 @@ impl Replacer {
 
     fn date(&self, original: &str, patient: &str, order: DateOrder) -> String {
         let days = self.date_shift_days(patient);
+        // "twenty third of June" is shifted as "23rd of June".
+        let spelled = ordinal_words_to_digits(original);
+        let original = spelled.as_deref().unwrap_or(original);
         if let Some(s) = shift_date(original, days, order) {
             if s != original {
                 return s;
@@ -588,6 +591,67 @@ fn ensure_different(original: &str, out: String) -> String {
     } else {
         out
     }
+}
+
+/// "twenty third of June" → "23rd of June"; `None` without a spelled-out
+/// ordinal day at the start.
+fn ordinal_words_to_digits(original: &str) -> Option<String> {
+    const ORDINALS: &[&str] = &[
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "eleventh",
+        "twelfth",
+        "thirteenth",
+        "fourteenth",
+        "fifteenth",
+        "sixteenth",
+        "seventeenth",
+        "eighteenth",
+        "nineteenth",
+        "twentieth",
+    ];
+    let lower = original.to_ascii_lowercase();
+    let (tens, rest) = if let Some(r) = lower.strip_prefix("twenty") {
+        (20, r.trim_start_matches(['-', ' ']))
+    } else if let Some(r) = lower.strip_prefix("thirty") {
+        (30, r.trim_start_matches(['-', ' ']))
+    } else {
+        (0, lower.as_str())
+    };
+    if tens == 30 && rest.starts_with("first") {
+        return Some(format!(
+            "31st{}",
+            &original[original.len() - rest.len() + 5..]
+        ));
+    }
+    let (i, word) = ORDINALS
+        .iter()
+        .enumerate()
+        .find(|(_, w)| rest.starts_with(*w))?;
+    let day = if tens > 0 && i < 9 {
+        tens + i + 1
+    } else if tens == 0 {
+        i + 1
+    } else {
+        return None;
+    };
+    let suffix = match (day % 10, day) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    let tail = &original[original.len() - rest.len() + word.len()..];
+    Some(format!("{day}{suffix}{tail}"))
 }
 
 fn age_over_89(original: &str) -> bool {
@@ -1155,6 +1219,34 @@ mod tests {
             a.split(' ').nth(1).unwrap().to_uppercase()
         );
         assert_ne!(r.name("Jane Okafor", "p2"), a);
+    }
+
+    #[test]
+    fn spelled_ordinal_days_become_digits_before_the_shift() {
+        assert_eq!(
+            ordinal_words_to_digits("twenty third of June").as_deref(),
+            Some("23rd of June")
+        );
+        assert_eq!(
+            ordinal_words_to_digits("Thirty-first of May").as_deref(),
+            Some("31st of May")
+        );
+        assert_eq!(
+            ordinal_words_to_digits("first of March").as_deref(),
+            Some("1st of March")
+        );
+        assert_eq!(ordinal_words_to_digits("June"), None);
+        let s = replacer(Mode::Surrogate);
+        let fake = s.replacement(
+            "twenty third of June",
+            Category::Date,
+            "p",
+            DateOrder::DayFirst,
+        );
+        assert!(
+            !fake.contains("twenty") && fake.chars().any(|c| c.is_ascii_digit()),
+            "{fake}"
+        );
     }
 
     #[test]
