@@ -336,14 +336,7 @@ impl Replacer {
         let fake = (n + nudge).clamp(0, 89);
         let fake = if fake == n { n + 1 } else { fake };
         if ordinal {
-            let suffix = match (fake % 10, fake % 100) {
-                (_, 11..=13) => "th",
-                (1, _) => "st",
-                (2, _) => "nd",
-                (3, _) => "rd",
-                _ => "th",
-            };
-            format!("{fake}{suffix}")
+            format!("{fake}{}", ordinal_suffix(fake.unsigned_abs() as usize))
         } else {
             fake.to_string()
         }
@@ -593,6 +586,17 @@ fn ensure_different(original: &str, out: String) -> String {
     }
 }
 
+/// "st", "nd", "rd" or "th" for `n`.
+fn ordinal_suffix(n: usize) -> &'static str {
+    match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    }
+}
+
 /// "twenty third of June" → "23rd of June"; `None` without a spelled-out
 /// ordinal day at the start.
 fn ordinal_words_to_digits(original: &str) -> Option<String> {
@@ -643,13 +647,7 @@ fn ordinal_words_to_digits(original: &str) -> Option<String> {
     } else {
         return None;
     };
-    let suffix = match (day % 10, day) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
+    let suffix = ordinal_suffix(day);
     let tail = &original[original.len() - rest.len() + word.len()..];
     Some(format!("{day}{suffix}{tail}"))
 }
@@ -1259,13 +1257,11 @@ mod tests {
             ("13th", "p4"),
         ] {
             let fake = s.replacement(original, Category::Age, p, DateOrder::DayFirst);
-            let n: i64 = fake.trim_end_matches(char::is_alphabetic).parse().unwrap();
-            let want = match (n % 10, n % 100) {
-                (_, 11..=13) => "th",
-                (1, _) => "st",
-                (2, _) => "nd",
-                (3, _) => "rd",
-                _ => "th",
+            let n: usize = fake.trim_end_matches(char::is_alphabetic).parse().unwrap();
+            let want = if (11..=13).contains(&(n % 100)) {
+                "th"
+            } else {
+                ["th", "st", "nd", "rd", "th", "th", "th", "th", "th", "th"][n % 10]
             };
             assert!(
                 fake.ends_with(want) && fake != original,
