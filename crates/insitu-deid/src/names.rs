@@ -1870,6 +1870,8 @@ const PROFESSION_TRIGGERS: &[&[&str]] = &[
     &["retired"],
     &["former"],
     &["formerly"],
+    &["self-employed"],
+    &["semi-retired"],
     &["ex"],
     &["profession"],
     &["trained", "as"],
@@ -3181,6 +3183,10 @@ impl Ctx<'_> {
             (&["occupation"], true),
             (&["profession"], true),
             (&["job", "title"], true),
+            (&["former"], false),
+            (&["formerly"], false),
+            (&["self-employed"], false),
+            (&["semi-retired"], false),
         ];
         // Words after "works as" that say how, not what.
         const NOT_A_JOB: &[&str] = &[
@@ -3234,6 +3240,26 @@ impl Ctx<'_> {
             "full",
             "self",
             "same",
+            "smoker",
+            "smokers",
+            "drinker",
+            "user",
+            "abuser",
+            "sufferer",
+            "survivor",
+            "partner",
+            "member",
+            "resident",
+            "attender",
+            "patient",
+            "inpatient",
+            "outpatient",
+            "donor",
+            "volunteer",
+            "husband",
+            "wife",
+            "boyfriend",
+            "girlfriend",
         ];
         const ENDS_RUN: &[&str] = &[
             "at",
@@ -3278,6 +3304,10 @@ impl Ctx<'_> {
                         | "job"
                         | "occupation"
                         | "profession"
+                        | "former"
+                        | "formerly"
+                        | "self-employed"
+                        | "semi-retired"
                 )
             {
                 continue;
@@ -4090,5 +4120,10 @@ mod tests {
         assert!(jobs("He works as hard as he can; worked as expected.").is_empty());
         assert!(jobs("Occupation: N/A. Occupation: unemployed").is_empty());
         assert!(jobs("Occupation: see social history").is_empty());
+        assert_eq!(
+            jobs("Former professional footballer."),
+            vec!["professional", "footballer"]
+        );
+        assert!(jobs("Former smoker, drinks 10 units a week.").is_empty());
     }
 }
