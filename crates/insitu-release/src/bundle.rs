@@ -335,6 +335,14 @@ fn allowed_values(
     v.extend(facts.patients_per_split.values().map(|x| x.to_string()));
     // Evaluation figures (a perplexity of 28.01 reads like a date).
     v.extend(facts.evaluation.values().map(|x| format!("{x}")));
+    // The leakage figures the card prints (an exposure of 12.05 bits).
+    if let Ok(r) = &facts.leakage {
+        v.extend(
+            crate::model_card::leakage_rows(&r.summary)
+                .into_iter()
+                .map(|(_, value)| value),
+        );
+    }
     for a in approvals {
         v.push(a.user_name.clone());
         v.push(a.decided_at.clone());

@@ -129,40 +129,12 @@ pub fn render(
     }
     match &facts.leakage {
         Ok(r) => {
-            let s = &r.summary;
             let _ = writeln!(w, "Leakage tests (details in `leakage.json`):\n");
             let _ = writeln!(w, "| test | result |\n|---|---|");
-            let _ = writeln!(
-                w,
-                "| membership inference, highest AUC | {:.3} |",
-                s.mia_auc_max
-            );
-            let _ = writeln!(
-                w,
-                "| membership inference, TPR at 0.1% FPR | {:.4} |",
-                s.mia_tpr_at_0_1pct_fpr_max
-            );
-            let _ = writeln!(
-                w,
-                "| membership inference, TPR at 1% FPR | {:.4} |",
-                s.mia_tpr_at_1pct_fpr_max
-            );
-            let _ = writeln!(
-                w,
-                "| canary exposure (bits) | {} |",
-                s.canary_exposure_max
-                    .map_or("not measured".into(), |e| format!("{e:.2}"))
-            );
-            let _ = writeln!(
-                w,
-                "| verbatim continuation rate | {:.4} |",
-                s.extraction_verbatim_rate
-            );
-            let _ = writeln!(
-                w,
-                "| training identifiers regenerated | {} |\n",
-                s.phi_findings
-            );
+            for (test, result) in leakage_rows(&r.summary) {
+                let _ = writeln!(w, "| {test} | {result} |");
+            }
+            let _ = writeln!(w);
         }
         Err(why) => {
             let _ = writeln!(w, "No leakage report: {why}\n");
@@ -188,4 +160,37 @@ pub fn render(
          - Verify this bundle before use: `insitu verify <bundle> --pubkey <hospital key>`."
     );
     md
+}
+
+/// The leakage figures as the model card prints them, one (test, result)
+/// row each. The bundle's PHI scan allows exactly these strings: a canary
+/// exposure of "12.05" bits reads like a time of day.
+pub(crate) fn leakage_rows(s: &insitu_privacy::LeakageSummary) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "membership inference, highest AUC",
+            format!("{:.3}", s.mia_auc_max),
+        ),
+        (
+            "membership inference, TPR at 0.1% FPR",
+            format!("{:.4}", s.mia_tpr_at_0_1pct_fpr_max),
+        ),
+        (
+            "membership inference, TPR at 1% FPR",
+            format!("{:.4}", s.mia_tpr_at_1pct_fpr_max),
+        ),
+        (
+            "canary exposure (bits)",
+            s.canary_exposure_max
+                .map_or("not measured".into(), |e| format!("{e:.2}")),
+        ),
+        (
+            "verbatim continuation rate",
+            format!("{:.4}", s.extraction_verbatim_rate),
+        ),
+        (
+            "training identifiers regenerated",
+            s.phi_findings.to_string(),
+        ),
+    ]
 }

@@ -397,6 +397,27 @@ fn export_is_refused_without_valid_approvals_or_with_extra_files_or_phi() {
         "{e}"
     );
     assert!(!home.path().join("b3").exists());
+    // The card's own leakage figures are not PHI, even when the scanner
+    // reads one as a time of day (an exposure of "12.05" bits).
+    let auc = format!(
+        "{:.3}",
+        facts
+            .leakage
+            .as_ref()
+            .expect("fake run has a leakage report")
+            .summary
+            .mia_auc_max
+    );
+    let flags_auc = |t: &str| -> Vec<FoundIdentifier> {
+        t.match_indices(auc.as_str())
+            .map(|(s, _)| FoundIdentifier {
+                start: s,
+                end: s + auc.len(),
+                category: insitu_types::Category::Date,
+            })
+            .collect()
+    };
+    assert!(export(&facts, &ok, &flags_auc, "b3a").is_ok());
     assert!(export(&facts, &ok, &no_phi, "b4").is_ok());
     let e = export(&facts, &ok, &no_phi, "b4").unwrap_err().to_string();
     assert!(e.contains("already exists"), "{e}");
