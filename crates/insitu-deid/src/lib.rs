@@ -16,6 +16,7 @@
 //! [`evaluate`] scores predicted spans against gold ones.
 
 mod eval;
+mod initials;
 mod lexicon;
 mod names;
 mod patterns;
@@ -125,6 +126,7 @@ impl Detector {
         ages.extend(towns_before_postcodes(text, &spans));
         ages.extend(places_after_institutions(text, &spans));
         ages.extend(staff_initials(text));
+        ages.extend(initials::staff_initials(text));
         ages.extend(names_in_brackets_after_roles(text));
         ages.extend(table_columns(text));
         ages.extend(structured_messages(text));

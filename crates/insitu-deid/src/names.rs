@@ -3120,14 +3120,21 @@ impl Ctx<'_> {
                     });
                 }
             }
-            if !self.words[i].has(PROF_HEAD) {
+            // "a 37-year-old teacher": the hyphenated age is one word.
+            let year_old = {
+                let k = self.words[i].key.as_str();
+                k.ends_with("year-old") || k.ends_with("yr-old") || k.ends_with("years-old")
+            };
+            if !year_old && !self.words[i].has(PROF_HEAD) {
                 continue;
             }
-            for trig in PROFESSION_TRIGGERS {
-                if !self.matches_phrase(i, trig) {
-                    continue;
-                }
-                let mut j = i + trig.len();
+            let after_trigger = PROFESSION_TRIGGERS
+                .iter()
+                .filter(|trig| self.matches_phrase(i, trig))
+                .map(|trig| i + trig.len())
+                .chain(year_old.then_some(i + 1))
+                .collect::<Vec<_>>();
+            for mut j in after_trigger {
                 // skip "a", "an"
                 while j < self.words.len() && matches!(self.words[j].key.as_str(), "a" | "an") {
                     j += 1;
@@ -3148,6 +3155,9 @@ impl Ctx<'_> {
                 while k > j && !self.words[k - 1].has(PROFESSION) {
                     k -= 1;
                 }
+                if k == j {
+                    k = self.job_with_plain_modifiers(j, i);
+                }
                 // "retired", "part-time" describe the job; they are not the job.
                 let mut first = j;
                 while first < k
@@ -3166,6 +3176,65 @@ impl Ctx<'_> {
                 }
             }
         }
+    }
+
+    /// After a job cue, a listed job word preceded by up to two plain
+    /// lower-case words that say what kind ("retired electrical engineer",
+    /// "works as a teaching assistant", "primary school teacher",
+    /// "pharmacy technician"): the end of the run, or `j` when there is none.
+    fn job_with_plain_modifiers(&self, j: usize, cue: usize) -> usize {
+        /// Words that describe the person, not the job ("a keen cyclist").
+        const DESCRIBES_THE_PERSON: &[&str] = &[
+            "very",
+            "pleasant",
+            "known",
+            "keen",
+            "heavy",
+            "lovely",
+            "nice",
+            "good",
+            "busy",
+            "fit",
+            "healthy",
+            "independent",
+            "single",
+            "married",
+            "divorced",
+            "widowed",
+            "young",
+            "old",
+            "elderly",
+            "frail",
+            "new",
+            "current",
+            "regular",
+            "occasional",
+            "previous",
+            "usual",
+            "local",
+            "chronic",
+            "social",
+            "ex",
+            "non",
+        ];
+        let line = self.words[cue].line;
+        for h in j + 1..(j + 3).min(self.words.len()) {
+            let w = &self.words[h - 1];
+            let plain = w.line == line
+                && w.shape == Shape::Lower
+                && w.key.len() >= 3
+                && w.key.bytes().all(|b| b.is_ascii_lowercase())
+                && !w.has(STOP_WORD | TITLE)
+                && !DESCRIBES_THE_PERSON.contains(&w.key.as_str())
+                && self.adjacent(h - 1, h, false);
+            if !plain {
+                return j;
+            }
+            if self.words[h].has(PROFESSION) && self.words[h].shape == Shape::Lower {
+                return h + 1;
+            }
+        }
+        j
     }
 
     /// A job named after an unambiguous cue ("works as a sommelier",

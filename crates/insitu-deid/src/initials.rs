@@ -1,0 +1,204 @@
+//! Staff initials that stand for a person: the reference line of a letter
+//! ("Our ref: AM/JT" — author and typist), initials before a role in
+//! brackets ("KL (Band 6)", "RT (HCA)"), initials signing off the end of a
+//! note ("… chart amended. K.S."), and every other place in the note where
+//! initials found that way appear again ("RT (HCA) with KL").
+
+use crate::{lexicon::Lexicon, Span};
+use insitu_types::Category;
+use std::sync::LazyLock;
+
+/// Role words written in brackets after a person's initials.
+const ROLES_IN_BRACKETS: &[&str] = &[
+    "ahp", "anp", "ap", "band", "cn", "cns", "csw", "dn", "en", "fy1", "fy2", "hca", "hcsw", "hv",
+    "na", "np", "nurse", "ot", "physio", "pt", "reg", "rgn", "rm", "rmn", "rn", "sho", "sister",
+    "slt", "sn", "spr", "ssn", "staff", "student", "tvn",
+];
+
+static REF: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"ef:"));
+
+/// Initials ("KL", "SMcK", "K.S.") naming staff; see the module comment.
+pub(crate) fn staff_initials(text: &str) -> Vec<Span> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    letter_references(text, &mut found);
+    before_roles_in_brackets(text, &mut found);
+    signing_off(text, &mut found);
+    if found.is_empty() {
+        return Vec::new();
+    }
+    // The same initials elsewhere in the note are the same person.
+    let mut again = Vec::new();
+    for &(s, e) in &found {
+        let token = &text[s..e];
+        if token.contains('.') || token.len() < 2 {
+            continue;
+        }
+        for (at, _) in text.match_indices(token) {
+            let end = at + token.len();
+            if at != s && whole_word(text, at, end) && !found.contains(&(at, end)) {
+                again.push((at, end));
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|se| (se, 0.7))
+        .chain(again.into_iter().map(|se| (se, 0.6)))
+        .map(|((start, end), confidence)| Span {
+            start,
+            end,
+            category: Category::Name,
+            detector: "staff_initials",
+            confidence,
+        })
+        .collect()
+}
+
+fn whole_word(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    (start == 0 || !b[start - 1].is_ascii_alphanumeric())
+        && (end == b.len() || !b[end].is_ascii_alphanumeric())
+}
+
+/// "KL", "SMcK", "LMcG": two to four letters, capitals apart from "Mc".
+fn is_initials(token: &str) -> bool {
+    let upper = token.bytes().filter(u8::is_ascii_uppercase).count();
+    let mc = token.matches("Mc").count();
+    (2..=5).contains(&token.len())
+        && token.bytes().all(|b| b.is_ascii_alphabetic())
+        && upper + mc == token.len()
+        && upper >= 2
+        && !is_clinical(token)
+}
+
+fn is_clinical(token: &str) -> bool {
+    Lexicon::get()
+        .clinical
+        .contains(token.to_ascii_lowercase().as_str())
+}
+
+/// "Ref: AM/JT", "Our ref: SMcK/LD", "Your ref: RB/am": author and typist.
+fn letter_references(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    for at in REF.find_iter(b) {
+        if at == 0 || !matches!(b[at - 1], b'r' | b'R') {
+            continue;
+        }
+        if at >= 2 && b[at - 2].is_ascii_alphabetic() {
+            continue;
+        }
+        let value_start = at + 3 + (text[at + 3..].len() - text[at + 3..].trim_start().len());
+        let value_end = text[value_start..]
+            .find(|c: char| c.is_whitespace() || c == ',' || c == ';')
+            .map_or(text.len(), |i| value_start + i);
+        let value = &text[value_start..value_end];
+        if !value.contains('/') {
+            continue;
+        }
+        let mut parts = Vec::new();
+        let mut at_part = value_start;
+        for part in value.split('/') {
+            let typist =
+                (2..=3).contains(&part.len()) && part.bytes().all(|c| c.is_ascii_lowercase());
+            if !(is_initials(part) || typist) {
+                parts.clear();
+                break;
+            }
+            parts.push((at_part, at_part + part.len()));
+            at_part += part.len() + 1;
+        }
+        out.extend(parts);
+    }
+}
+
+/// "KL (Band 6)", "RT (HCA)", "JP (student nurse)".
+fn before_roles_in_brackets(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    for open in memchr::memchr_iter(b'(', b) {
+        let mut e = open;
+        while e > 0 && b[e - 1] == b' ' {
+            e -= 1;
+        }
+        if e == open {
+            continue;
+        }
+        let s = text[..e]
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !c.is_ascii_alphabetic())
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        if s == e || !is_initials(&text[s..e]) {
+            continue;
+        }
+        let inside = &text[open + 1..];
+        let role: String = inside
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        if ROLES_IN_BRACKETS.contains(&role.as_str()) {
+            out.push((s, e));
+        }
+    }
+}
+
+/// The note's last word, when it is initials after a full stop or on a line
+/// of its own: "… chart amended. K.S.", "consider Actico if exudate
+/// reduces. BC".
+fn signing_off(text: &str, out: &mut Vec<(usize, usize)>) {
+    let end = text.trim_end().len();
+    let start = text[..end]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| c.is_whitespace())
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    if start == 0 || start == end {
+        return;
+    }
+    let token = &text[start..end];
+    let dotted = token.len() >= 4
+        && token.len() <= 6
+        && token
+            .split_terminator('.')
+            .all(|p| p.len() == 1 && p.bytes().all(|c| c.is_ascii_uppercase()))
+        && token.ends_with('.');
+    let word = !dotted
+        && Lexicon::get()
+            .common
+            .contains(token.to_ascii_lowercase().as_str());
+    if !(dotted || is_initials(token)) || word {
+        return;
+    }
+    let before = text[..start].trim_end_matches([' ', '\t']);
+    if before.ends_with(['.', '\n']) || text[before.len()..start].contains('\n') {
+        out.push((start, end));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str) -> Vec<&str> {
+        staff_initials(text)
+            .into_iter()
+            .map(|s| &text[s.start..s.end])
+            .collect()
+    }
+
+    #[test]
+    fn initials_in_references_before_roles_and_at_the_end() {
+        assert_eq!(names("Our ref: SMcK/LD     Date: 4 May"), ["SMcK", "LD"]);
+        assert_eq!(names("Ref: AM/jt\nDear Dr"), ["AM", "jt"]);
+        assert_eq!(names("Ref: 2024/118 seen"), Vec::<&str>::new());
+        assert_eq!(
+            names("Next visit Thursday. KL (Band 6)\nRT (HCA) with KL"),
+            ["KL", "RT", "KL"]
+        );
+        assert_eq!(names("Pharmacy clinical check complete. K.S."), ["K.S."]);
+        assert_eq!(names("Continue plan if exudate reduces. BC"), ["BC"]);
+        // Clinical abbreviations are not initials.
+        assert_eq!(names("Obs stable. NAD"), Vec::<&str>::new());
+    }
+}
