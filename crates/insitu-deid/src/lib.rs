@@ -164,7 +164,13 @@ pub fn unexplained_capitalised_words(text: &str, spans: &[Span]) -> usize {
 /// name is that person's age, a convention of clinical and letter writing.
 fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
-    for s in spans.iter().filter(|s| s.category == Category::Name) {
+    // "Connor Dunn (24)": a name that is also a place name is still a
+    // person when an age in brackets follows it.
+    let person = |s: &&Span| {
+        s.category == Category::Name
+            || (s.category == Category::Location && text[s.end..].starts_with(" ("))
+    };
+    for s in spans.iter().filter(person) {
         let rest = &text[s.end..];
         // "Ahmed Farouk   79   Dx": columns set apart by runs of spaces.
         let spaced = rest.starts_with("  ") || rest.starts_with('\t');
@@ -207,7 +213,7 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
                 Some(',' | ')' | 'y' | ';' | ' ' | 'M' | 'F' | '\n') | None
             ) || full_stop
         };
-        if !closed {
+        if !closed || (s.category == Category::Location && next != Some(')')) {
             continue;
         }
         let n: u32 = after[..digits].parse().unwrap_or(0);

@@ -67,6 +67,8 @@ pub(crate) enum Kind {
     TimeHrs,
     Age,
     AgeWords,
+    /// "(14 yr)" after a date of birth or a name.
+    AgeInBrackets,
     DrivingLicence,
     ExtraId,
 }
@@ -313,6 +315,17 @@ fn pattern_list() -> Vec<(Kind, String)> {
             format!(
                 r"{B}(?i:ninety(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one\s+hundred(?:\s+and\s+[a-z]+)?|a\s+hundred|centenarian)(?i:[\- ]years?)?(?i:[\- ]old|[\- ]yo){B}|{B}((?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty)(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))(?i:[\- ]years?[\- ](?:old|of\s+age)|[\- ]y/?o){B}"
             ),
+        ),
+        (
+            // "AGE: 73Y", "Age: 73 yrs", "DOL 9" (day of life), "Pt 79, lives with …".
+            Kind::Age,
+            format!(
+                r"{B}(?i:age)\s*[:=]\s*([0-9]{{1,3}})\s?(?:[Yy]|[Yy]rs?|yo){B}|{B}(?:DOL|(?i:day\s+of\s+life))\s*#?\s*([0-9]{{1,2}}){B}|{B}(?:Pt|PT|pt|Patient|patient)\s+([0-9]{{2,3}}),"
+            ),
+        ),
+        (
+            Kind::AgeInBrackets,
+            format!(r"\(([0-9]{{1,3}})\s?(?i:yrs?|y|yo|y/o|years?)\)"),
         ),
         (
             Kind::LettersDigitsId,
@@ -1227,6 +1240,22 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             v(Category::Date, "time", 0.7)
         }
         Kind::Age => age(text, start, end, config),
+        Kind::AgeInBrackets => {
+            // After a date of birth or a name, not a duration ("smoked (20 yrs)").
+            let open = text[..start].rfind('(').unwrap_or(start);
+            let before = text[..open].trim_end();
+            let last_word = before
+                .rsplit(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or("");
+            let after_date_or_name = before.ends_with(|c: char| c.is_ascii_digit())
+                || last_word.starts_with(|c: char| c.is_uppercase());
+            if after_date_or_name {
+                age(text, start, end, config)
+            } else {
+                None
+            }
+        }
         Kind::AgeWords => {
             // Written-out ages under ninety follow the age policy.
             let t = text[start..end].to_ascii_lowercase();
