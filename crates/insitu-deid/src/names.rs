@@ -405,6 +405,20 @@ fn strip_possessive(raw: &str) -> (&str, bool) {
     (raw, false)
 }
 
+/// Capitals where names have them: first, then only inside a run of
+/// lower-case letters ("McKay", "LaToya", "DeShawn"). Lab and clinical
+/// shorthand breaks this ("QTc", "EtOH", "HbSS", "IgG", "UTIs", "METs").
+fn name_like_capitals(w: &str) -> bool {
+    // Bytes of non-ASCII letters ("Ñúñez", "Zoë") count as lower case.
+    let lower = |c: u8| c.is_ascii_lowercase() || c >= 0x80;
+    let b = w.as_bytes();
+    if b.len() < 2 || !lower(b[1]) || !lower(b[b.len() - 1]) {
+        return false;
+    }
+    b.windows(3)
+        .all(|t| !t[1].is_ascii_uppercase() || (lower(t[0]) && lower(t[2])))
+}
+
 fn shape_of(w: &str) -> Shape {
     if w.is_ascii() {
         // Bytewise for the usual ASCII word; same rules as below.
@@ -2479,6 +2493,9 @@ impl Ctx<'_> {
             return false;
         }
         if self.text[w.start..w.end].contains(['-', '\'', '’']) {
+            return false;
+        }
+        if !name_like_capitals(&self.text[w.start..w.end]) {
             return false;
         }
         const MEDICAL_ENDINGS: &[&str] = &[
