@@ -3260,6 +3260,12 @@ impl Ctx<'_> {
             "social",
             "ex",
             "non",
+            // Labels: "Job title - quantity surveyor".
+            "title",
+            "role",
+            "description",
+            "type",
+            "status",
         ];
         let line = self.words[cue].line;
         for h in j + 1..(j + 3).min(self.words.len()) {
@@ -3274,7 +3280,11 @@ impl Ctx<'_> {
             if !plain {
                 return j;
             }
-            if self.words[h].has(PROFESSION) && self.words[h].shape == Shape::Lower {
+            let head = &self.words[h];
+            if head.has(PROFESSION)
+                && head.shape == Shape::Lower
+                && !DESCRIBES_THE_PERSON.contains(&head.key.as_str())
+            {
                 return h + 1;
             }
         }
@@ -4233,6 +4243,20 @@ mod tests {
         assert!(jobs("He works as hard as he can; worked as expected.").is_empty());
         assert!(jobs("Occupation: N/A. Occupation: unemployed").is_empty());
         assert!(jobs("Occupation: see social history").is_empty());
+        // A listed job with plain words saying what kind, after a cue.
+        assert_eq!(
+            jobs("He is a retired electrical engineer."),
+            vec!["electrical", "engineer"]
+        );
+        assert_eq!(
+            jobs("Daughter works as a teaching assistant; visits daily."),
+            vec!["teaching", "assistant"]
+        );
+        assert_eq!(
+            jobs("Mrs Jones, a 37-year-old primary school teacher, attended."),
+            vec!["primary", "school", "teacher"]
+        );
+        assert!(jobs("He is a very pleasant man and a heavy smoker.").is_empty());
         assert_eq!(
             jobs("Former professional footballer."),
             vec!["professional", "footballer"]

@@ -69,6 +69,8 @@ pub(crate) enum Kind {
     AgeWords,
     /// "(14 yr)" after a date of birth or a name.
     AgeInBrackets,
+    /// "summer 2023", "winter of '19", "in May" (the month that is also a verb).
+    SeasonOrMay,
     DrivingLicence,
     ExtraId,
 }
@@ -293,7 +295,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::TimeCued,
             format!(
-                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|time\s+(?:in|out|of\s+death|seen|called)|handover|notified|paged|phoned|called|informed|bleeped|down|eta|arrival|arrived|obs|news|news2|triaged|seen|reviewed)|@|~)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
+                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|time\s+(?:in|out|of\s+death|seen|called)|handover|notified|paged|phoned|called|informed|bleeped|down|eta|arrival|arrived|obs|news|news2|triaged|seen|reviewed|arrive|arriving)|@|~)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
             ),
         ),
         (
@@ -321,6 +323,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
             Kind::Age,
             format!(
                 r"{B}(?i:age)\s*[:=]\s*([0-9]{{1,3}})\s?(?:[Yy]|[Yy]rs?|yo){B}|{B}(?:DOL|(?i:day\s+of\s+life))\s*#?\s*([0-9]{{1,2}}){B}|{B}(?:Pt|PT|pt|Patient|patient)\s+([0-9]{{2,3}}),"
+            ),
+        ),
+        (
+            Kind::SeasonOrMay,
+            format!(
+                r"{B}(?i:spring|summer|autumn|fall|winter)\s+(?:of\s+)?(?:'[0-9]{{2}}|(?:19|20)[0-9]{{2}}){B}|{B}(?i:in|since|until|till|during|early|late|mid|last|next|end\s+of|of)\s+(May){B}"
             ),
         ),
         (
@@ -838,13 +846,24 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
         "dated", "on", "from", "since", "until", "date", "seen", "last", "next",
     ]
     .contains(&before.as_str());
-    if (b == 7 && !date_cue) || b == 52 || b == 0 || a == 0 {
+    // "27/07": UK shorthand for days is written "3/7", never with a zero.
+    let zero_month = text[start..end].ends_with("/07");
+    if (b == 7 && !date_cue && !zero_month) || b == 52 || b == 0 || a == 0 {
         return false;
+    }
+    // "10/9-10/10", "(2/4-2/11)": a range of two short dates is dates,
+    // whatever each would read as alone.
+    if let Some((c, d)) = short_date_range_partner(text, start, end) {
+        // "4/5-5/5", "3/10-6/10": a range of scores shares its denominator.
+        let scores = b == d && a <= b && c <= d;
+        return !scores && (valid_day_month(a, b) || valid_day_month(b, a));
     }
     if !(valid_day_month(a, b) || valid_day_month(b, a)) {
         return false;
     }
-    if SCORE_WORDS.contains(&before.as_str()) {
+    // "last dose 1/13": no dose is a thirteenth; a day over 12 makes it a date.
+    let dose_date = before.starts_with("dose") && (a > 12 || b > 12);
+    if SCORE_WORDS.contains(&before.as_str()) && !dose_date {
         return false;
     }
     let after = word_after(text, end);
@@ -866,11 +885,74 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
         return false;
     }
     if b <= 10 && a <= b && (after.is_empty() || UNITS.contains(&after.as_str())) {
-        // "4/5" with nothing after it reads as a score.
-        return before == "on" || before == "seen" || before == "dated" || before == "date";
+        // "4/5" with nothing after it reads as a score, unless a word
+        // before it says when ("due 3/8", "last dose 1/3").
+        return [
+            "on",
+            "seen",
+            "dated",
+            "date",
+            "due",
+            "until",
+            "till",
+            "since",
+            "from",
+            "last",
+            "next",
+            "clinic",
+            "appt",
+            "appointment",
+            "booked",
+            "scheduled",
+            "admitted",
+            "discharged",
+            "started",
+            "stopped",
+            "commenced",
+            "lmp",
+            "edd",
+        ]
+        .contains(&before.as_str());
     }
     // Followed by "/n" means a longer fraction or a blood pressure.
     !text[end..].starts_with('/') && !text[..start].ends_with('/')
+}
+
+/// When the short date at `start..end` is one end of "d/m-d/m" (a hyphen or
+/// en dash between two short dates, no spaces), the other end's numbers.
+fn short_date_range_partner(text: &str, start: usize, end: usize) -> Option<(u32, u32)> {
+    let short = |t: &str| -> Option<(u32, u32)> {
+        let (x, y) = t.split_once('/')?;
+        let ok = |p: &str| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit());
+        if ok(x) && ok(y) {
+            Some((x.parse().ok()?, y.parse().ok()?))
+        } else {
+            None
+        }
+    };
+    let after = text[end..]
+        .strip_prefix('-')
+        .or_else(|| text[end..].strip_prefix('–'));
+    if let Some(rest) = after {
+        let next: &str = rest
+            .split(|c: char| !(c.is_ascii_digit() || c == '/'))
+            .next()
+            .unwrap_or("");
+        if let Some(other) = short(next) {
+            return Some(other);
+        }
+    }
+    let before = text[..start]
+        .strip_suffix('-')
+        .or_else(|| text[..start].strip_suffix('–'));
+    if let Some(head) = before {
+        let prev = head
+            .rsplit(|c: char| !(c.is_ascii_digit() || c == '/'))
+            .next()
+            .unwrap_or("");
+        return short(prev);
+    }
+    None
 }
 
 fn numeric_date_ok(s: &str) -> bool {
@@ -1214,6 +1296,12 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             if !config.times || glued || followed_by_unit(text, end) {
                 return None;
             }
+            // "since 2018", "by 2030": a year, not a clock time.
+            let year_like = (1900..=2099).contains(&parse_nums(s).first().copied().unwrap_or(0));
+            let cue = word_before(text, start);
+            if year_like && ["since", "by", "until", "till", "from"].contains(&cue.as_str()) {
+                return None;
+            }
             v(Category::Date, "time", 0.7)
         }
         Kind::Time | Kind::TimeAmPm | Kind::TimeHrs => {
@@ -1240,6 +1328,7 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             v(Category::Date, "time", 0.7)
         }
         Kind::Age => age(text, start, end, config),
+        Kind::SeasonOrMay => v(Category::Date, "season_or_may", 0.8),
         Kind::AgeInBrackets => {
             // After a date of birth or a name, not a duration ("smoked (20 yrs)").
             let open = text[..start].rfind('(').unwrap_or(start);
@@ -1522,5 +1611,26 @@ mod tests {
             found("from 10.0.0.12"),
             vec![("10.0.0.12".to_string(), Category::Ip)]
         );
+    }
+
+    #[test]
+    fn short_date_ranges_seasons_may_and_cued_ages() {
+        let values = |t: &str| found(t).into_iter().map(|(v, _)| v).collect::<Vec<_>>();
+        assert_eq!(values("PICU 10/9-10/10 then ward"), ["10/9", "10/10"]);
+        assert_eq!(values("admitted 12/3-15/3 with"), ["12/3", "15/3"]);
+        assert!(values("power 4/5-5/5 throughout").is_empty());
+        assert_eq!(values("eye exam due 3/8; clinic 27/07"), ["3/8", "27/07"]);
+        assert_eq!(values("last dose 1/13 AM"), ["1/13"]);
+        assert!(values("dose 1/2 tab").is_empty());
+        assert_eq!(values("two falls since summer 2023"), ["summer 2023"]);
+        assert_eq!(values("tournament in May, if healed"), ["May"]);
+        assert!(values("you may wish to").is_empty());
+        assert!(values("shouting in his sleep since 2018.").is_empty());
+        assert_eq!(values("Arrive 0600 on the day"), ["0600"]);
+        assert_eq!(values("AGE: 73Y  SEX: F"), ["73"]);
+        assert_eq!(values("NICU note DOL 9"), ["9"]);
+        assert_eq!(values("Pt 79, lives with wife"), ["79"]);
+        assert_eq!(values("DOB 01/02/1950 (74 y)"), ["01/02/1950", "74"]);
+        assert!(values("ex-smoker (20 yrs)").is_empty());
     }
 }
