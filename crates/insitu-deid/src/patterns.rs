@@ -333,7 +333,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         ),
         (
             Kind::AgeInBrackets,
-            format!(r"\(([0-9]{{1,3}})\s?(?i:yrs?|y|yo|y/o|years?)\)"),
+            r"\(([0-9]{1,3})\s?(?i:yrs?|y|yo|y/o|years?)\)".to_string(),
         ),
         (
             Kind::LettersDigitsId,
