@@ -2753,7 +2753,27 @@ impl Ctx<'_> {
                     if eponym_follows(self.text, &self.words, j) {
                         continue;
                     }
+                    // Not past a full stop after a whole word ("… Liverpool.
+                    // Letrozole to start"), nor from "Easpaig's" to what is
+                    // hers ("Easpaig's OGTT").
+                    let gap = &self.text[self.words[a].end..self.words[b].start];
+                    let abbreviation = single_char(&self.words[a].key)
+                        || matches!(self.words[a].key.as_str(), "st" | "mt" | "ft");
+                    if (gap.contains('.') && !abbreviation) || self.words[a].possessive {
+                        continue;
+                    }
                     let w = &self.words[j];
+                    // "ED", "SLNB": short capitals in mixed-case text are
+                    // acronyms unless a name list knows them.
+                    let acronym = w.has(CLINICAL) || w.key.len() >= 3;
+                    if w.shape == Shape::Upper
+                        && w.cased_line
+                        && w.key.len() <= 4
+                        && acronym
+                        && !self.in_names(j)
+                    {
+                        continue;
+                    }
                     let initial = single_char(&w.key) && w.shape != Shape::Lower;
                     let namey = self.in_names(j) || !w.has(COMMON);
                     // "Jane Smith" and "Smith, Jane" both; sentence starts only when namey.
