@@ -2104,6 +2104,14 @@ impl Ctx<'_> {
             if j > i && !self.adjacent(j - 1, j, n == 1) {
                 break;
             }
+            // "with Dr Jones. Letrozole to start": a full stop after a
+            // whole word ends the sentence, and the name with it.
+            if n > 0 && !single_char(&self.words[j - 1].key) {
+                let gap = &self.text[self.words[j - 1].end..self.words[j].start];
+                if gap.contains('.') {
+                    break;
+                }
+            }
             // Skip a title in "Dear Dr Smith" / "Name: Mrs Jane Smith".
             if self.words[j].has(TITLE) && n == 0 {
                 j += 1;
@@ -2130,7 +2138,9 @@ impl Ctx<'_> {
     }
 
     /// After "Name:" anything name-like is the name, whatever its case ("Name: duke").
-    fn take_field_run(&mut self, i: usize, max: usize) {
+    /// `named`: the label asks for a name ("Name:", "Patient:"), so even an
+    /// everyday word after it is taken.
+    fn take_field_run(&mut self, i: usize, max: usize, named: bool) {
         let mut n = 0;
         let mut j = i;
         while j < self.words.len() && n < max {
@@ -2143,17 +2153,35 @@ impl Ctx<'_> {
                 continue;
             }
             let k = w.key.as_str();
+            // "U&E": a letter joined to "&" or "/" is an abbreviation.
+            if single_char(k) && self.text[w.end..].starts_with(['&', '/']) {
+                break;
+            }
             let initial = single_char(k) && w.shape != Shape::Lower;
+            // "Baby: weight 3,890 g", "Risk to baby - low": a lower-case
+            // everyday word in mixed-case text is prose, not a name.
+            let prose = n == 0
+                && !named
+                && w.cased_line
+                && w.shape == Shape::Lower
+                && w.has(COMMON)
+                && !w.has(FIRST);
             if !initial
                 && (self.is_stop(j)
+                    || prose
                     || w.glued_digit
                     || w.has(ROLE | CREDENTIAL)
                     || (w.has(CLINICAL) && !self.in_names(j)))
             {
                 break;
             }
+            let possessive = w.possessive;
             self.set(j, Category::Name, "name_field", 0.9);
             n += 1;
+            // "Dr. Ng's care team": what follows a possessive is hers.
+            if possessive {
+                break;
+            }
             j += 1;
         }
     }
@@ -2401,8 +2429,15 @@ impl Ctx<'_> {
                         | "dietitian"
                         | "triage"
                 );
-                if colon && !is_relation && !staff_role {
-                    self.take_field_run(next, 4);
+                // "HEALTH VISITOR - NEW BIRTH VISIT": a dash in a line of
+                // capitals is a heading's, unless a listed name follows.
+                let named = matches!(
+                    label[0],
+                    "name" | "patient" | "pt" | "surname" | "forename" | "forenames"
+                );
+                let heading = gap.trim() == "-" && !self.words[next].cased_line && !named;
+                if colon && !is_relation && !staff_role && !heading {
+                    self.take_field_run(next, 4, named);
                     continue;
                 }
                 if is_relation && !colon {
@@ -4225,6 +4260,19 @@ mod tests {
                 "{text}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn labels_followed_by_prose_or_headings_are_not_names() {
+        assert!(names("Baby: weight 3,890 g; Apgar 9 at 1 min").is_empty());
+        assert!(names("Risk to baby - low; risk to self - low.").is_empty());
+        assert!(names("Actions for GP: U&E in 1 week").is_empty());
+        assert_eq!(names("To: Dr. Ng's care team"), vec!["Ng"]);
+        assert_eq!(names("Name: duke ellington"), vec!["duke", "ellington"]);
+        assert_eq!(
+            names("Next appointment with Dr Jones. Letrozole to start after RT."),
+            vec!["Jones"]
+        );
     }
 
     #[test]
