@@ -1610,6 +1610,20 @@ fn address_locality(line: &str) -> bool {
         })
 }
 
+/// "Dublin 4", "Dublin 15": a town with its postal district number.
+fn without_district_number(part: &str) -> &str {
+    match part.rsplit_once(' ') {
+        Some((town, n))
+            if (1..=2).contains(&n.len())
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && !town.is_empty() =>
+        {
+            town
+        }
+        _ => part,
+    }
+}
+
 /// UK address blocks: the town written just before a postcode, on its line
 /// ("Anytown AB1 2CD", "Anytown, AB1 2CD") or on the one or two lines above
 /// it, is a location even when no list knows it.
@@ -1628,30 +1642,56 @@ fn towns_before_postcodes(text: &str, spans: &[Span]) -> Vec<Span> {
             });
         }
     };
-    for pc in spans.iter().filter(|s| s.detector == "uk_postcode") {
+    // A part of the address that is someone's name ends the walk back (a
+    // name only guessed from an unknown word may be the village's).
+    let named = |a: usize, b: usize| {
+        spans.iter().any(|s| {
+            s.category == Category::Name && s.confidence >= 0.7 && s.start < b && a < s.end
+        })
+    };
+    for pc in spans
+        .iter()
+        .filter(|s| s.detector == "uk_postcode" || s.detector == "postcode")
+    {
         let line_start = text[..pc.start].rfind('\n').map_or(0, |i| i + 1);
         let before = &text[line_start..pc.start];
-        let head = before.trim_end().trim_end_matches(',').trim_end();
+        let mut head = before.trim_end().trim_end_matches(',').trim_end();
         if !head.is_empty() {
-            // The town on the postcode's own line: the words after the last comma.
-            let from = head.rfind(',').map_or(0, |i| i + 1);
-            let town = head[from..].trim_start();
-            let town_start = line_start + (head.len() - town.len());
-            if address_locality(town) {
-                push(town_start, line_start + head.len(), &mut out);
+            // On the postcode's own line, the comma-separated parts before
+            // it, back to the street or flat (which has digits): "Flat 6,
+            // Harbour Court, Exmouth EX8 1BU", "Chapel Cottage, Mevagissey,
+            // Cornwall PL26 6UB", "Apartment 14, Grand Canal Wharf, Dublin 4".
+            loop {
+                let from = head.rfind(',').map_or(0, |i| i + 1);
+                let part = head[from..].trim_start();
+                let part_start = line_start + (head.len() - part.len());
+                let part_end = line_start + head.len();
+                if !address_locality(without_district_number(part)) || named(part_start, part_end) {
+                    break;
+                }
+                push(part_start, part_end, &mut out);
+                if from == 0 {
+                    break;
+                }
+                head = head[..from - 1].trim_end();
             }
             continue;
         }
-        // The postcode opens its line: look at up to two lines above.
+        // The postcode opens its line: look at up to three lines above
+        // (house name, village, town), stopping at the addressee.
         let mut end = line_start;
-        for _ in 0..2 {
+        for _ in 0..3 {
             if end == 0 {
                 break;
             }
             let above_end = end - 1;
             let above_start = text[..above_end].rfind('\n').map_or(0, |i| i + 1);
             let line = &text[above_start..above_end];
-            if !address_locality(line) {
+            let addressee = named(above_start, above_end)
+                || ["Mr ", "Mrs ", "Ms ", "Miss ", "Dr ", "Mx ", "Prof "]
+                    .iter()
+                    .any(|t| line.trim_start().starts_with(t));
+            if !address_locality(line) || addressee {
                 break;
             }
             let lead = line.len() - line.trim_start().len();
@@ -1867,6 +1907,27 @@ mod tests {
         // Not an address block: capitalised words before a postcode-shaped
         // line that is not a postcode stay alone.
         assert!(found("Plan\nRepeat Bloods\nFBC U&E\n").is_empty());
+        // House names and estates between the flat and the town, on one
+        // line or in a letter's block, and the addressee left a name.
+        let house = |t: &str, part: &str| {
+            let f = found(t);
+            assert!(f.contains(&(part, Category::Location)), "{part} in {f:?}");
+        };
+        house(
+            "Address: Flat 6, Harbour Court, Exmouth EX8 1BU",
+            "Harbour Court",
+        );
+        house(
+            "NHS 412 642 4520, Chapel Cottage, Mevagissey, PL26 6UB",
+            "Chapel Cottage",
+        );
+        house(
+            "Apartment 14, Grand Canal Wharf, Dublin 4, D04 XH79",
+            "Grand Canal Wharf",
+        );
+        let letter = "Mrs Valentina Rossi\nOrchard House\nBishops Lydeard\nTaunton\nTA4 3BQ\n";
+        house(letter, "Orchard House");
+        assert!(found(letter).contains(&("Valentina Rossi", Category::Name)));
     }
 
     #[test]
