@@ -326,6 +326,14 @@ fn pattern_list() -> Vec<(Kind, String)> {
             ),
         ),
         (
+            // Employers and services by a trade suffix: "Rusty Anchor Grill",
+            // "Summit Radiology", "Willow Ridge Health & Rehab", "Acme Roofing Ltd".
+            Kind::Institution,
+            format!(
+                r"{B}(?:[A-Z][A-Za-z'\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,3}}(?i:grill|diner|tavern|bakery|brewery|radiology|imaging|rehab|transit|rescue|motors|construction|landscaping|roofing|plumbing|trucking|realty|supermarket|inc\.?|llc|ltd\.?|limited|corp\.?|corporation|company){B}"
+            ),
+        ),
+        (
             Kind::SeasonOrMay,
             format!(
                 r"{B}(?i:spring|summer|autumn|fall|winter)\s+(?:of\s+)?(?:'[0-9]{{2}}|(?:19|20)[0-9]{{2}}){B}|{B}(?i:in|since|until|till|during|early|late|mid|last|next|end\s+of|of)\s+(May){B}"
