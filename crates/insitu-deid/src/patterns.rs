@@ -327,10 +327,11 @@ fn pattern_list() -> Vec<(Kind, String)> {
         ),
         (
             // Employers and services by a trade suffix: "Rusty Anchor Grill",
-            // "Summit Radiology", "Willow Ridge Health & Rehab", "Acme Roofing Ltd".
+            // "Summit Radiology", "Willow Ridge Health & Rehab", "Acme Roofing Ltd"
+            // (capitalised: "chase imaging" is a job on a list).
             Kind::Institution,
             format!(
-                r"{B}(?:[A-Z][A-Za-z'\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,3}}(?i:grill|diner|tavern|bakery|brewery|radiology|imaging|rehab|transit|rescue|motors|construction|landscaping|roofing|plumbing|trucking|realty|supermarket|inc\.?|llc|ltd\.?|limited|corp\.?|corporation|company){B}"
+                r"{B}(?:[A-Z][A-Za-z'\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,3}}(?:Grill|Diner|Tavern|Bakery|Brewery|Radiology|Imaging|Rehab|Transit|Rescue|Motors|Construction|Landscaping|Roofing|Plumbing|Trucking|Realty|Supermarket|Limited|Corporation|Company|GRILL|DINER|TAVERN|BAKERY|BREWERY|RADIOLOGY|IMAGING|REHAB|TRANSIT|RESCUE|MOTORS|CONSTRUCTION|LANDSCAPING|ROOFING|PLUMBING|TRUCKING|REALTY|SUPERMARKET|LIMITED|CORPORATION|COMPANY|Inc\\.?|INC\\.?|LLC|Ltd\\.?|LTD\\.?|Corp\\.?|CORP\\.?){B}"
             ),
         ),
         (
