@@ -1707,6 +1707,27 @@ fn towns_before_postcodes(text: &str, spans: &[Span]) -> Vec<Span> {
     out
 }
 
+/// "4:20 AM", "13:16", "0730h", "3.30pm", "1556": a clock time on its own.
+fn looks_like_clock_time(s: &str) -> bool {
+    let lower = s.trim().to_ascii_lowercase();
+    let digits = lower.bytes().filter(u8::is_ascii_digit).count();
+    let only_time_chars = lower.bytes().all(|b| {
+        b.is_ascii_digit()
+            || matches!(
+                b,
+                b':' | b'.' | b' ' | b'a' | b'p' | b'm' | b'h' | b'r' | b's'
+            )
+    });
+    only_time_chars
+        && (3..=6).contains(&digits)
+        && (lower.contains(':')
+            || lower.ends_with("am")
+            || lower.ends_with("pm")
+            || lower.ends_with('h')
+            || lower.ends_with("hrs")
+            || (digits == 4 && lower.len() == 4))
+}
+
 /// "18/07/2020 2125": four digits right after a date are its clock time.
 fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
@@ -1735,8 +1756,6 @@ fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
     out
 }
 
-/// Resolves overlaps (the more confident span decides the category, the union
-/// of bytes is kept) and joins neighbouring name words into one name.
 /// "Fell on Sunday night", "since Easter", "twenty third of June": a word
 /// that is a name only by the dictionary, inside a date a pattern found, is
 /// the date (its surrogate is a shifted date, not a fake name) — unless
@@ -1783,6 +1802,9 @@ fn prefer_dates_over_lone_name_words(spans: &mut Vec<Span>) {
     });
 }
 
+/// Resolves overlaps (the more confident span decides the category, the union
+/// of bytes is kept) and joins neighbouring name words into one name,
+/// and a date with the clock time written after it into one date.
 fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
     prefer_dates_over_lone_name_words(&mut spans);
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
@@ -1799,6 +1821,17 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
                 continue;
             }
             let gap = &text[last.end..s.start];
+            // "10/8/25 at 4:20 AM", "9 Dec 2023, 03:09": a date and its
+            // clock time are one date.
+            if last.category == Category::Date
+                && s.category == Category::Date
+                && matches!(gap, " " | ", " | " at " | " @ " | " AT " | " - ")
+                && looks_like_clock_time(&text[s.start..s.end])
+                && !looks_like_clock_time(&text[last.start..last.end])
+            {
+                last.end = s.end;
+                continue;
+            }
             let joinable = last.category == Category::Name
                 && s.category == Category::Name
                 && gap.len() <= 3
@@ -1812,7 +1845,44 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
         }
         out.push(s);
     }
+    finish_clock_times(text, &mut out);
     out
+}
+
+/// "2020-12-30 2:33 AM", "15th Dec, 13:00": a date pattern that stopped
+/// inside a clock time ("15th Dec, 13" read as a year) takes the rest of it.
+fn finish_clock_times(text: &str, spans: &mut [Span]) {
+    for i in 0..spans.len() {
+        if spans[i].category != Category::Date
+            || !text[..spans[i].end].ends_with(|c: char| c.is_ascii_digit())
+        {
+            continue;
+        }
+        let limit = spans.get(i + 1).map_or(text.len(), |n| n.start);
+        let mut end = spans[i].end;
+        let b = text.as_bytes();
+        if b.len() >= end + 3
+            && b[end] == b':'
+            && b[end + 1].is_ascii_digit()
+            && b[end + 2].is_ascii_digit()
+            && b.get(end + 3).is_none_or(|c| !c.is_ascii_digit())
+        {
+            end += 3;
+        }
+        let rest = &text[end..];
+        let spaced = rest.strip_prefix(' ').unwrap_or(rest);
+        for suffix in ["AM", "PM", "am", "pm", "a.m.", "p.m."] {
+            if let Some(after) = spaced.strip_prefix(suffix) {
+                if !after.starts_with(|c: char| c.is_alphanumeric()) {
+                    end += rest.len() - after.len();
+                }
+                break;
+            }
+        }
+        if end <= limit {
+            spans[i].end = end;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1928,6 +1998,31 @@ mod tests {
         let letter = "Mrs Valentina Rossi\nOrchard House\nBishops Lydeard\nTaunton\nTA4 3BQ\n";
         house(letter, "Orchard House");
         assert!(found(letter).contains(&("Valentina Rossi", Category::Name)));
+    }
+
+    #[test]
+    fn a_date_and_its_clock_time_are_one_span_and_the_date_is_shifted() {
+        for (text, date) in [
+            ("Signed 10/8/25 at 4:20 AM by", "10/8/25 at 4:20 AM"),
+            ("ED triage 2020-12-30 2:33 AM - ESI 2", "2020-12-30 2:33 AM"),
+            ("Review 15th Dec, 13:00 on ward", "15th Dec, 13:00"),
+            ("Seen 05-30-2020 11:27 AM by", "05-30-2020 11:27 AM"),
+        ] {
+            assert!(
+                found(text).contains(&(date, Category::Date)),
+                "{:?}",
+                found(text)
+            );
+        }
+        // Two dates side by side stay two dates.
+        assert_eq!(found("admitted 12/03 14/03 then").len(), 2);
+        let replacer = Replacer::new(
+            SurrogateKey::from_bytes(b"test-key-0123456789abcdef").unwrap(),
+            Mode::Surrogate,
+        );
+        let text = "Signed 10/8/25 at 4:20 AM by";
+        let out = replacer.replace(text, &scan(text), "p1");
+        assert!(!out.contains("10/8/25") && out.contains(" at "), "{out}");
     }
 
     #[test]

@@ -1081,6 +1081,16 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
         }
         Kind::NmcPin => v(Category::Id, "nmc_pin", 0.85),
         Kind::UkPhone => {
+            // "05-30-2020 11:27": a dashed date and its hour, not a number.
+            let b = s.as_bytes();
+            let dashed_date = b.len() >= 10
+                && b[2] == b'-'
+                && b[5] == b'-'
+                && numeric_date_ok(&s[..10])
+                && matches!(&s[6..8], "19" | "20");
+            if dashed_date {
+                return None;
+            }
             let n = digits(s).len();
             let intl = s.starts_with('+');
             // "(01) 234 5678": a bracketed area code makes nine digits a number.
