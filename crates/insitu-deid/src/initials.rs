@@ -2,7 +2,9 @@
 //! ("Our ref: AM/JT" — author and typist), initials before a role in
 //! brackets ("KL (Band 6)", "RT (HCA)"), initials signing off the end of a
 //! note ("… chart amended. K.S."), and every other place in the note where
-//! initials found that way appear again ("RT (HCA) with KL").
+//! initials found that way appear again ("RT (HCA) with KL"). Also the
+//! listed name words opening the line of a date of birth, in any case
+//! ("cecilia little | DOB 25/02/1978").
 
 use crate::{lexicon::Lexicon, Span};
 use insitu_types::Category;
@@ -176,6 +178,59 @@ fn signing_off(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+static DOB: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"DOB"));
+
+/// "cecilia little | DOB 25/02/1978", "OKAFOR Chidi, DOB: …": the two or
+/// three words opening the line a date of birth is on are the patient's
+/// name when a name list knows them, whatever their case.
+pub(crate) fn names_before_dob(text: &str) -> Vec<Span> {
+    let lex = Lexicon::get();
+    let mut out = Vec::new();
+    for at in DOB.find_iter(text.as_bytes()) {
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let head = text[line_start..at].trim_end_matches([' ', '\t', '|', ',', '-', ';', '(']);
+        let lead = head.len() - head.trim_start().len();
+        let head = head.trim_start();
+        let words: Vec<&str> = head.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        if !(2..=3).contains(&words.len())
+            || !words.iter().all(|w| {
+                w.chars()
+                    .all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-'))
+            })
+        {
+            continue;
+        }
+        let listed = |w: &&str| {
+            let k = w.to_lowercase();
+            lex.first.contains(k.as_str()) || lex.surnames.contains(k.as_str())
+        };
+        let everyday = |w: &&str| {
+            let k = w.to_lowercase();
+            lex.clinical.contains(k.as_str())
+                || (lex.common.contains(k.as_str()) && !lex.first.contains(k.as_str()))
+        };
+        // Both words known as names, and not a heading ("Patient details").
+        if words.iter().all(listed)
+            && !words.iter().all(everyday)
+            && !words.iter().any(|w| {
+                let k = w.to_lowercase();
+                lex.clinical.contains(k.as_str())
+            })
+        {
+            let start = line_start + lead;
+            out.push(Span {
+                start,
+                end: start + head.len(),
+                category: Category::Name,
+                detector: "name_before_dob",
+                confidence: 0.7,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +255,21 @@ mod tests {
         assert_eq!(names("Continue plan if exudate reduces. BC"), ["BC"]);
         // Clinical abbreviations are not initials.
         assert_eq!(names("Obs stable. NAD"), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn listed_names_opening_a_date_of_birth_line() {
+        let found = |t: &str| {
+            names_before_dob(t)
+                .into_iter()
+                .map(|s| t[s.start..s.end].to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            found("Report\ncecilia little | DOB 25/02/1978"),
+            ["cecilia little"]
+        );
+        assert!(found("Patient details DOB 01/02/1960").is_empty());
+        assert!(found("Date of birth / DOB: 1/1/1950").is_empty());
     }
 }

@@ -127,6 +127,7 @@ impl Detector {
         ages.extend(places_after_institutions(text, &spans));
         ages.extend(staff_initials(text));
         ages.extend(initials::staff_initials(text));
+        ages.extend(initials::names_before_dob(text));
         ages.extend(names_in_brackets_after_roles(text));
         ages.extend(table_columns(text));
         ages.extend(structured_messages(text));

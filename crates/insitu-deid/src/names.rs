@@ -759,9 +759,11 @@ fn bare_age_follows(rest: &str) -> bool {
     if let Some(r) = rest.strip_prefix(" | ") {
         // A table row: "| Beryl Hatch | 90 | …".
         let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+        // "| oliver | 37M |": the sex may ride on the age.
+        let tail = r[digits..].strip_prefix(['M', 'F']).unwrap_or(&r[digits..]);
         return (1..=3).contains(&digits)
             && r[..digits].parse::<u32>().is_ok_and(|v| v <= 120)
-            && r[digits..].starts_with(" |");
+            && tail.starts_with(" |");
     }
     let (after, spaced) = if let Some(r) = rest.strip_prefix(", ") {
         (r, false)
@@ -2829,7 +2831,11 @@ impl Ctx<'_> {
     fn names_before_ages(&mut self) {
         let n = self.words.len();
         for i in 0..n {
-            let starts_line = i == 0 || self.words[i - 1].line != self.words[i].line;
+            // A table cell opens like a line: "23 | oliver | 37M |".
+            let starts_cell = i > 0
+                && self.text[..self.words[i].start].ends_with("| ")
+                && self.words[i - 1].line == self.words[i].line;
+            let starts_line = i == 0 || self.words[i - 1].line != self.words[i].line || starts_cell;
             let after_label = i > 0
                 && self.words[i - 1].line == self.words[i].line
                 && self.words[i - 1].has(RULE_CUE)
@@ -2845,7 +2851,9 @@ impl Ctx<'_> {
             while last + 1 < n
                 && last + 1 < i + 3
                 && self.words[last + 1].line == self.words[i].line
-                && &self.text[self.words[last].end..self.words[last + 1].start] == " "
+                && (&self.text[self.words[last].end..self.words[last + 1].start] == " "
+                    || (single_char(&self.words[last].key)
+                        && &self.text[self.words[last].end..self.words[last + 1].start] == ". "))
             {
                 last += 1;
             }
@@ -2857,6 +2865,10 @@ impl Ctx<'_> {
                 }
                 let all_namey = (i..=end).all(|j| {
                     let w = &self.words[j];
+                    // "G. Wolf 69M": an initial before the surname.
+                    if j < end && single_char(&w.key) && w.shape == Shape::Title {
+                        return true;
+                    }
                     self.looks_capitalised(j)
                         && self.name_candidate(j)
                         && !w.has(ROLE | CREDENTIAL | TITLE)
@@ -4284,6 +4296,14 @@ mod tests {
                 "{text}: {got:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_line_opening_with_a_name_and_an_age() {
+        assert_eq!(
+            names("ED triage\nG. Wolf 69M MRN 70127487"),
+            vec!["G", "Wolf"]
+        );
     }
 
     #[test]
