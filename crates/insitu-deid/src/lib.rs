@@ -15,6 +15,7 @@
 //! Spans are merged, then [`Replacer`] writes surrogates or tags, and
 //! [`evaluate`] scores predicted spans against gold ones.
 
+mod cues;
 mod eval;
 mod initials;
 mod lexicon;
@@ -128,6 +129,7 @@ impl Detector {
         ages.extend(staff_initials(text));
         ages.extend(initials::staff_initials(text));
         ages.extend(initials::names_before_dob(text));
+        ages.extend(cues::scan(text, &spans, self.config.ages));
         ages.extend(names_in_brackets_after_roles(text));
         ages.extend(table_columns(text));
         ages.extend(structured_messages(text));

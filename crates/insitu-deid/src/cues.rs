@@ -1,0 +1,175 @@
+//! Small context rules run after the main passes, each on a cue cheap to
+//! find: a place name followed by a street word ("Leicester Square"), a
+//! first name opening a sentence with an age ("Jack is 4 and …"), and a
+//! first name after a staff role's colon doing something ("Physio: Will
+//! assessed").
+
+use crate::{lexicon::Lexicon, AgePolicy, Span};
+use insitu_types::Category;
+
+/// Words that make a place name a street or square.
+const STREET_WORDS: &[&str] = &[
+    "Avenue", "Bridge", "Circus", "Close", "Common", "Crescent", "Drive", "Gardens", "Green",
+    "Hill", "Lane", "Park", "Place", "Road", "Square", "Station", "Street", "Terrace", "Way",
+];
+
+/// Staff roles written as a label before the person's first name.
+const STAFF_LABELS: &[&str] = &[
+    "Physio:",
+    "OT:",
+    "SLT:",
+    "Dietitian:",
+    "Pharmacist:",
+    "HCA:",
+    "Nurse:",
+    "SW:",
+    "CNS:",
+];
+
+/// Runs the rules; `spans` are the spans found so far (sorted).
+pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
+    let mut out = Vec::new();
+    streets_after_places(text, spans, &mut out);
+    first_names_with_ages(text, ages, &mut out);
+    first_names_after_staff_labels(text, &mut out);
+    out
+}
+
+fn span(start: usize, end: usize, category: Category, detector: &'static str) -> Span {
+    Span {
+        start,
+        end,
+        category,
+        detector,
+        confidence: 0.7,
+    }
+}
+
+/// "Leicester Square", "Ealing Broadway Station": the street word after a place.
+fn streets_after_places(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    for s in spans.iter().filter(|s| s.category == Category::Location) {
+        let Some(rest) = text[s.end..].strip_prefix(' ') else {
+            continue;
+        };
+        for w in STREET_WORDS {
+            if let Some(after) = rest.strip_prefix(w) {
+                if !after.starts_with(|c: char| c.is_alphanumeric()) {
+                    let start = s.end + 1;
+                    out.push(span(
+                        start,
+                        start + w.len(),
+                        Category::Location,
+                        "street_word",
+                    ));
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// Where sentences start: the text's start, a line's start, after ". ".
+fn sentence_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(0).chain(
+        text.match_indices(['\n', '.'])
+            .map(|(i, _)| i + 1)
+            .map(move |i| i + (text[i..].len() - text[i..].trim_start_matches(' ').len())),
+    )
+}
+
+fn first_name_at(text: &str, at: usize) -> Option<usize> {
+    let word: &str = text[at..]
+        .split(|c: char| !c.is_alphabetic())
+        .next()
+        .unwrap_or("");
+    let capitalised = word.starts_with(|c: char| c.is_uppercase())
+        && word.chars().skip(1).all(|c| c.is_lowercase());
+    (capitalised && word.len() >= 2 && Lexicon::get().first.contains(word.to_lowercase().as_str()))
+        .then_some(at + word.len())
+}
+
+/// "Jack is 4 and attends nursery", "Emily is 12, in year 7".
+fn first_names_with_ages(text: &str, ages: AgePolicy, out: &mut Vec<Span>) {
+    for at in sentence_starts(text) {
+        let Some(end) = first_name_at(text, at) else {
+            continue;
+        };
+        let Some(rest) = text[end..].strip_prefix(" is ") else {
+            continue;
+        };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let closed = [" and", ",", ".", " years", " yrs", " y/o", " now"]
+            .iter()
+            .any(|t| rest[digits..].starts_with(t));
+        if !(1..=2).contains(&digits) || !closed {
+            continue;
+        }
+        out.push(span(at, end, Category::Name, "name_with_age"));
+        if ages != AgePolicy::Over89 {
+            let a = end + 4;
+            out.push(span(a, a + digits, Category::Age, "name_with_age"));
+        }
+    }
+}
+
+/// "Physio: Will assessed, will return pm": a first name after a staff
+/// role's colon, followed by what they did.
+fn first_names_after_staff_labels(text: &str, out: &mut Vec<Span>) {
+    for label in STAFF_LABELS {
+        for (i, _) in text.match_indices(label) {
+            let at = i + label.len();
+            let at = at + (text[at..].len() - text[at..].trim_start_matches(' ').len());
+            let Some(end) = first_name_at(text, at) else {
+                continue;
+            };
+            let next: &str = text[end..]
+                .trim_start_matches(' ')
+                .split(|c: char| !c.is_alphabetic())
+                .next()
+                .unwrap_or("");
+            // A past tense ("assessed", "reviewed"), not "need", "feed".
+            let did = next.len() > 4
+                && next.ends_with("ed")
+                && !next.ends_with("eed")
+                && next.chars().all(|c| c.is_ascii_lowercase());
+            if did {
+                out.push(span(at, end, Category::Name, "name_after_staff_label"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str, spans: &[Span]) -> Vec<(String, Category)> {
+        scan(text, spans, AgePolicy::All)
+            .into_iter()
+            .map(|s| (text[s.start..s.end].to_string(), s.category))
+            .collect()
+    }
+
+    #[test]
+    fn streets_names_with_ages_and_names_after_staff_labels() {
+        let text = "Brought from Leicester Square at 23:50.";
+        let place = [span(13, 22, Category::Location, "place")];
+        assert_eq!(
+            found(text, &place),
+            [("Square".to_string(), Category::Location)]
+        );
+        assert_eq!(
+            found("Jack is 4 and attends nursery.", &[]),
+            [
+                ("Jack".to_string(), Category::Name),
+                ("4".to_string(), Category::Age)
+            ]
+        );
+        assert!(found("Will is 4 weeks post-op.", &[]).is_empty());
+        assert_eq!(
+            found("Physio: Will assessed, will return pm.", &[]),
+            [("Will".to_string(), Category::Name)]
+        );
+        assert!(found("Physio: Will need a frame.", &[]).is_empty());
+    }
+}
