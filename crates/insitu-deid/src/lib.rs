@@ -2042,6 +2042,12 @@ mod tests {
             f.iter().any(|(s, _)| s.contains("Infirmary of Edinburgh")),
             "{f:?}"
         );
+        let t = "Transferred to University Hospital of Sheffield today.";
+        assert!(
+            found(t).contains(&("University Hospital of Sheffield", Category::Location)),
+            "{:?}",
+            found(t)
+        );
     }
 
     #[test]

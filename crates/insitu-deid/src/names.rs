@@ -3965,8 +3965,19 @@ pub(crate) fn institution(
     {
         return None;
     }
-    // Words before the suffix: at least one must be a proper name, not a specialty.
-    let distinctive = ws[..ws.len() - 1].iter().any(|w| {
+    // Words before the suffix: at least one must be a proper name, not a
+    // specialty ("University Hospital of Sheffield": the name comes after
+    // "of", so every word counts).
+    let named_after = ws
+        .iter()
+        .skip(1)
+        .any(|w| matches!(w.key.as_str(), "of" | "for"));
+    let judged = if named_after {
+        &ws[..]
+    } else {
+        &ws[..ws.len() - 1]
+    };
+    let distinctive = judged.iter().any(|w| {
         let k = w.key.as_str();
         !lex.clinical.contains(k)
             && !sets().stop.contains(&k)

@@ -335,6 +335,13 @@ fn pattern_list() -> Vec<(Kind, String)> {
             ),
         ),
         (
+            // "University Hospital of Sheffield", "General Infirmary of Leeds".
+            Kind::Institution,
+            format!(
+                r"{B}(?:University|General|District|Community|Memorial|Teaching|Children's|Women's|County|City)[ \t]+(?:Hospitals?|Infirmary|Hospice)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?{B}"
+            ),
+        ),
+        (
             Kind::SeasonOrMay,
             format!(
                 r"{B}(?i:spring|summer|autumn|fall|winter)\s+(?:of\s+)?(?:'[0-9]{{2}}|(?:19|20)[0-9]{{2}}){B}|{B}(?i:in|since|until|till|during|early|late|mid|last|next|end\s+of|of)\s+(May){B}"
