@@ -1,5 +1,6 @@
 //! Small context rules run after the main passes, each on a cue cheap to
-//! find: a place name followed by a street word ("Leicester Square"), a
+//! find: a place name followed by a street word ("Leicester Square") or a
+//! ZIP code in brackets ("Milwaukee (53281)"), a
 //! first name opening a sentence with an age ("Jack is 4 and …"), and a
 //! first name after a staff role's colon doing something ("Physio: Will
 //! assessed").
@@ -48,6 +49,14 @@ fn span(start: usize, end: usize, category: Category, detector: &'static str) ->
 /// "Leicester Square", "Ealing Broadway Station": the street word after a place.
 fn streets_after_places(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     for s in spans.iter().filter(|s| s.category == Category::Location) {
+        // "Milwaukee (53281)": a ZIP code in brackets after the town.
+        if let Some(zip) = text[s.end..].strip_prefix(" (") {
+            let digits = zip.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 5 && zip[5..].starts_with(')') {
+                let start = s.end + 2;
+                out.push(span(start, start + 5, Category::Location, "zip_after_town"));
+            }
+        }
         let Some(rest) = text[s.end..].strip_prefix(' ') else {
             continue;
         };
@@ -157,6 +166,12 @@ mod tests {
         assert_eq!(
             found(text, &place),
             [("Square".to_string(), Category::Location)]
+        );
+        let text = "Lives in Milwaukee (53281) with partner.";
+        let place = [span(9, 18, Category::Location, "place")];
+        assert_eq!(
+            found(text, &place),
+            [("53281".to_string(), Category::Location)]
         );
         assert_eq!(
             found("Jack is 4 and attends nursery.", &[]),
