@@ -24,5 +24,5 @@ fn blind_holdout_3_meets_the_floors() {
 }
 
 // Floors sit just under the measured figures (docs/deid.md) so a regression fails the build.
-const RECALL_FLOOR: f64 = 0.88;
-const PRECISION_FLOOR: f64 = 0.91;
+const RECALL_FLOOR: f64 = 0.89;
+const PRECISION_FLOOR: f64 = 0.92;
