@@ -7,6 +7,7 @@
 
 use crate::{lexicon::Lexicon, AgePolicy, Span};
 use insitu_types::Category;
+use std::sync::LazyLock;
 
 /// Words that make a place name a street or square.
 const STREET_WORDS: &[&str] = &[
@@ -77,13 +78,13 @@ fn streets_after_places(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     }
 }
 
-/// Where sentences start: the text's start, a line's start, after ". ".
-fn sentence_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
-    std::iter::once(0).chain(
-        text.match_indices(['\n', '.'])
-            .map(|(i, _)| i + 1)
-            .map(move |i| i + (text[i..].len() - text[i..].trim_start_matches(' ').len())),
-    )
+/// Where the letters running up to byte `end` begin.
+fn word_start(text: &str, end: usize) -> usize {
+    text[..end]
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| !c.is_alphabetic())
+        .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
 fn first_name_at(text: &str, at: usize) -> Option<usize> {
@@ -97,15 +98,14 @@ fn first_name_at(text: &str, at: usize) -> Option<usize> {
         .then_some(at + word.len())
 }
 
-/// "Jack is 4 and attends nursery", "Emily is 12, in year 7".
+static IS: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b" is "));
+
+/// "Jack is 4 and attends nursery", "Emily is 12, in year 7": found from
+/// each " is " back to a first name that opens the sentence.
 fn first_names_with_ages(text: &str, ages: AgePolicy, out: &mut Vec<Span>) {
-    for at in sentence_starts(text) {
-        let Some(end) = first_name_at(text, at) else {
-            continue;
-        };
-        let Some(rest) = text[end..].strip_prefix(" is ") else {
-            continue;
-        };
+    for is in IS.find_iter(text.as_bytes()) {
+        let rest = &text[is + 4..];
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         let closed = [" and", ",", ".", " years", " yrs", " y/o", " now"]
             .iter()
@@ -113,10 +113,21 @@ fn first_names_with_ages(text: &str, ages: AgePolicy, out: &mut Vec<Span>) {
         if !(1..=2).contains(&digits) || !closed {
             continue;
         }
-        out.push(span(at, end, Category::Name, "name_with_age"));
+        let at = word_start(text, is);
+        let opens = text[..at].trim_end_matches(' ');
+        if !(opens.is_empty() || opens.ends_with(['.', '\n']))
+            || first_name_at(text, at) != Some(is)
+        {
+            continue;
+        }
+        out.push(span(at, is, Category::Name, "name_with_age"));
         if ages != AgePolicy::Over89 {
-            let a = end + 4;
-            out.push(span(a, a + digits, Category::Age, "name_with_age"));
+            out.push(span(
+                is + 4,
+                is + 4 + digits,
+                Category::Age,
+                "name_with_age",
+            ));
         }
     }
 }
@@ -124,26 +135,28 @@ fn first_names_with_ages(text: &str, ages: AgePolicy, out: &mut Vec<Span>) {
 /// "Physio: Will assessed, will return pm": a first name after a staff
 /// role's colon, followed by what they did.
 fn first_names_after_staff_labels(text: &str, out: &mut Vec<Span>) {
-    for label in STAFF_LABELS {
-        for (i, _) in text.match_indices(label) {
-            let at = i + label.len();
-            let at = at + (text[at..].len() - text[at..].trim_start_matches(' ').len());
-            let Some(end) = first_name_at(text, at) else {
-                continue;
-            };
-            let next: &str = text[end..]
-                .trim_start_matches(' ')
-                .split(|c: char| !c.is_alphabetic())
-                .next()
-                .unwrap_or("");
-            // A past tense ("assessed", "reviewed"), not "need", "feed".
-            let did = next.len() > 4
-                && next.ends_with("ed")
-                && !next.ends_with("eed")
-                && next.chars().all(|c| c.is_ascii_lowercase());
-            if did {
-                out.push(span(at, end, Category::Name, "name_after_staff_label"));
-            }
+    for colon in memchr::memchr_iter(b':', text.as_bytes()) {
+        let label_start = word_start(text, colon);
+        if !STAFF_LABELS.contains(&&text[label_start..=colon]) {
+            continue;
+        }
+        let at = colon + 1;
+        let at = at + (text[at..].len() - text[at..].trim_start_matches(' ').len());
+        let Some(end) = first_name_at(text, at) else {
+            continue;
+        };
+        let next: &str = text[end..]
+            .trim_start_matches(' ')
+            .split(|c: char| !c.is_alphabetic())
+            .next()
+            .unwrap_or("");
+        // A past tense ("assessed", "reviewed"), not "need", "feed".
+        let did = next.len() > 4
+            && next.ends_with("ed")
+            && !next.ends_with("eed")
+            && next.chars().all(|c| c.is_ascii_lowercase());
+        if did {
+            out.push(span(at, end, Category::Name, "name_after_staff_label"));
         }
     }
 }
@@ -186,5 +199,8 @@ mod tests {
             [("Will".to_string(), Category::Name)]
         );
         assert!(found("Physio: Will need a frame.", &[]).is_empty());
+        // Letters outside ASCII right before a colon or " is " (this once
+        // sliced inside "ó"): no panic, and no name where there is no cue.
+        assert!(found("Dr. Wójcik: seen. Ms Núñez is 4 days post-op.", &[]).is_empty());
     }
 }
