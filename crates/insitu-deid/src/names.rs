@@ -521,6 +521,16 @@ const TITLES: &[&str] = &[
     "councillor",
     "matron",
     "midwife",
+    // Police ranks: "PC Martin Shields", "Sgt Okafor", "Officer Diaz".
+    "pc",
+    "sgt",
+    "sergeant",
+    "inspector",
+    "constable",
+    "officer",
+    "detective",
+    "trooper",
+    "deputy",
 ];
 
 /// Labels after which the rest of the phrase is a person's name.
@@ -4136,6 +4146,9 @@ pub(crate) fn institution(
             | "start"
             | "program"
             | "programme"
+            | "nursing"
+            | "police"
+            | "lifeline"
             | "grill"
             | "diner"
             | "tavern"

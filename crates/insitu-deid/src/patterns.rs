@@ -331,7 +331,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
             // (capitalised: "chase imaging" is a job on a list).
             Kind::Institution,
             format!(
-                r"{B}(?:[A-Z][A-Za-z'\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,3}}(?:Grill|Diner|Tavern|Bakery|Brewery|Radiology|Imaging|Rehab|Transit|Rescue|Motors|Construction|Landscaping|Roofing|Plumbing|Trucking|Realty|Supermarket|Limited|Corporation|Company|GRILL|DINER|TAVERN|BAKERY|BREWERY|RADIOLOGY|IMAGING|REHAB|TRANSIT|RESCUE|MOTORS|CONSTRUCTION|LANDSCAPING|ROOFING|PLUMBING|TRUCKING|REALTY|SUPERMARKET|LIMITED|CORPORATION|COMPANY|Inc\\.?|INC\\.?|LLC|Ltd\\.?|LTD\\.?|Corp\\.?|CORP\\.?){B}"
+                r"{B}(?:[A-Z][A-Za-z'\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,3}}(?:Skilled[ \t]+Nursing|Police|POLICE|Lifeline|Grill|Diner|Tavern|Bakery|Brewery|Radiology|Imaging|Rehab|Transit|Rescue|Motors|Construction|Landscaping|Roofing|Plumbing|Trucking|Realty|Supermarket|Limited|Corporation|Company|GRILL|DINER|TAVERN|BAKERY|BREWERY|RADIOLOGY|IMAGING|REHAB|TRANSIT|RESCUE|MOTORS|CONSTRUCTION|LANDSCAPING|ROOFING|PLUMBING|TRUCKING|REALTY|SUPERMARKET|LIMITED|CORPORATION|COMPANY|Inc\\.?|INC\\.?|LLC|Ltd\\.?|LTD\\.?|Corp\\.?|CORP\\.?){B}"
             ),
         ),
         (
