@@ -395,6 +395,10 @@ fn letter_at_checked(text: &str, i: usize) -> Option<usize> {
 }
 
 fn strip_possessive(raw: &str) -> (&str, bool) {
+    // Every possessive ends in "s" or "S": test that byte before the suffixes.
+    if !matches!(raw.as_bytes().last(), Some(b's' | b'S')) {
+        return (raw, false);
+    }
     for suffix in ["'s", "’s", "'S", "’S"] {
         if let Some(b) = raw.strip_suffix(suffix) {
             if !b.is_empty() {
@@ -1123,6 +1127,11 @@ const COLON_ONLY: &[&str] = &[
 
 /// Job titles written after a signer's name ("Consultant Neurologist").
 fn is_role_word(k: &str) -> bool {
+    // Every suffix below is at least five bytes and ends in one of these
+    // letters: most words are ruled out without a suffix comparison.
+    if k.len() < 5 || !matches!(k.as_bytes()[k.len() - 1], b't' | b'n' | b'r' | b'e') {
+        return false;
+    }
     [
         "ologist",
         "iatrist",
