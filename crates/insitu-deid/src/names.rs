@@ -289,20 +289,24 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
         let (mut letters, mut uppers) = (0usize, 0usize);
         let first_upper = b[i] < 0x80 && b[i].is_ascii_uppercase();
         loop {
+            // A run of ASCII letters (most of every word) in a tight loop.
+            let run = i;
+            let mut run_uppers = 0;
+            while i < n && b[i].is_ascii_alphabetic() {
+                run_uppers += usize::from(b[i].is_ascii_uppercase());
+                i += 1;
+            }
+            if i > run {
+                up |= run_uppers > 0;
+                lo |= run_uppers < i - run;
+                letters += i - run;
+                uppers += run_uppers;
+            }
             if i >= n {
                 break;
             }
             let c = b[i];
             if c < 0x80 {
-                if c.is_ascii_alphabetic() {
-                    let u = c.is_ascii_uppercase();
-                    up |= u;
-                    lo |= !u;
-                    letters += 1;
-                    uppers += usize::from(u);
-                    i += 1;
-                    continue;
-                }
                 // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
                 if (c == b'\'' || c == b'-') && i + 1 < n && letter_at(text, i + 1).is_some() {
                     i += 1;
