@@ -2222,7 +2222,12 @@ impl Ctx<'_> {
         }
         // Handover tables: "17 | Mason | 76 | segmental PE".
         let mut line_start = 0;
-        for line in self.text.split('\n') {
+        let has_pipe = memchr::memchr(b'|', self.text.as_bytes()).is_some();
+        for line in self
+            .text
+            .split('\n')
+            .take(if has_pipe { usize::MAX } else { 0 })
+        {
             if !line.contains('|') {
                 line_start += line.len() + 1;
                 continue;
@@ -2252,10 +2257,13 @@ impl Ctx<'_> {
         // An initial before a surname: "A. Duke", "R Moody".
         for i in 1..self.words.len() {
             let (a, b) = (&self.words[i - 1], &self.words[i]);
-            let initial = single_char(&a.key)
-                && a.shape == Shape::Title
+            let initial = a.shape == Shape::Title
+                && single_char(&a.key)
                 && !a.glued_digit
                 && !self.text[..a.start].ends_with(']');
+            if !initial {
+                continue;
+            }
             // With its full stop an initial vouches for any unknown word: "M. Delacroix".
             let dotted_unknown = self.text[a.end..].starts_with('.')
                 && !b.has(COMMON | CLINICAL | STOP_WORD | TITLE)
