@@ -1500,6 +1500,24 @@ fn places_after_institutions(text: &str, spans: &[Span]) -> Vec<Span> {
     out
 }
 
+/// Positions of the ASCII digits in `bytes`, in order. Blocks of 32 bytes
+/// without a digit (most of prose) are ruled out by a test without early
+/// exit, which the compiler turns into a few vector instructions.
+fn digit_positions(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    const BLOCK: usize = 32;
+    bytes
+        .chunks(BLOCK)
+        .enumerate()
+        .filter(|(_, block)| block.iter().fold(false, |any, b| any | b.is_ascii_digit()))
+        .flat_map(|(k, block)| {
+            block
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.is_ascii_digit())
+                .map(move |(i, _)| k * BLOCK + i)
+        })
+}
+
 /// "his daughter (70)", "two children (4 and 6)", "Husband 96 and …": a
 /// number set off right after a word for a person is that person's age.
 fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
@@ -1507,10 +1525,9 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
     let bytes = text.as_bytes();
     // Start from each number that follows " " or " (" (rare), then look
-    // back for the word before it, instead of testing every word. memchr
-    // finds the spaces and brackets; only the byte after each is tested.
-    for pos in memchr::memchr2_iter(b' ', b'(', bytes).map(|p| p + 1) {
-        if pos < 2 || !bytes.get(pos).is_some_and(u8::is_ascii_digit) {
+    // back for the word before it, instead of testing every word.
+    for pos in digit_positions(bytes) {
+        if pos < 2 || !matches!(bytes[pos - 1], b' ' | b'(') {
             continue;
         }
         // What follows the number must close it (")", ".", ",", ";", " and",
