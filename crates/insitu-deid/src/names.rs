@@ -708,13 +708,29 @@ struct Sets {
     label_heads: WordSet,
     /// Label phrases by their first word, so a head word is compared only
     /// with the phrases it can start.
-    labels_by_head:
-        std::collections::HashMap<&'static str, Vec<&'static [&'static str]>, WordHasherBuild>,
+    labels_by_head: PhrasesByHead,
     profession_heads: WordSet,
+    /// [`PROFESSION_TRIGGERS`] by first word ("is", "as" and "was" head
+    /// some): a head word is compared only with its own triggers.
+    profession_triggers_by_head: PhrasesByHead,
     org_heads: WordSet,
+    /// [`ORG_TRIGGERS`] by first word.
+    org_triggers_by_head: PhrasesByHead,
     trades: WordSet,
     trade_heads: WordSet,
     rule_cues: WordSet,
+}
+
+/// Word phrases by their first word, each list in the phrases' order.
+type PhrasesByHead =
+    std::collections::HashMap<&'static str, Vec<&'static [&'static str]>, WordHasherBuild>;
+
+fn phrases_by_head(phrases: &[&'static [&'static str]]) -> PhrasesByHead {
+    let mut by_head = PhrasesByHead::default();
+    for phrase in phrases {
+        by_head.entry(phrase[0]).or_default().push(*phrase);
+    }
+    by_head
 }
 
 fn sets() -> &'static Sets {
@@ -731,16 +747,11 @@ fn sets() -> &'static Sets {
         weak_labels: WEAK_LABELS.iter().copied().collect(),
         colon_only: COLON_ONLY.iter().copied().collect(),
         label_heads: NAME_LABELS.iter().map(|p| p[0]).collect(),
-        labels_by_head: {
-            let mut by_head: std::collections::HashMap<_, Vec<_>, WordHasherBuild> =
-                std::collections::HashMap::default();
-            for label in NAME_LABELS {
-                by_head.entry(label[0]).or_default().push(*label);
-            }
-            by_head
-        },
+        labels_by_head: phrases_by_head(NAME_LABELS),
         profession_heads: PROFESSION_TRIGGERS.iter().map(|p| p[0]).collect(),
+        profession_triggers_by_head: phrases_by_head(PROFESSION_TRIGGERS),
         org_heads: ORG_TRIGGERS.iter().map(|p| p[0]).collect(),
+        org_triggers_by_head: phrases_by_head(ORG_TRIGGERS),
         trades: TRADES.iter().copied().collect(),
         trade_heads: TRADE_HEADS.iter().copied().collect(),
         rule_cues: RULE_CUES.iter().copied().collect(),
@@ -2415,10 +2426,10 @@ impl Ctx<'_> {
             &["regards"],
         ];
         for c in 0..self.words.len() {
-            // Every sign-off starts with one of these letters: skip the rest cheaply.
+            // Every sign-off starts with one of these words: skip the rest cheaply.
             if !matches!(
-                self.words[c].key.as_bytes().first(),
-                Some(b'y' | b'k' | b'b' | b'm' | b'r')
+                self.words[c].key.as_str(),
+                "yours" | "kind" | "best" | "many" | "regards"
             ) {
                 continue;
             }
@@ -3144,7 +3155,13 @@ impl Ctx<'_> {
             if !self.words[i].has(PROF_HEAD) {
                 continue;
             }
-            for trig in PROFESSION_TRIGGERS {
+            let Some(triggers) = sets()
+                .profession_triggers_by_head
+                .get(self.words[i].key.as_str())
+            else {
+                continue;
+            };
+            for trig in triggers {
                 if !self.matches_phrase(i, trig) {
                     continue;
                 }
@@ -3488,7 +3505,10 @@ impl Ctx<'_> {
             if !self.words[i].has(ORG_HEAD) {
                 continue;
             }
-            for trig in ORG_TRIGGERS {
+            let Some(triggers) = sets().org_triggers_by_head.get(self.words[i].key.as_str()) else {
+                continue;
+            };
+            for trig in triggers {
                 if !self.matches_phrase(i, trig) {
                     continue;
                 }
