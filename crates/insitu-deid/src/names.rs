@@ -3444,8 +3444,8 @@ impl Ctx<'_> {
     fn professions_before_employment(&mut self) {
         for e in 1..self.words.len() {
             // The comma first: it rules out almost every word cheaply.
-            let gap = &self.text[self.words[e - 1].end..self.words[e].start];
-            if gap != ", " {
+            let gap = &self.text.as_bytes()[self.words[e - 1].end..self.words[e].start];
+            if gap != b", " {
                 continue;
             }
             let key = self.words[e].key.as_str();
@@ -3602,11 +3602,13 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
 
 /// Tag-mode output ("[NAME]") must not be detected again: mark those words as done.
 fn skip_tags(ctx: &mut Ctx<'_>) {
+    let bytes = ctx.text.as_bytes();
     for i in 0..ctx.words.len() {
         let w = &ctx.words[i];
-        let before = ctx.text[..w.start].ends_with('[');
-        let after = ctx.text[w.end..].starts_with(']');
-        if before && after && Category::parse(&ctx.text[w.start..w.end]).is_some() {
+        // Bytes, not string slices: this runs for every word.
+        let after = bytes.get(w.end) == Some(&b']');
+        let before = w.start > 0 && bytes[w.start - 1] == b'[';
+        if after && before && Category::parse(&ctx.text[w.start..w.end]).is_some() {
             ctx.tag[i] = Some((Category::Other, "tag", 1.0));
         }
     }
