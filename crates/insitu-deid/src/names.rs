@@ -329,12 +329,21 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
             i += ch.len_utf8();
         }
         let raw_end = i;
-        let (base, possessive) = strip_possessive(&text[start..raw_end]);
-        let end = start + base.len();
+        // An ASCII word can only end in the ASCII possessive ("'s", "'S"):
+        // tested on the bytes, as `strip_possessive` would decide it.
+        let (end, possessive) = if ascii {
+            let possessive = raw_end - start > 2
+                && b[raw_end - 2] == b'\''
+                && matches!(b[raw_end - 1], b's' | b'S');
+            (raw_end - 2 * usize::from(possessive), possessive)
+        } else {
+            let (base, possessive) = strip_possessive(&text[start..raw_end]);
+            (start + base.len(), possessive)
+        };
         let key = if ascii {
             Key(std::borrow::Cow::Borrowed(&lower[start..end]))
         } else {
-            Key(std::borrow::Cow::Owned(base.to_lowercase()))
+            Key(std::borrow::Cow::Owned(text[start..end].to_lowercase()))
         };
         let shape = if ascii {
             // The possessive "s" is not part of the word.
@@ -345,7 +354,7 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
             };
             shape_from_counts(first_upper, letters - 1, uppers - usize::from(first_upper))
         } else {
-            shape_of(base)
+            shape_of(&text[start..end])
         };
         let mut f = flags.get(key.as_str()).copied().unwrap_or(0);
         if is_role_word(&key) {
