@@ -25,7 +25,7 @@ pub use eval::{evaluate, CategoryScores, EvalReport, Miss, Scores};
 pub use surrogate::{Mode, Replacer, SurrogateKey};
 
 use insitu_types::Category;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 /// Errors from this crate.
 #[derive(Debug, thiserror::Error)]
@@ -930,8 +930,14 @@ fn ages_in_family_history(text: &str, policy: AgePolicy) -> Vec<Span> {
     let b = text.as_bytes();
     // Each " at " / " AT " followed by a digit; the clause before it is
     // lowered only then (most notes have none).
-    let hits = memchr::memmem::find_iter(b, b" at ")
-        .chain(memchr::memmem::find_iter(b, b" AT "))
+    // Built once: a searcher per note would cost more than most notes' search.
+    static AT: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b" at "));
+    static AT_UPPER: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b" AT "));
+    let hits = AT
+        .find_iter(b)
+        .chain(AT_UPPER.find_iter(b))
         .filter(|&at| b.get(at + 4).is_some_and(u8::is_ascii_digit));
     for at in hits {
         let pos = at + 4;
@@ -993,7 +999,12 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
     let b = text.as_bytes();
     // Each " is " / "'s " is checked for "he"/"she" before it and a number after.
-    let verbs = memchr::memmem::find_iter(b, b" is ").chain(memchr::memmem::find_iter(b, b"'s "));
+    // Built once: a searcher per note would cost more than most notes' search.
+    static IS: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b" is "));
+    static APOSTROPHE_S: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"'s "));
+    let verbs = IS.find_iter(b).chain(APOSTROPHE_S.find_iter(b));
     for verb in verbs {
         // A number (or "now") must follow: most "is" are ruled out here.
         let after = verb + if b[verb] == b' ' { 4 } else { 3 };
@@ -1207,10 +1218,10 @@ fn ages_at_milestones(text: &str, policy: AgePolicy) -> Vec<Span> {
             });
         }
     };
-    static TURN: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"turn"));
-    static BIRTHDAY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b" birthday"));
+    static TURN: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"turn"));
+    static BIRTHDAY: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b" birthday"));
     for verb in TURN.find_iter(b) {
         let rest = &text[verb..];
         let Some(after) = ["turned ", "turns ", "turning "]
