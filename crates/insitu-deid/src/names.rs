@@ -2039,6 +2039,10 @@ impl Ctx<'_> {
         if wa.line != wb.line {
             return false;
         }
+        // The usual gap, one space, answers as the general path below would.
+        if wb.start == wa.end + 1 && self.text.as_bytes()[wa.end] == b' ' {
+            return true;
+        }
         let gap = &self.text[wa.end..wb.start];
         let gap = gap
             .trim_start_matches(['\'', '’'])
