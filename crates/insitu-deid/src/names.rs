@@ -138,10 +138,16 @@ const TRADE_HEAD: u32 = 1 << 18;
 /// Words the rules added in session 4 look for first ("dob", "present",
 /// "its", "pt", …): one bit, so that other words skip them cheaply.
 const RULE_CUE: u32 = 1 << 19;
+/// Words that open a sign-off or a handover bed ("yours", "kind", "bed"):
+/// a bit for the loops that look for them, and nothing more (it does not
+/// make a word known, see [`UNKNOWN_WORD_EXCLUDES`]).
+const LOOP_CUE: u32 = 1 << 20;
+/// The words with [`LOOP_CUE`].
+const LOOP_CUES: &[&str] = &["yours", "kind", "best", "many", "regards", "bed"];
 /// The bits that live in the big dictionary table.
 const LEXICON_BITS: u32 = FIRST | SURNAME | COMMON | CLINICAL | PLACE_START | ORG_LIST_START;
 /// Any bit that says what a word is (so not an unknown capitalised word).
-const UNKNOWN_WORD_EXCLUDES: u32 = !(FIRST | SURNAME | NOT_LOOKED_UP);
+const UNKNOWN_WORD_EXCLUDES: u32 = !(FIRST | SURNAME | NOT_LOOKED_UP | LOOP_CUE);
 /// `Word::lexicon` before its first look-up.
 const NOT_LOOKED_UP: u32 = 1 << 31;
 
@@ -176,6 +182,7 @@ fn flag_map() -> &'static FlagMap {
             (&sets.trades, TRADE),
             (&sets.trade_heads, TRADE_HEAD),
             (&sets.rule_cues, RULE_CUE),
+            (&sets.loop_cues, LOOP_CUE),
         ])
     })
 }
@@ -728,6 +735,7 @@ struct Sets {
     trades: WordSet,
     trade_heads: WordSet,
     rule_cues: WordSet,
+    loop_cues: WordSet,
 }
 
 /// Word phrases by their first word, each list in the phrases' order.
@@ -764,6 +772,7 @@ fn sets() -> &'static Sets {
         trades: TRADES.iter().copied().collect(),
         trade_heads: TRADE_HEADS.iter().copied().collect(),
         rule_cues: RULE_CUES.iter().copied().collect(),
+        loop_cues: LOOP_CUES.iter().copied().collect(),
     })
 }
 
@@ -2208,7 +2217,7 @@ impl Ctx<'_> {
         // Handover beds: "Bed 14: LK 58F".
         for i in 0..self.words.len() {
             let w = &self.words[i];
-            if w.key != "bed" {
+            if !w.has(LOOP_CUE) || w.key != "bed" {
                 continue;
             }
             let rest = &self.text[w.end..];
@@ -2440,10 +2449,12 @@ impl Ctx<'_> {
         ];
         for c in 0..self.words.len() {
             // Every sign-off starts with one of these words: skip the rest cheaply.
-            if !matches!(
-                self.words[c].key.as_str(),
-                "yours" | "kind" | "best" | "many" | "regards"
-            ) {
+            if !self.words[c].has(LOOP_CUE)
+                || !matches!(
+                    self.words[c].key.as_str(),
+                    "yours" | "kind" | "best" | "many" | "regards"
+                )
+            {
                 continue;
             }
             let Some(cue) = CUES.iter().find(|cue| self.matches_phrase(c, cue)) else {
