@@ -258,6 +258,11 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
     };
     while i < n {
         let c = b[i];
+        // Spaces (most of the bytes between words) change nothing here.
+        if c == b' ' {
+            i += 1;
+            continue;
+        }
         if c < 0x80 {
             if !c.is_ascii_alphabetic() {
                 i += 1;
