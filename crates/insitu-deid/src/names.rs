@@ -2047,6 +2047,13 @@ impl Ctx<'_> {
         self.words[i].has(COMMON | CLINICAL)
     }
 
+    /// Whether exactly one space separates word `a` from the next word `b`
+    /// (a byte test: no string slice for a check that runs per word).
+    fn one_space_between(&self, a: usize, b: usize) -> bool {
+        let (end, start) = (self.words[a].end, self.words[b].start);
+        start == end + 1 && self.text.as_bytes()[end] == b' '
+    }
+
     /// Whether nothing but spaces (and at most one '.', ',' or '-') separates two words on one line.
     fn adjacent(&self, a: usize, b: usize, allow_comma: bool) -> bool {
         let (wa, wb) = (&self.words[a], &self.words[b]);
@@ -2054,7 +2061,7 @@ impl Ctx<'_> {
             return false;
         }
         // The usual gap, one space, answers as the general path below would.
-        if wb.start == wa.end + 1 && self.text.as_bytes()[wa.end] == b' ' {
+        if self.one_space_between(a, b) {
             return true;
         }
         let gap = &self.text[wa.end..wb.start];
@@ -2807,7 +2814,7 @@ impl Ctx<'_> {
             while last + 1 < n
                 && last + 1 < i + 3
                 && self.words[last + 1].line == self.words[i].line
-                && &self.text[self.words[last].end..self.words[last + 1].start] == " "
+                && self.one_space_between(last, last + 1)
             {
                 last += 1;
             }
@@ -3096,7 +3103,7 @@ impl Ctx<'_> {
             if head_needs_modifier {
                 let modified = i > 0
                     && self.words[i - 1].line == self.words[i].line
-                    && &self.text[self.words[i - 1].end..self.words[i].start] == " "
+                    && self.one_space_between(i - 1, i)
                     && TRADE_HEAD_MODIFIERS.contains(&self.words[i - 1].key.as_str());
                 if !modified {
                     continue;
@@ -3107,7 +3114,7 @@ impl Ctx<'_> {
             while first > 0
                 && i - first < 2
                 && self.words[first - 1].line == self.words[i].line
-                && &self.text[self.words[first - 1].end..self.words[first].start] == " "
+                && self.one_space_between(first - 1, first)
                 && self.tag[first - 1].is_none()
             {
                 let m = &self.words[first - 1];
@@ -3672,7 +3679,7 @@ fn gazetteer(
                 if last >= ctx.words.len() || ctx.words[last].line != ctx.words[wi].line {
                     return None;
                 }
-                if (wi..last).any(|k| &text[ctx.words[k].end..ctx.words[k + 1].start] != " ") {
+                if (wi..last).any(|k| !ctx.one_space_between(k, k + 1)) {
                     return None;
                 }
                 key.clear();
