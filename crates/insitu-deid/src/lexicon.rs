@@ -21,9 +21,14 @@ const ORGANISATIONS: &str = include_str!("../data/organisations.txt");
 #[derive(Default, Clone, Copy)]
 pub(crate) struct WordHasher(u64);
 
+/// The Fx multiplier.
+const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
 impl Hasher for WordHasher {
+    // Inlined into the look-ups: a word's hash is a few instructions, less
+    // than the call.
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
         let n = bytes.len();
         let word = |at: usize| {
             let mut buf = [0u8; 8];
@@ -58,8 +63,13 @@ impl Hasher for WordHasher {
         };
         self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
     }
+    /// `write(&[i])` without the slice and length dispatch: every `str`
+    /// key ends with one (the 0xff terminator), so each look-up pays it.
+    #[inline]
     fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
+        let b = u64::from(i);
+        let v = b | b << 8 | b << 16 | 1 << 24;
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
     }
     fn write_usize(&mut self, i: usize) {
         self.write(&i.to_le_bytes());

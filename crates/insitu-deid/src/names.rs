@@ -138,10 +138,16 @@ const TRADE_HEAD: u32 = 1 << 18;
 /// Words the rules added in session 4 look for first ("dob", "present",
 /// "its", "pt", …): one bit, so that other words skip them cheaply.
 const RULE_CUE: u32 = 1 << 19;
+/// Words that open a sign-off or a handover bed ("yours", "kind", "bed"):
+/// a bit for the loops that look for them, and nothing more (it does not
+/// make a word known, see [`UNKNOWN_WORD_EXCLUDES`]).
+const LOOP_CUE: u32 = 1 << 20;
+/// The words with [`LOOP_CUE`].
+const LOOP_CUES: &[&str] = &["yours", "kind", "best", "many", "regards", "bed"];
 /// The bits that live in the big dictionary table.
 const LEXICON_BITS: u32 = FIRST | SURNAME | COMMON | CLINICAL | PLACE_START | ORG_LIST_START;
 /// Any bit that says what a word is (so not an unknown capitalised word).
-const UNKNOWN_WORD_EXCLUDES: u32 = !(FIRST | SURNAME | NOT_LOOKED_UP);
+const UNKNOWN_WORD_EXCLUDES: u32 = !(FIRST | SURNAME | NOT_LOOKED_UP | LOOP_CUE);
 /// `Word::lexicon` before its first look-up.
 const NOT_LOOKED_UP: u32 = 1 << 31;
 
@@ -176,6 +182,7 @@ fn flag_map() -> &'static FlagMap {
             (&sets.trades, TRADE),
             (&sets.trade_heads, TRADE_HEAD),
             (&sets.rule_cues, RULE_CUE),
+            (&sets.loop_cues, LOOP_CUE),
         ])
     })
 }
@@ -251,6 +258,11 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
     };
     while i < n {
         let c = b[i];
+        // Spaces (most of the bytes between words) change nothing here.
+        if c == b' ' {
+            i += 1;
+            continue;
+        }
         if c < 0x80 {
             if !c.is_ascii_alphabetic() {
                 i += 1;
@@ -289,20 +301,24 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
         let (mut letters, mut uppers) = (0usize, 0usize);
         let first_upper = b[i] < 0x80 && b[i].is_ascii_uppercase();
         loop {
+            // A run of ASCII letters (most of every word) in a tight loop.
+            let run = i;
+            let mut run_uppers = 0;
+            while i < n && b[i].is_ascii_alphabetic() {
+                run_uppers += usize::from(b[i].is_ascii_uppercase());
+                i += 1;
+            }
+            if i > run {
+                up |= run_uppers > 0;
+                lo |= run_uppers < i - run;
+                letters += i - run;
+                uppers += run_uppers;
+            }
             if i >= n {
                 break;
             }
             let c = b[i];
             if c < 0x80 {
-                if c.is_ascii_alphabetic() {
-                    let u = c.is_ascii_uppercase();
-                    up |= u;
-                    lo |= !u;
-                    letters += 1;
-                    uppers += usize::from(u);
-                    i += 1;
-                    continue;
-                }
                 // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
                 if (c == b'\'' || c == b'-') && i + 1 < n && letter_at(text, i + 1).is_some() {
                     i += 1;
@@ -325,12 +341,21 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
             i += ch.len_utf8();
         }
         let raw_end = i;
-        let (base, possessive) = strip_possessive(&text[start..raw_end]);
-        let end = start + base.len();
+        // An ASCII word can only end in the ASCII possessive ("'s", "'S"):
+        // tested on the bytes, as `strip_possessive` would decide it.
+        let (end, possessive) = if ascii {
+            let possessive = raw_end - start > 2
+                && b[raw_end - 2] == b'\''
+                && matches!(b[raw_end - 1], b's' | b'S');
+            (raw_end - 2 * usize::from(possessive), possessive)
+        } else {
+            let (base, possessive) = strip_possessive(&text[start..raw_end]);
+            (start + base.len(), possessive)
+        };
         let key = if ascii {
             Key(std::borrow::Cow::Borrowed(&lower[start..end]))
         } else {
-            Key(std::borrow::Cow::Owned(base.to_lowercase()))
+            Key(std::borrow::Cow::Owned(text[start..end].to_lowercase()))
         };
         let shape = if ascii {
             // The possessive "s" is not part of the word.
@@ -341,7 +366,7 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
             };
             shape_from_counts(first_upper, letters - 1, uppers - usize::from(first_upper))
         } else {
-            shape_of(base)
+            shape_of(&text[start..end])
         };
         let mut f = flags.get(key.as_str()).copied().unwrap_or(0);
         if is_role_word(&key) {
@@ -395,6 +420,10 @@ fn letter_at_checked(text: &str, i: usize) -> Option<usize> {
 }
 
 fn strip_possessive(raw: &str) -> (&str, bool) {
+    // Every possessive ends in "s" or "S": test that byte before the suffixes.
+    if !matches!(raw.as_bytes().last(), Some(b's' | b'S')) {
+        return (raw, false);
+    }
     for suffix in ["'s", "’s", "'S", "’S"] {
         if let Some(b) = raw.strip_suffix(suffix) {
             if !b.is_empty() {
@@ -724,13 +753,30 @@ struct Sets {
     label_heads: WordSet,
     /// Label phrases by their first word, so a head word is compared only
     /// with the phrases it can start.
-    labels_by_head:
-        std::collections::HashMap<&'static str, Vec<&'static [&'static str]>, WordHasherBuild>,
+    labels_by_head: PhrasesByHead,
     profession_heads: WordSet,
+    /// [`PROFESSION_TRIGGERS`] by first word ("is", "as" and "was" head
+    /// some): a head word is compared only with its own triggers.
+    profession_triggers_by_head: PhrasesByHead,
     org_heads: WordSet,
+    /// [`ORG_TRIGGERS`] by first word.
+    org_triggers_by_head: PhrasesByHead,
     trades: WordSet,
     trade_heads: WordSet,
     rule_cues: WordSet,
+    loop_cues: WordSet,
+}
+
+/// Word phrases by their first word, each list in the phrases' order.
+type PhrasesByHead =
+    std::collections::HashMap<&'static str, Vec<&'static [&'static str]>, WordHasherBuild>;
+
+fn phrases_by_head(phrases: &[&'static [&'static str]]) -> PhrasesByHead {
+    let mut by_head = PhrasesByHead::default();
+    for phrase in phrases {
+        by_head.entry(phrase[0]).or_default().push(*phrase);
+    }
+    by_head
 }
 
 fn sets() -> &'static Sets {
@@ -747,19 +793,15 @@ fn sets() -> &'static Sets {
         weak_labels: WEAK_LABELS.iter().copied().collect(),
         colon_only: COLON_ONLY.iter().copied().collect(),
         label_heads: NAME_LABELS.iter().map(|p| p[0]).collect(),
-        labels_by_head: {
-            let mut by_head: std::collections::HashMap<_, Vec<_>, WordHasherBuild> =
-                std::collections::HashMap::default();
-            for label in NAME_LABELS {
-                by_head.entry(label[0]).or_default().push(*label);
-            }
-            by_head
-        },
+        labels_by_head: phrases_by_head(NAME_LABELS),
         profession_heads: PROFESSION_TRIGGERS.iter().map(|p| p[0]).collect(),
+        profession_triggers_by_head: phrases_by_head(PROFESSION_TRIGGERS),
         org_heads: ORG_TRIGGERS.iter().map(|p| p[0]).collect(),
+        org_triggers_by_head: phrases_by_head(ORG_TRIGGERS),
         trades: TRADES.iter().copied().collect(),
         trade_heads: TRADE_HEADS.iter().copied().collect(),
         rule_cues: RULE_CUES.iter().copied().collect(),
+        loop_cues: LOOP_CUES.iter().copied().collect(),
     })
 }
 
@@ -1149,6 +1191,11 @@ const COLON_ONLY: &[&str] = &[
 
 /// Job titles written after a signer's name ("Consultant Neurologist").
 fn is_role_word(k: &str) -> bool {
+    // Every suffix below is at least five bytes and ends in one of these
+    // letters: most words are ruled out without a suffix comparison.
+    if k.len() < 5 || !matches!(k.as_bytes()[k.len() - 1], b't' | b'n' | b'r' | b'e') {
+        return false;
+    }
     [
         "ologist",
         "iatrist",
@@ -2053,11 +2100,22 @@ impl Ctx<'_> {
         self.words[i].has(COMMON | CLINICAL)
     }
 
+    /// Whether exactly one space separates word `a` from the next word `b`
+    /// (a byte test: no string slice for a check that runs per word).
+    fn one_space_between(&self, a: usize, b: usize) -> bool {
+        let (end, start) = (self.words[a].end, self.words[b].start);
+        start == end + 1 && self.text.as_bytes()[end] == b' '
+    }
+
     /// Whether nothing but spaces (and at most one '.', ',' or '-') separates two words on one line.
     fn adjacent(&self, a: usize, b: usize, allow_comma: bool) -> bool {
         let (wa, wb) = (&self.words[a], &self.words[b]);
         if wa.line != wb.line {
             return false;
+        }
+        // The usual gap, one space, answers as the general path below would.
+        if self.one_space_between(a, b) {
+            return true;
         }
         let gap = &self.text[wa.end..wb.start];
         let gap = gap
@@ -2252,7 +2310,7 @@ impl Ctx<'_> {
         // Handover beds: "Bed 14: LK 58F".
         for i in 0..self.words.len() {
             let w = &self.words[i];
-            if w.key != "bed" {
+            if !w.has(LOOP_CUE) || w.key != "bed" {
                 continue;
             }
             let rest = &self.text[w.end..];
@@ -2290,7 +2348,12 @@ impl Ctx<'_> {
         }
         // Handover tables: "17 | Mason | 76 | segmental PE".
         let mut line_start = 0;
-        for line in self.text.split('\n') {
+        let has_pipe = memchr::memchr(b'|', self.text.as_bytes()).is_some();
+        for line in self
+            .text
+            .split('\n')
+            .take(if has_pipe { usize::MAX } else { 0 })
+        {
             if !line.contains('|') {
                 line_start += line.len() + 1;
                 continue;
@@ -2320,10 +2383,13 @@ impl Ctx<'_> {
         // An initial before a surname: "A. Duke", "R Moody".
         for i in 1..self.words.len() {
             let (a, b) = (&self.words[i - 1], &self.words[i]);
-            let initial = single_char(&a.key)
-                && a.shape == Shape::Title
+            let initial = a.shape == Shape::Title
+                && single_char(&a.key)
                 && !a.glued_digit
                 && !self.text[..a.start].ends_with(']');
+            if !initial {
+                continue;
+            }
             // With its full stop an initial vouches for any unknown word: "M. Delacroix".
             let dotted_unknown = self.text[a.end..].starts_with('.')
                 && !b.has(COMMON | CLINICAL | STOP_WORD | TITLE)
@@ -2482,11 +2548,13 @@ impl Ctx<'_> {
             &["regards"],
         ];
         for c in 0..self.words.len() {
-            // Every sign-off starts with one of these letters: skip the rest cheaply.
-            if !matches!(
-                self.words[c].key.as_bytes().first(),
-                Some(b'y' | b'k' | b'b' | b'm' | b'r')
-            ) {
+            // Every sign-off starts with one of these words: skip the rest cheaply.
+            if !self.words[c].has(LOOP_CUE)
+                || !matches!(
+                    self.words[c].key.as_str(),
+                    "yours" | "kind" | "best" | "many" | "regards"
+                )
+            {
                 continue;
             }
             let Some(cue) = CUES.iter().find(|cue| self.matches_phrase(c, cue)) else {
@@ -2861,7 +2929,7 @@ impl Ctx<'_> {
             while last + 1 < n
                 && last + 1 < i + 3
                 && self.words[last + 1].line == self.words[i].line
-                && (&self.text[self.words[last].end..self.words[last + 1].start] == " "
+                && (self.one_space_between(last, last + 1)
                     || (single_char(&self.words[last].key)
                         && &self.text[self.words[last].end..self.words[last + 1].start] == ". "))
             {
@@ -3156,7 +3224,7 @@ impl Ctx<'_> {
             if head_needs_modifier {
                 let modified = i > 0
                     && self.words[i - 1].line == self.words[i].line
-                    && &self.text[self.words[i - 1].end..self.words[i].start] == " "
+                    && self.one_space_between(i - 1, i)
                     && TRADE_HEAD_MODIFIERS.contains(&self.words[i - 1].key.as_str());
                 if !modified {
                     continue;
@@ -3167,7 +3235,7 @@ impl Ctx<'_> {
             while first > 0
                 && i - first < 2
                 && self.words[first - 1].line == self.words[i].line
-                && &self.text[self.words[first - 1].end..self.words[first].start] == " "
+                && self.one_space_between(first - 1, first)
                 && self.tag[first - 1].is_none()
             {
                 let m = &self.words[first - 1];
@@ -3249,7 +3317,11 @@ impl Ctx<'_> {
             if !year_old && !self.words[i].has(PROF_HEAD) {
                 continue;
             }
-            let after_trigger = PROFESSION_TRIGGERS
+            let triggers: &[&[&str]] = sets()
+                .profession_triggers_by_head
+                .get(self.words[i].key.as_str())
+                .map_or(&[], |t| t.as_slice());
+            let after_trigger = triggers
                 .iter()
                 .filter(|trig| self.matches_phrase(i, trig))
                 .map(|trig| i + trig.len())
@@ -3606,8 +3678,8 @@ impl Ctx<'_> {
     fn professions_before_employment(&mut self) {
         for e in 1..self.words.len() {
             // The comma first: it rules out almost every word cheaply.
-            let gap = &self.text[self.words[e - 1].end..self.words[e].start];
-            if gap != ", " {
+            let gap = &self.text.as_bytes()[self.words[e - 1].end..self.words[e].start];
+            if gap != b", " {
                 continue;
             }
             let key = self.words[e].key.as_str();
@@ -3667,7 +3739,10 @@ impl Ctx<'_> {
             if !self.words[i].has(ORG_HEAD) {
                 continue;
             }
-            for trig in ORG_TRIGGERS {
+            let Some(triggers) = sets().org_triggers_by_head.get(self.words[i].key.as_str()) else {
+                continue;
+            };
+            for trig in triggers {
                 if !self.matches_phrase(i, trig) {
                     continue;
                 }
@@ -3761,11 +3836,13 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
 
 /// Tag-mode output ("[NAME]") must not be detected again: mark those words as done.
 fn skip_tags(ctx: &mut Ctx<'_>) {
+    let bytes = ctx.text.as_bytes();
     for i in 0..ctx.words.len() {
         let w = &ctx.words[i];
-        let before = ctx.text[..w.start].ends_with('[');
-        let after = ctx.text[w.end..].starts_with(']');
-        if before && after && Category::parse(&ctx.text[w.start..w.end]).is_some() {
+        // Bytes, not string slices: this runs for every word.
+        let after = bytes.get(w.end) == Some(&b']');
+        let before = w.start > 0 && bytes[w.start - 1] == b'[';
+        if after && before && Category::parse(&ctx.text[w.start..w.end]).is_some() {
             ctx.tag[i] = Some((Category::Other, "tag", 1.0));
         }
     }
@@ -3800,7 +3877,7 @@ fn gazetteer(
                 if last >= ctx.words.len() || ctx.words[last].line != ctx.words[wi].line {
                     return None;
                 }
-                if (wi..last).any(|k| &text[ctx.words[k].end..ctx.words[k + 1].start] != " ") {
+                if (wi..last).any(|k| !ctx.one_space_between(k, k + 1)) {
                     return None;
                 }
                 key.clear();

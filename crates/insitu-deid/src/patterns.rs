@@ -432,7 +432,7 @@ impl PatternSet {
         }
         let kinds: Vec<Kind> = list.iter().map(|(k, _)| *k).collect();
         let pats: Vec<&str> = list.iter().map(|(_, p)| p.as_str()).collect();
-        let build = |kind: MatchKind, pats: &[&str]| {
+        let build = |kind: MatchKind, lazy_dfa: bool, pats: &[&str]| {
             Regex::builder()
                 // ASCII-only classes and case folding keep the lazy DFA small
                 // enough to stay in its cache; every negated class still
@@ -446,17 +446,21 @@ impl PatternSet {
                     Regex::config()
                         .match_kind(kind)
                         .nfa_size_limit(Some(64 << 20))
+                        .hybrid(lazy_dfa)
                         .hybrid_cache_capacity(32 << 20),
                 )
                 .build_many(pats)
                 .map_err(|e| crate::Error::Pattern(e.to_string()))
         };
-        let re = build(MatchKind::LeftmostFirst, &pats)?;
-        let which = build(MatchKind::All, &pats)?;
+        let re = build(MatchKind::LeftmostFirst, true, &pats)?;
+        let which = build(MatchKind::All, true, &pats)?;
         let alone = (0..pats.len())
             .map(|p| {
                 if re.group_info().group_len(PatternID::new_unchecked(p)) > 1 {
-                    build(MatchKind::LeftmostFirst, &pats[p..=p]).map(Some)
+                    // No lazy DFA: the match bounds are already known, so
+                    // a DFA pass to find them again before the capture
+                    // engine runs would only repeat work.
+                    build(MatchKind::LeftmostFirst, false, &pats[p..=p]).map(Some)
                 } else {
                     Ok(None)
                 }
