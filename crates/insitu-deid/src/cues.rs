@@ -1,9 +1,10 @@
 //! Small context rules run after the main passes, each on a cue cheap to
 //! find: a place name followed by a street word ("Leicester Square") or a
 //! ZIP code in brackets ("Milwaukee (53281)"), a
-//! first name opening a sentence with an age ("Jack is 4 and …"), and a
+//! first name opening a sentence with an age ("Jack is 4 and …"), a
 //! first name after a staff role's colon doing something ("Physio: Will
-//! assessed").
+//! assessed") or after "nurse" ("anticoag nurse Liz"), and a nickname in
+//! quotes after a name ("Benjamin ("Benji") Koenig").
 
 use crate::{lexicon::Lexicon, AgePolicy, Span};
 use insitu_types::Category;
@@ -32,6 +33,8 @@ const STAFF_LABELS: &[&str] = &[
 pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
     streets_after_places(text, spans, &mut out);
+    nicknames_after_names(text, spans, &mut out);
+    first_names_after_nurse(text, &mut out);
     first_names_with_ages(text, ages, &mut out);
     first_names_after_staff_labels(text, &mut out);
     out
@@ -96,6 +99,83 @@ fn first_name_at(text: &str, at: usize) -> Option<usize> {
         && word.chars().skip(1).all(|c| c.is_lowercase());
     (capitalised && word.len() >= 2 && Lexicon::get().first.contains(word.to_lowercase().as_str()))
         .then_some(at + word.len())
+}
+
+/// `Benjamin ("Benji") Koenig`, `Robert 'Bob' Hale`: a capitalised word in
+/// quotes right after a name is a nickname.
+fn nicknames_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    for s in spans.iter().filter(|s| s.category == Category::Name) {
+        let rest = &text[s.end..];
+        let Some(quoted) = rest
+            .strip_prefix(" (\"")
+            .or_else(|| rest.strip_prefix(" \""))
+            .or_else(|| rest.strip_prefix(" '"))
+            .or_else(|| rest.strip_prefix(" (“"))
+            .or_else(|| rest.strip_prefix(" “"))
+        else {
+            continue;
+        };
+        let word: &str = quoted
+            .split(|c: char| !c.is_alphabetic())
+            .next()
+            .unwrap_or("");
+        let closes = quoted[word.len()..].starts_with(['"', '\'', '”']);
+        let capitalised = word.starts_with(|c: char| c.is_uppercase())
+            && word.chars().skip(1).all(|c| c.is_lowercase());
+        if closes && capitalised && word.len() >= 2 {
+            let start = s.end + (rest.len() - quoted.len());
+            out.push(span(start, start + word.len(), Category::Name, "nickname"));
+        }
+    }
+}
+
+static NURSE: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"nurse "));
+
+/// "anticoag nurse Liz", "our specialist nurse Sioned Parry": a listed first
+/// name (and a capitalised word after it) right after "nurse" in prose.
+fn first_names_after_nurse(text: &str, out: &mut Vec<Span>) {
+    for at in NURSE.find_iter(text.as_bytes()) {
+        let start = at + "nurse ".len();
+        let lex = Lexicon::get();
+        let capitalised = |t: &str| -> usize {
+            let w: &str = t
+                .split(|c: char| !c.is_alphabetic() && c != '-')
+                .next()
+                .unwrap_or("");
+            let ok = w.len() >= 2
+                && w.starts_with(|c: char| c.is_uppercase())
+                && w.chars().skip(1).any(|c| c.is_lowercase());
+            if ok {
+                w.len()
+            } else {
+                0
+            }
+        };
+        let first_len = capitalised(&text[start..]);
+        if first_len == 0 {
+            continue;
+        }
+        let first = text[start..start + first_len].to_lowercase();
+        let listed_first = lex.first.contains(first.as_str());
+        // The surname: one more capitalised word that a list knows.
+        let after = start + first_len;
+        let surname_len = text[after..].strip_prefix(' ').map_or(0, capitalised);
+        let listed_surname = surname_len > 0
+            && lex.surnames.contains(
+                text[after + 1..after + 1 + surname_len]
+                    .to_lowercase()
+                    .as_str(),
+            );
+        let end = match (listed_first, listed_surname) {
+            (_, true) if !lex.common.contains(first.as_str()) || listed_first => {
+                after + 1 + surname_len
+            }
+            (true, _) => after,
+            _ => continue,
+        };
+        out.push(span(start, end, Category::Name, "name_after_nurse"));
+    }
 }
 
 static IS: LazyLock<memchr::memmem::Finder<'static>> =
@@ -194,6 +274,18 @@ mod tests {
             ]
         );
         assert!(found("Will is 4 weeks post-op.", &[]).is_empty());
+        let text = "Patient: Benjamin (\"Benji\") Koenig, 21";
+        let name = [span(9, 17, Category::Name, "name_field")];
+        assert_eq!(found(text, &name), [("Benji".to_string(), Category::Name)]);
+        assert_eq!(
+            found("Confirmed with anticoag nurse Liz - chart amended.", &[]),
+            [("Liz".to_string(), Category::Name)]
+        );
+        assert_eq!(
+            found("training with our specialist nurse Sioned Parry today", &[]),
+            [("Sioned Parry".to_string(), Category::Name)]
+        );
+        assert!(found("seen by the nurse Practitioner team", &[]).is_empty());
         assert_eq!(
             found("Physio: Will assessed, will return pm.", &[]),
             [("Will".to_string(), Category::Name)]

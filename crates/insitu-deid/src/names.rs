@@ -1962,6 +1962,7 @@ const PROFESSION_MODIFIERS: &[&str] = &[
 
 const PROFESSION_TRIGGERS: &[&[&str]] = &[
     &["works", "as"],
+    &["work", "as"],
     &["worked", "as"],
     &["working", "as"],
     &["employed", "as"],
@@ -3447,6 +3448,7 @@ impl Ctx<'_> {
     fn open_professions(&mut self) {
         const CUES: &[(&[&str], bool)] = &[
             (&["works", "as"], false),
+            (&["work", "as"], false),
             (&["worked", "as"], false),
             (&["working", "as"], false),
             (&["employed", "as"], false),
@@ -3569,6 +3571,7 @@ impl Ctx<'_> {
                 || !matches!(
                     self.words[i].key.as_str(),
                     "works"
+                        | "work"
                         | "worked"
                         | "working"
                         | "employed"
