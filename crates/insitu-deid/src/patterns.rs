@@ -192,6 +192,28 @@ fn pattern_list() -> Vec<(Kind, String)> {
             format!(r"{B}(?i:flat|apt|apartment|suite)\.?\s+[0-9]+[A-Za-z]?{B}"),
         ),
         (
+            // "Flat B, 18 Kendrick Road", "Apt 4C," and the Edinburgh "2F1, 17 Easter Road":
+            // a lettered flat or a floor-and-door number before the street.
+            Kind::Flat,
+            format!(
+                r"{B}((?:Flat|FLAT|Apt|APT|Apartment)\.?[ \t]+[A-Z]),|(?:(?m:^)|[ \t|,(])([0-9]{{1,2}}F[0-9]{{1,2}}),"
+            ),
+        ),
+        (
+            // "SSN xxx-xx-6620", "SSN ***-**-1234": the digits left of a masked number.
+            Kind::CardEnding,
+            format!(
+                r"{B}(?i:ssn|social\s+security(?:\s+(?:no|number))?)[\s:#.]*(?:xxx|XXX|\*\*\*)-?(?:xx|XX|\*\*)-?([0-9]{{4}}){B}"
+            ),
+        ),
+        (
+            // "Route 9", "Highway 101", "I-95" (not the form "I-693").
+            Kind::Flat,
+            format!(
+                r"{B}(?:Route|Rte\.?|Highway|Hwy\.?|Interstate)[ \t]?[0-9]{{1,3}}{B}|{B}I-[0-9]{{1,2}}{B}"
+            ),
+        ),
+        (
             Kind::PoBox,
             format!(r"{B}(?i:p\.?\s?o\.?\s?box)\s+[0-9]+{B}"),
         ),
@@ -1662,5 +1684,17 @@ mod tests {
         assert_eq!(values("Pt 79, lives with wife"), ["79"]);
         assert_eq!(values("DOB 01/02/1950 (74 y)"), ["01/02/1950", "74"]);
         assert!(values("ex-smoker (20 yrs)").is_empty());
+        assert_eq!(
+            values("DOB 09/09/1999, Flat B, 18 Kendrick Road"),
+            ["09/09/1999", "Flat B", "18 Kendrick Road"]
+        );
+        assert_eq!(values("CHI 2106648022 | 2F1, 17 Easter Road")[1], "2F1");
+        assert!(values("IL-2F1, then").is_empty());
+        assert_eq!(values("Acct 4471   SSN xxx-xx-6620 | Payer"), ["6620"]);
+        assert_eq!(
+            values("MVC on Route 9 near town; I-95 north"),
+            ["Route 9", "I-95"]
+        );
+        assert!(values("Form I-693 completed").is_empty());
     }
 }
