@@ -34,6 +34,7 @@ pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
     streets_after_places(text, spans, &mut out);
     nicknames_after_names(text, spans, &mut out);
+    jobs_in_brackets_after_names(text, spans, &mut out);
     first_names_after_nurse(text, &mut out);
     first_names_with_ages(text, ages, &mut out);
     first_names_after_staff_labels(text, &mut out);
@@ -125,6 +126,39 @@ fn nicknames_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
         if closes && capitalised && word.len() >= 2 {
             let start = s.end + (rest.len() - quoted.len());
             out.push(span(start, start + word.len(), Category::Name, "nickname"));
+        }
+    }
+}
+
+/// "Mom (Keisha Monroe, pharmacy technician)": after a name in brackets,
+/// a comma and up to three lower-case words ending in a listed job, closed
+/// by the bracket, are that person's job.
+fn jobs_in_brackets_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    for s in spans.iter().filter(|s| s.category == Category::Name) {
+        let Some(rest) = text[s.end..].strip_prefix(", ") else {
+            continue;
+        };
+        let opened = text[..s.start].ends_with('(');
+        let Some(close) = rest.find(')') else {
+            continue;
+        };
+        let job = &rest[..close];
+        let words: Vec<&str> = job.split(' ').collect();
+        let plain = words
+            .iter()
+            .all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_lowercase()));
+        if opened
+            && plain
+            && (1..=3).contains(&words.len())
+            && crate::names::is_job_word(words[words.len() - 1])
+        {
+            let start = s.end + 2;
+            out.push(span(
+                start,
+                start + job.len(),
+                Category::Profession,
+                "job_in_brackets",
+            ));
         }
     }
 }
@@ -274,6 +308,15 @@ mod tests {
             ]
         );
         assert!(found("Will is 4 weeks post-op.", &[]).is_empty());
+        let text = "Mom (Keisha Monroe, pharmacy technician) brought her in.";
+        let name = [span(5, 18, Category::Name, "relation")];
+        assert_eq!(
+            found(text, &name),
+            [("pharmacy technician".to_string(), Category::Profession)]
+        );
+        let text = "Seen with (Jo Smith, on leave) today.";
+        let name = [span(11, 19, Category::Name, "relation")];
+        assert!(found(text, &name).is_empty());
         let text = "Patient: Benjamin (\"Benji\") Koenig, 21";
         let name = [span(9, 17, Category::Name, "name_field")];
         assert_eq!(found(text, &name), [("Benji".to_string(), Category::Name)]);

@@ -779,6 +779,11 @@ fn phrases_by_head(phrases: &[&'static [&'static str]]) -> PhrasesByHead {
     by_head
 }
 
+/// Whether a lower-case word is a job on the list ("technician", "teacher").
+pub(crate) fn is_job_word(key: &str) -> bool {
+    sets().professions.contains(key) || sets().trades.contains(key)
+}
+
 fn sets() -> &'static Sets {
     static SETS: std::sync::OnceLock<Sets> = std::sync::OnceLock::new();
     SETS.get_or_init(|| Sets {
