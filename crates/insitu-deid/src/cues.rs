@@ -35,6 +35,7 @@ pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     streets_after_places(text, spans, &mut out);
     nicknames_after_names(text, spans, &mut out);
     jobs_in_brackets_after_names(text, spans, &mut out);
+    jobs_by_trade(text, &mut out);
     first_names_after_nurse(text, &mut out);
     first_names_with_ages(text, ages, &mut out);
     first_names_after_staff_labels(text, &mut out);
@@ -159,6 +160,36 @@ fn jobs_in_brackets_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>)
                 Category::Profession,
                 "job_in_brackets",
             ));
+        }
+    }
+}
+
+static BY_TRADE: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b" by trade"));
+static BY_PROFESSION: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b" by profession"));
+
+/// "a joiner by trade", "an electrical engineer by profession": the one to
+/// three plain words between "a"/"an" and "by trade" are the job.
+fn jobs_by_trade(text: &str, out: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    for at in BY_TRADE.find_iter(b).chain(BY_PROFESSION.find_iter(b)) {
+        let before = &text[..at];
+        let Some(article) = before
+            .rfind(" a ")
+            .map(|i| i + 3)
+            .max(before.rfind(" an ").map(|i| i + 4))
+        else {
+            continue;
+        };
+        let job = &text[article..at];
+        let words: Vec<&str> = job.split(' ').collect();
+        if (1..=3).contains(&words.len())
+            && words
+                .iter()
+                .all(|w| w.len() >= 2 && w.bytes().all(|c| c.is_ascii_lowercase()))
+        {
+            out.push(span(article, at, Category::Profession, "job_by_trade"));
         }
     }
 }
@@ -314,6 +345,15 @@ mod tests {
             found(text, &name),
             [("pharmacy technician".to_string(), Category::Profession)]
         );
+        assert_eq!(
+            found("He is a joiner by trade and lives alone.", &[]),
+            [("joiner".to_string(), Category::Profession)]
+        );
+        assert_eq!(
+            found("She is an electrical engineer by profession.", &[]),
+            [("electrical engineer".to_string(), Category::Profession)]
+        );
+        assert!(found("He is a smoker of many years, by trade unknown.", &[]).is_empty());
         let text = "Seen with (Jo Smith, on leave) today.";
         let name = [span(11, 19, Category::Name, "relation")];
         assert!(found(text, &name).is_empty());

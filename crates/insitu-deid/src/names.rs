@@ -3425,10 +3425,16 @@ impl Ctx<'_> {
         let line = self.words[cue].line;
         for h in j + 1..(j + 3).min(self.words.len()) {
             let w = &self.words[h - 1];
+            // "HGV driver", "IT consultant", "ICU nurse": a short acronym
+            // says what kind as well as a plain word does.
+            let acronym = w.shape == Shape::Upper
+                && (2..=4).contains(&w.key.len())
+                && w.key.bytes().all(|b| b.is_ascii_lowercase());
             let plain = w.line == line
-                && w.shape == Shape::Lower
-                && w.key.len() >= 3
-                && w.key.bytes().all(|b| b.is_ascii_lowercase())
+                && (acronym
+                    || (w.shape == Shape::Lower
+                        && w.key.len() >= 3
+                        && w.key.bytes().all(|b| b.is_ascii_lowercase())))
                 && !w.has(STOP_WORD | TITLE)
                 && !DESCRIBES_THE_PERSON.contains(&w.key.as_str())
                 && self.adjacent(h - 1, h, false);
