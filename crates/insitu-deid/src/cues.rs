@@ -92,14 +92,19 @@ fn word_start(text: &str, end: usize) -> usize {
         .map_or(0, |(i, c)| i + c.len_utf8())
 }
 
+/// "Benji", "Will": a capital, then only lower-case letters, two or more.
+fn written_as_a_name(word: &str) -> bool {
+    word.len() >= 2
+        && word.starts_with(|c: char| c.is_uppercase())
+        && word.chars().skip(1).all(|c| c.is_lowercase())
+}
+
 fn first_name_at(text: &str, at: usize) -> Option<usize> {
     let word: &str = text[at..]
         .split(|c: char| !c.is_alphabetic())
         .next()
         .unwrap_or("");
-    let capitalised = word.starts_with(|c: char| c.is_uppercase())
-        && word.chars().skip(1).all(|c| c.is_lowercase());
-    (capitalised && word.len() >= 2 && Lexicon::get().first.contains(word.to_lowercase().as_str()))
+    (written_as_a_name(word) && Lexicon::get().first.contains(word.to_lowercase().as_str()))
         .then_some(at + word.len())
 }
 
@@ -122,9 +127,7 @@ fn nicknames_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
             .next()
             .unwrap_or("");
         let closes = quoted[word.len()..].starts_with(['"', '\'', '”']);
-        let capitalised = word.starts_with(|c: char| c.is_uppercase())
-            && word.chars().skip(1).all(|c| c.is_lowercase());
-        if closes && capitalised && word.len() >= 2 {
+        if closes && written_as_a_name(word) {
             let start = s.end + (rest.len() - quoted.len());
             out.push(span(start, start + word.len(), Category::Name, "nickname"));
         }
@@ -136,10 +139,12 @@ fn nicknames_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
 /// by the bracket, are that person's job.
 fn jobs_in_brackets_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     for s in spans.iter().filter(|s| s.category == Category::Name) {
+        if !text[..s.start].ends_with('(') {
+            continue;
+        }
         let Some(rest) = text[s.end..].strip_prefix(", ") else {
             continue;
         };
-        let opened = text[..s.start].ends_with('(');
         let Some(close) = rest.find(')') else {
             continue;
         };
@@ -148,8 +153,7 @@ fn jobs_in_brackets_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>)
         let plain = words
             .iter()
             .all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_lowercase()));
-        if opened
-            && plain
+        if plain
             && (1..=3).contains(&words.len())
             && crate::names::is_job_word(words[words.len() - 1])
         {

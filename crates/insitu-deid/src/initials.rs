@@ -1,4 +1,5 @@
-//! Staff initials that stand for a person: the reference line of a letter
+//! Staff initials that stand for a person: initials signing an entry after
+//! a dash ("-JM") or with a "Mc" ("SMcG"), the reference line of a letter
 //! ("Our ref: AM/JT" — author and typist), initials before a role in
 //! brackets ("KL (Band 6)", "RT (HCA)"), initials signing off the end of a
 //! note ("… chart amended. K.S."), and every other place in the note where
@@ -16,6 +17,81 @@ const ROLES_IN_BRACKETS: &[&str] = &[
     "na", "np", "nurse", "ot", "physio", "pt", "reg", "rgn", "rm", "rmn", "rn", "sho", "sister",
     "slt", "sn", "spr", "ssn", "staff", "student", "tvn",
 ];
+
+/// Staff initials that sign an entry ("… Sitter requested. -JM") and
+/// initials with a "Mc" ("SMcG", "LMcK"), which are never abbreviations.
+pub(crate) fn signed_and_mc_initials(text: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    // Each line's end: only a line ending in two or three capitals after a
+    // dash (checked on its last bytes) is looked at further.
+    let mut line_end = 0;
+    while line_end <= bytes.len() {
+        let next_nl =
+            memchr::memchr(b'\n', &bytes[line_end..]).map_or(bytes.len(), |i| line_end + i);
+        let line_start = line_end;
+        line_end = next_nl + 1;
+        let mut e = next_nl;
+        while e > line_start && matches!(bytes[e - 1], b' ' | b'\t' | b'\r') {
+            e -= 1;
+        }
+        let letters = bytes[line_start..e]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_uppercase())
+            .count();
+        if !(2..=3).contains(&letters) {
+            continue;
+        }
+        let tag_start = e - letters;
+        let mut d = tag_start;
+        while d > line_start && bytes[d - 1] == b' ' {
+            d -= 1;
+        }
+        // "-JM", "- JM" or "– JM" (the en dash is three bytes).
+        let dash = if d > line_start && bytes[d - 1] == b'-' {
+            d - 1
+        } else if d >= line_start + 3 && &bytes[d - 3..d] == "–".as_bytes() {
+            d - 3
+        } else {
+            continue;
+        };
+        let before = text[line_start..dash].trim_end();
+        if before.len() > 10 && before.ends_with(['.', ')']) {
+            out.push(Span {
+                start: tag_start,
+                end: e,
+                category: Category::Name,
+                detector: "signing_initials",
+                confidence: 0.7,
+            });
+        }
+    }
+    // "SMcG", "LMcK": one or two capitals, "Mc", one or two capitals.
+    let b = text.as_bytes();
+    for mc in memchr::memmem::find_iter(b, b"Mc") {
+        let mut start = mc;
+        while start > 0 && mc - start < 2 && b[start - 1].is_ascii_uppercase() {
+            start -= 1;
+        }
+        let mut end = mc + 2;
+        while end < b.len() && end - mc - 2 < 2 && b[end].is_ascii_uppercase() {
+            end += 1;
+        }
+        let bounded = (start == 0 || !b[start - 1].is_ascii_alphanumeric())
+            && (end == b.len() || !b[end].is_ascii_alphanumeric());
+        if start < mc && end > mc + 2 && bounded {
+            out.push(Span {
+                start,
+                end,
+                category: Category::Name,
+                detector: "initials",
+                confidence: 0.7,
+            });
+        }
+    }
+    out
+}
 
 static REF: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"ef:"));
