@@ -15,12 +15,7 @@ fn holdout_fixtures_meet_the_floors() {
     let fx = parse_file("hold", include_str!("fixtures/holdout.txt"));
     assert!(fx.len() >= 60, "only {} fixtures", fx.len());
     let t = fixture_markup::score_and_print("holdout fixtures", &fx);
-    assert!(t.recall >= RECALL_FLOOR, "token recall {:.3}", t.recall);
-    assert!(
-        t.precision >= PRECISION_FLOOR,
-        "token precision {:.3}",
-        t.precision
-    );
+    t.assert_floors(RECALL_FLOOR, PRECISION_FLOOR);
 }
 
 // Floors sit just under the measured figures so a regression fails the build.

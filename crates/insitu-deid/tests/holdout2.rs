@@ -16,12 +16,7 @@ fn blind_holdout_fixtures_meet_the_floors() {
     let fx = parse_file("hold2", include_str!("fixtures/holdout2.txt"));
     assert!(fx.len() >= 110, "only {} fixtures", fx.len());
     let t = fixture_markup::score_and_print("holdout-2 fixtures", &fx);
-    assert!(t.recall >= RECALL_FLOOR, "token recall {:.3}", t.recall);
-    assert!(
-        t.precision >= PRECISION_FLOOR,
-        "token precision {:.3}",
-        t.precision
-    );
+    t.assert_floors(RECALL_FLOOR, PRECISION_FLOOR);
 }
 
 // Floors sit just under the measured figures so a regression fails the build.

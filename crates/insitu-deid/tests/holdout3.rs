@@ -15,12 +15,7 @@ fn blind_holdout_3_meets_the_floors() {
     let fx = parse_file("hold3", include_str!("fixtures/holdout3.txt"));
     assert!(fx.len() >= 110, "only {} fixtures", fx.len());
     let t = fixture_markup::score_quietly("holdout-3 fixtures (blind)", &fx);
-    assert!(t.recall >= RECALL_FLOOR, "token recall {:.3}", t.recall);
-    assert!(
-        t.precision >= PRECISION_FLOOR,
-        "token precision {:.3}",
-        t.precision
-    );
+    t.assert_floors(RECALL_FLOOR, PRECISION_FLOOR);
 }
 
 // Floors sit just under the measured figures (docs/deid.md) so a regression fails the build.

@@ -36,32 +36,14 @@ fn halves() -> (Vec<Fixture>, Vec<Fixture>) {
 fn holdout_5_tuning_half_meets_the_floors() {
     let (tuning, _) = halves();
     let t = fixture_markup::score_and_print("holdout-5 tuning half (odd notes)", &tuning);
-    assert!(
-        t.recall >= TUNING_RECALL_FLOOR,
-        "token recall {:.3}",
-        t.recall
-    );
-    assert!(
-        t.precision >= TUNING_PRECISION_FLOOR,
-        "token precision {:.3}",
-        t.precision
-    );
+    t.assert_floors(TUNING_RECALL_FLOOR, TUNING_PRECISION_FLOOR);
 }
 
 #[test]
 fn holdout_5_blind_half_meets_the_floors() {
     let (_, blind) = halves();
     let t = fixture_markup::score_quietly("holdout-5 blind half (even notes)", &blind);
-    assert!(
-        t.recall >= BLIND_RECALL_FLOOR,
-        "token recall {:.3}",
-        t.recall
-    );
-    assert!(
-        t.precision >= BLIND_PRECISION_FLOOR,
-        "token precision {:.3}",
-        t.precision
-    );
+    t.assert_floors(BLIND_RECALL_FLOOR, BLIND_PRECISION_FLOOR);
 }
 
 // Floors sit just under the measured figures (docs/deid.md) so a regression fails the build.

@@ -70,6 +70,22 @@ pub struct TokenScore {
     pub recall: f64,
 }
 
+impl TokenScore {
+    /// Fails the test when recall or precision falls under its floor.
+    pub fn assert_floors(&self, recall_floor: f64, precision_floor: f64) {
+        assert!(
+            self.recall >= recall_floor,
+            "token recall {:.3}",
+            self.recall
+        );
+        assert!(
+            self.precision >= precision_floor,
+            "token precision {:.3}",
+            self.precision
+        );
+    }
+}
+
 /// Scans every fixture with the default detector, prints overall and
 /// per-category scores, misses and false positives, and returns the
 /// token-level figures.
