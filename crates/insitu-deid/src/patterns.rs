@@ -765,9 +765,10 @@ fn word_before(text: &str, start: usize) -> String {
     w.chars().rev().collect::<String>().to_lowercase()
 }
 
-/// The text right after `end` up to the next space-separated word, lower-cased.
+/// The text right after `end` up to the next space-separated word on the
+/// same line, lower-cased: "6/8\nMs Poole" is not "6/8 ms".
 fn word_after(text: &str, end: usize) -> String {
-    let tail = text[end..].trim_start();
+    let tail = text[end..].trim_start_matches([' ', '\t']);
     tail.chars()
         .take_while(|c| c.is_alphanumeric() || *c == '/' || *c == '%')
         .collect::<String>()
@@ -888,6 +889,8 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
         "dated", "on", "from", "since", "until", "date", "seen", "last", "next",
     ]
     .contains(&before.as_str());
+    let labelled = date_label_before(text, start);
+    let date_cue = date_cue || labelled;
     // "27/07": UK shorthand for days is written "3/7", never with a zero.
     let zero_month = text[start..end].ends_with("/07");
     if (b == 7 && !date_cue && !zero_month) || b == 52 || b == 0 || a == 0 {
@@ -954,10 +957,43 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
             "lmp",
             "edd",
         ]
-        .contains(&before.as_str());
+        .contains(&before.as_str())
+            || labelled;
     }
     // Followed by "/n" means a longer fraction or a blood pressure.
     !text[end..].starts_with('/') && !text[..start].ends_with('/')
+}
+
+/// "Date of discharge: 8/7", "Discharge date - 8/7": the value of a field
+/// whose label on the same line names a date; "Signed A Monroe 6/8": the
+/// date on a signing-off line.
+fn date_label_before(text: &str, start: usize) -> bool {
+    let line = &text[text[..start].rfind('\n').map_or(0, |i| i + 1)..start];
+    let first = line.trim_start().split([' ', ':']).next().unwrap_or("");
+    if [
+        "signed",
+        "dictated",
+        "typed",
+        "reviewed",
+        "verified",
+        "authorised",
+        "authorized",
+    ]
+    .iter()
+    .any(|w| first.eq_ignore_ascii_case(w))
+    {
+        return true;
+    }
+    let Some(label) = line
+        .trim_end_matches([' ', '\t'])
+        .strip_suffix([':', '-', '–'])
+    else {
+        return false;
+    };
+    label.len() <= 30
+        && label
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|w| w.eq_ignore_ascii_case("date"))
 }
 
 /// When the short date at `start..end` is one end of "d/m-d/m" (a hyphen or
@@ -1519,17 +1555,22 @@ fn age(text: &str, start: usize, end: usize, config: &DetectorConfig) -> Verdict
     let before = word_before(text, start);
     let after = text[end..].trim_start_matches(['M', 'F', ' ']);
     let after_word = word_after(text, end + (text.len() - end - after.len()));
-    let full = &text[start..];
-    let sexed = full.len() > end - start && matches!(full.as_bytes()[end - start], b'M' | b'F');
+    let letter = text[end..].trim_start_matches(' ').bytes().next();
+    let sexed = matches!(letter, Some(b'M' | b'F'));
     // "fever over 101 F": a temperature word a few words back.
     let mut from = start.saturating_sub(24);
     while !text.is_char_boundary(from) {
         from += 1;
     }
-    let near = text[from..start].to_ascii_lowercase();
-    let temperature_near = ["fever", "temp", "febrile", "pyrex"]
-        .iter()
-        .any(|w| near.contains(w));
+    // Only "F", only a body temperature (90–110 °F), and only on the same
+    // line: "fever\nHPI: 73M presenting" is a man of 73.
+    let near = text[from..start].rsplit('\n').next().unwrap_or("");
+    let near = near.to_ascii_lowercase();
+    let fahrenheit = letter == Some(b'F') && (90..=110).contains(&n);
+    let temperature_near = fahrenheit
+        && ["fever", "temp", "febrile", "pyrex"]
+            .iter()
+            .any(|w| near.contains(w));
     if sexed
         && (FAHRENHEIT_OR_GAUGE.contains(&before.as_str())
             || FAHRENHEIT_OR_GAUGE.contains(&after_word.as_str())
@@ -1640,6 +1681,14 @@ mod tests {
         );
         assert_eq!(found("aged 101"), vec![("101".to_string(), Category::Age)]);
         assert!(found("temp 99F").is_empty());
+        assert!(found("fever over 101 F").is_empty());
+        assert_eq!(found("Date of discharge: 8/7\nUnder Dr X").len(), 1);
+        assert_eq!(found("Arrival: 12:23 on 6/8\nMs Poole").len(), 2);
+        assert!(found("Plan: abx for 5/7\nDate seen").is_empty());
+        assert_eq!(found("Signed alan monroe 6/8\nContact: x").len(), 1);
+        // A man of 73 on the line after a fever, and no body temperature.
+        assert_eq!(found("CC: fever\nHPI: 73M presenting").len(), 1);
+        assert_eq!(found("febrile, 64F with cough").len(), 1);
     }
 
     #[test]
