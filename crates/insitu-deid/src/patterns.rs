@@ -184,7 +184,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::StreetAddress,
             format!(
-                r"{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:(?:[NSEW]|NE|NW|SE|SW|North|South|East|West)\.?[ \t]+)?(?:(?:[A-Z][A-Za-z'\-]+|[0-9]{{1,3}}(?:st|nd|rd|th))[ \t]+){{1,3}}(?i:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|gardens|gdns|terrace|place|pl|court|ct|grove|hill|rise|view|walk|row|square|sq|mews|park|parade|boulevard|blvd|highway|hwy|circle|cir|trail|parkway|pkwy|green|wharf|quay|vale|meadows?|fields?|chase|trace|bend|cove|loop|pike|ridge|heights|crossing|landing|hollow|glen|knoll|terr|turnpike|expressway|brae|wynd|gate)\.?{B}|{B}[0-9]{{1,3}}(?:st|nd|rd|th)[ \t]+(?:St|Street|Ave|Avenue)\.?{B}|{B}(?:[0-9]{{1,5}}[A-Za-z]?,?[ \t]+)?(?:Heol|Ffordd|Stryd|Rhodfa|Cilgant)[ \t]+(?:(?:y|yr|[A-Z][a-z]+)[ \t]+)?[A-Z][a-z]+{B}|{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:Maes|Parc|Gwel|Bro|Lon|Tre)[ \t]+(?:(?:y|yr|an|[A-Z][a-z]+)[ \t]+)?[A-Z][a-z]+{B}|{B}(?:[A-Z][a-z'\-]+\s+){{1,2}}(?:Road|Street|Lane|Avenue|Close|Crescent|Gardens|Terrace|Grove|Mews|Boulevard|Parkway)\b"
+                r"{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:(?:[NSEW]|NE|NW|SE|SW|North|South|East|West)\.?[ \t]+)?(?:(?:[A-Z][A-Za-z'\-]+|[0-9]{{1,3}}(?:st|nd|rd|th))[ \t]+){{1,3}}(?i:road|rd|street|st|lane|ln|avenue|ave|close|drive|dr|way|crescent|cres|gardens|gdns|terrace|place|pl|court|ct|grove|hill|rise|view|walk|row|square|sq|mews|park|parade|boulevard|blvd|highway|hwy|circle|cir|trail|parkway|pkwy|green|wharf|quay|vale|meadows?|fields?|chase|trace|bend|cove|loop|pike|ridge|heights|crossing|landing|hollow|glen|knoll|terr|turnpike|expressway|brae|wynd|gate)\.?{B}|{B}[0-9]{{1,3}}(?:st|nd|rd|th)[ \t]+(?:St|Street|Ave|Avenue)\.?{B}|{B}(?:[0-9]{{1,5}}[A-Za-z]?,?[ \t]+)?(?:Heol|Ffordd|Stryd|Rhodfa|Cilgant)[ \t]+(?:(?:y|yr|[A-Z][a-z]+)[ \t]+)?[A-Z][a-z]+{B}|{B}[0-9]{{1,5}}[A-Za-z]?,?[ \t]+(?:Maes|Parc|Gwel|Bro|Lon|Tre)[ \t]+(?:(?:y|yr|an|[A-Z][a-z]+)[ \t]+)?[A-Z][a-z]+{B}|{B}(?:[A-Z][a-z'\-]+[ \t]+){{1,2}}(?:Road|Street|Lane|Avenue|Close|Crescent|Gardens|Terrace|Grove|Mews|Boulevard|Parkway)\b"
             ),
         ),
         (
@@ -220,7 +220,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Institution,
             format!(
-                r"{B}(?:Drs?\.?[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]*(?:,|&|and)[ \t]*[A-Z][A-Za-z'\-]+)*[ \t]+(?:and|&)[ \t]+(?i:partners){B}|{B}(?:Royal[ \t]+)?(?:Infirmary|Hospital|Hospice)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?{B}|{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,4}}(?i:hospitals?|medicine\s+group|medical\s+associates|health\s+group|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village|home\s+health|senior\s+living|assisted\s+living|diagnostics|genomics|laborator(?:y|ies)|labs|endodontics|orthodontics|dental\s+(?:practice|care|centre|center|clinic|surgery)|dentistry|optical|opticians|optometry|insurance|mutual|studios?|engineering|health\s+plan|nursing\s+team|recovery\s+service|institute|unit|cent(?:re|er)|pavilion|funeral\s+(?:home|directors)|pediatrics|paediatrics|rehabilitation|elementary|primary|middle\s+school|high|drug|drugs|trattoria|restaurant|bistro|pizzeria|cafe|hotel|project|fire\s+(?:&|and)\s+rescue(?:\s+service)?|hscp|ccg|icb|county|parish|borough|jail|irc|detention\s+cent(?:re|er)|ambulance\s+service|direct|support|resource|transport|supply|supplies|builders|pantry|credit\s+union|internal\s+medicine|adolescent\s+medicine|airlines|airways|head\s+start|ymca|ywca|rescue\s+mission|health\s+station|exchange\s+program(?:me)?|cottage|farm(?:house)?|barn|bungalow|grange|villa|house|hall|court){B}|{B}(?:HMP|HMYOI|HMP/YOI)[ \t]+[A-Z][A-Za-z'\-]+{B}|{B}(?:Ysbyty|Meddygfa|Canolfan|Ysgol|Cartref)(?:'r)?(?:[ \t]+(?:y|yr|[A-Z][A-Za-z'\-]+)){{1,3}}{B}"
+                r"{B}(?:Drs?\.?[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]*(?:,|&|and)[ \t]*[A-Z][A-Za-z'\-]+)*[ \t]+(?:and|&)[ \t]+(?i:partners){B}|{B}(?:Royal[ \t]+)?(?:Infirmary|Hospital|Hospice)[ \t]+(?:of|for)[ \t]+(?:the[ \t]+)?[A-Z][A-Za-z'\-]+(?:[ \t]+[A-Z][A-Za-z'\-]+)?{B}|{B}(?:(?:St\.?|Saint|ST\.?)[ \t]+)?(?:[A-Z][A-Za-z'&\-]+[ \t]+(?:(?:&|and)[ \t]+)?){{1,4}}(?i:hospitals?|medicine\s+group|medical\s+associates|health\s+group|infirmary|medical\s+cent(?:re|er)|family\s+medicine|family\s+practice|family\s+physicians|physicians\s+group|medical\s+practice|group\s+practice|primary\s+care|associates|health\s+cent(?:re|er)|clinic|surgery|practice|hospice|foundation\s+trust|nhs\s+trust|trust|healthcare|medical\s+group|care\s+home|nursing\s+home|health\s+board|university|college|school|academy|prison|HMP|pharmacy|chemists?|homecare|home\s+care|residential\s+home|care\s+services|colliery|council|logistics|systems|solutions|services|associates|partnership|rovers|united|athletic|football\s+club|rugby\s+club|cricket\s+club|golf\s+club|church|mosque|synagogue|temple|gurdwara|nursery|pre-?school|sixth\s+form|lodge|manor|court\s+care|retirement\s+village|home\s+health|senior\s+living|assisted\s+living|diagnostics|genomics|laborator(?:y|ies)|labs|endodontics|orthodontics|dental\s+(?:practice|care|centre|center|clinic|surgery)|dentistry|optical|opticians|optometry|insurance|mutual|studios?|engineering|health\s+plan|nursing\s+team|recovery\s+service|institute|unit|cent(?:re|er)|pavilion|funeral\s+(?:home|directors)|pediatrics|paediatrics|rehabilitation|elementary|primary|middle\s+school|high|drug|drugs|trattoria|restaurant|bistro|pizzeria|cafe|hotel|project|fire\s+(?:&|and)\s+rescue(?:\s+service)?|hscp|ccg|icb|county|parish|borough|jail|irc|detention\s+cent(?:re|er)|ambulance\s+service|direct|support|resource|transport|supply|supplies|builders|pantry|credit\s+union|internal\s+medicine|adolescent\s+medicine|airlines|airways|head\s+start|ymca|ywca|rescue\s+mission|health\s+station|exchange\s+program(?:me)?|cottage|farm(?:house)?|barn|bungalow|grange|villa|house|hall|court){B}|{B}(?:HMP|HMYOI|HMP/YOI)[ \t]+[A-Z][A-Za-z'\-]+{B}|{B}(?:Ysbyty|Meddygfa|Canolfan|Ysgol|Cartref)(?:'r)?(?:[ \t]+(?:y|yr|[A-Z][A-Za-z'\-]+)){{1,3}}{B}"
             ),
         ),
         (
@@ -1598,6 +1598,31 @@ mod tests {
         out.into_iter()
             .map(|s| (text[s.start..s.end].to_string(), s.category))
             .collect()
+    }
+
+    #[test]
+    fn practices_named_after_streets_and_family_physicians() {
+        // Whether a practice is called a place or an organisation, it is covered.
+        let orgs = |t: &str| {
+            found(t)
+                .into_iter()
+                .filter(|(_, c)| matches!(c, Category::Organization | Category::Location))
+                .map(|(s, _)| s)
+                .collect::<Vec<_>>()
+        };
+        // A street name never runs over a line break into the line above.
+        assert_eq!(
+            orgs("Yours sincerely\nWillow Road Surgery\n12 High St"),
+            ["Willow Road Surgery", "12 High St"]
+        );
+        assert_eq!(
+            orgs("Letter\nHollybank Lane Medical Practice\n"),
+            ["Hollybank Lane Medical Practice"]
+        );
+        assert_eq!(
+            orgs("PCP: Dr. Nguyen, Pittsburgh Family Physicians"),
+            ["Pittsburgh Family Physicians"]
+        );
     }
 
     #[test]

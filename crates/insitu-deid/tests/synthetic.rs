@@ -98,9 +98,17 @@ fn print_partial_misses(notes: &HashMap<String, String>, seed: u64, patients: us
         for w in span.split(|c: char| !c.is_alphanumeric()) {
             let (a, b) = (at, at + w.len());
             at = b + span[b - g.start..].chars().next().map_or(0, char::len_utf8);
-            if !w.is_empty() && !covered(a, b) && shown < 60 {
+            if !w.is_empty() && !covered(a, b) && shown < 200 {
                 shown += 1;
-                println!("  PARTIAL {} {:?} in {:?}", g.category, w, span);
+                let line_start = text[..g.start].rfind('\n').map_or(0, |i| i + 1);
+                let line_end = text[g.end..].find('\n').map_or(text.len(), |i| g.end + i);
+                println!(
+                    "  PARTIAL {} {:?} in {:?} on line {:?}",
+                    g.category,
+                    w,
+                    span,
+                    &text[line_start..line_end]
+                );
             }
         }
     }
