@@ -54,14 +54,31 @@ fn span(start: usize, end: usize, category: Category, detector: &'static str) ->
 
 /// "Leicester Square", "Ealing Broadway Station": the street word after a place.
 fn streets_after_places(text: &str, spans: &[Span], out: &mut Vec<Span>) {
-    for s in spans.iter().filter(|s| s.category == Category::Location) {
-        // "Milwaukee (53281)": a ZIP code in brackets after the town.
-        if let Some(zip) = text[s.end..].strip_prefix(" (") {
-            let digits = zip.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 5 && zip[5..].starts_with(')') {
-                let start = s.end + 2;
-                out.push(span(start, start + 5, Category::Location, "zip_after_town"));
+    for s in spans {
+        // "Milwaukee (53281)", "Madison (53728-1134)": a ZIP code in brackets
+        // after the town, even a town also read as a name ("Denver").
+        if matches!(s.category, Category::Location | Category::Name) {
+            if let Some(zip) = text[s.end..].strip_prefix(" (") {
+                let b = zip.as_bytes();
+                let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let plus4 = digits == 5
+                    && b.get(5) == Some(&b'-')
+                    && b.len() >= 10
+                    && b[6..10].iter().all(u8::is_ascii_digit);
+                let len = if plus4 { 10 } else { digits };
+                if digits == 5 && zip[len..].starts_with(')') {
+                    let start = s.end + 2;
+                    out.push(span(
+                        start,
+                        start + len,
+                        Category::Location,
+                        "zip_after_town",
+                    ));
+                }
             }
+        }
+        if s.category != Category::Location {
+            continue;
         }
         let Some(rest) = text[s.end..].strip_prefix(' ') else {
             continue;
@@ -334,6 +351,12 @@ mod tests {
         assert_eq!(
             found(text, &place),
             [("53281".to_string(), Category::Location)]
+        );
+        let text = "Lives alone in Madison (53728-1134).";
+        let town_read_as_name = [span(15, 22, Category::Name, "first_name")];
+        assert_eq!(
+            found(text, &town_read_as_name),
+            [("53728-1134".to_string(), Category::Location)]
         );
         assert_eq!(
             found("Jack is 4 and attends nursery.", &[]),

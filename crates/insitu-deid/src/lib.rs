@@ -18,6 +18,7 @@
 mod cues;
 mod eval;
 mod initials;
+mod layout;
 mod lexicon;
 mod names;
 mod patterns;
@@ -133,6 +134,7 @@ impl Detector {
         ages.extend(initials::names_before_dob(text));
         ages.extend(cues::scan(text, &spans, self.config.ages));
         ages.extend(names_in_brackets_after_roles(text));
+        ages.extend(layout::scan(text, &spans));
         ages.extend(table_columns(text));
         ages.extend(structured_messages(text));
         ages.extend(address_fields(text, &spans));
@@ -240,7 +242,7 @@ fn ages_beside_names(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span>
 /// The lines of `text` as `str::split('\n')` gives them (a last, possibly
 /// empty, line after a final newline), each with its byte offset. memchr
 /// finds the newlines faster than the standard library's char search.
-fn lines_at(text: &str) -> impl Iterator<Item = (usize, &str)> {
+pub(crate) fn lines_at(text: &str) -> impl Iterator<Item = (usize, &str)> {
     let mut start = 0;
     memchr::memchr_iter(b'\n', text.as_bytes())
         .chain(std::iter::once(text.len()))

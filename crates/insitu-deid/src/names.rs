@@ -1195,7 +1195,7 @@ const COLON_ONLY: &[&str] = &[
 ];
 
 /// Job titles written after a signer's name ("Consultant Neurologist").
-fn is_role_word(k: &str) -> bool {
+pub(crate) fn is_role_word(k: &str) -> bool {
     // Every suffix below is at least five bytes and ends in one of these
     // letters: most words are ruled out without a suffix comparison.
     if k.len() < 5 || !matches!(k.as_bytes()[k.len() - 1], b't' | b'n' | b'r' | b'e') {

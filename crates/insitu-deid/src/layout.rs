@@ -1,0 +1,635 @@
+//! Names placed by the layout of a note rather than by a cue word before
+//! them:
+//! - the patient banner opening a printout or a triage line ("rose | MRN
+//!   44948468 | DOB …", "stone 74F MRN …", "Fox, 21 Oct 1932, 567 582 57");
+//! - sign-off blocks: "-- Hicks", "Holly Lamb" over "Consultant Radiologist",
+//!   "frank, ST3", "lola pérez (FY2), bleep 8794", "Signed knight 18/11";
+//! - "SURNAME, Forename" pairs ("Sweet, Bernice Staff Nurse",
+//!   "NOVÁKOVÁ, Flora");
+//! - a middle name between two name words ("Justin Will Maddox");
+//! - the letters before the slash of a hospital number ("RTH/9254316").
+//!
+//! In these places a word is taken for a name when it is on a name list or
+//! is no everyday English word, so "Flora" and "Sweet" count there although
+//! a sentence would not make them names.
+
+use crate::lexicon::Lexicon;
+use crate::{lines_at, Span};
+use insitu_types::Category;
+
+/// Runs the rules; `spans` are the spans found so far (sorted).
+pub(crate) fn scan(text: &str, spans: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    let lines: Vec<(usize, &str)> = lines_at(text).collect();
+    for (i, &(at, line)) in lines.iter().enumerate() {
+        let before = i.checked_sub(1).map(|j| lines[j].1);
+        let after = lines.get(i + 1).map(|l| l.1);
+        banner(text, spans, at, line, &mut out);
+        sign_off(text, spans, at, line, before, after, &mut out);
+    }
+    comma_pairs(text, spans, &mut out);
+    middle_names(text, spans, &mut out);
+    id_prefixes(text, spans, &mut out);
+    out
+}
+
+fn name(start: usize, end: usize, detector: &'static str) -> Span {
+    Span {
+        start,
+        end,
+        category: Category::Name,
+        detector,
+        confidence: 0.7,
+    }
+}
+
+/// Words that open a banner or a sign-off line without being a name.
+const LABELS: &[&str] = &[
+    "patient",
+    "pt",
+    "name",
+    "names",
+    "details",
+    "demographics",
+    "summary",
+    "report",
+    "record",
+    "bed",
+    "bay",
+    "no",
+    "number",
+    "age",
+    "sex",
+    "dob",
+    "mrn",
+    "nhs",
+    "chi",
+    "hospital",
+    "unit",
+    "id",
+    "ref",
+    "re",
+    "dear",
+    "signed",
+    "date",
+    "time",
+    "dr",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "male",
+    "female",
+    "by",
+    "from",
+    "to",
+    "cc",
+    "end",
+    "note",
+    "notes",
+    "plan",
+    "page",
+    "copy",
+    "yours",
+    "regards",
+    "thanks",
+    "sincerely",
+    "faithfully",
+    "best",
+    "kind",
+    "many",
+    "with",
+    "and",
+    "the",
+    "of",
+    "for",
+    "see",
+    "per",
+    "ok",
+    "nil",
+    "none",
+    "unknown",
+    "discharge",
+    "admission",
+    "triage",
+    "handover",
+    "referral",
+    "letter",
+    "result",
+    "results",
+    "imaging",
+    "radiology",
+    "seen",
+    "reviewed",
+    "admitted",
+    "discharged",
+    "my",
+    "our",
+    "your",
+    "his",
+    "her",
+    "their",
+    "this",
+    "that",
+    "it",
+    "is",
+    "was",
+    "a",
+    "an",
+    "in",
+    "on",
+    "at",
+    "i",
+    "we",
+];
+
+/// A word that can stand in a name where the layout says a name stands:
+/// letters (any script) with apostrophes or hyphens inside, not a label,
+/// and on a name list or not an everyday or clinical word.
+fn name_word(w: &str) -> bool {
+    let mut chars = w.chars();
+    if !chars.next().is_some_and(char::is_alphabetic)
+        || !w
+            .chars()
+            .all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-'))
+        || w.ends_with(['-', '\'', '’'])
+    {
+        return false;
+    }
+    let k = w.to_lowercase();
+    if LABELS.contains(&k.as_str()) {
+        return false;
+    }
+    let lex = Lexicon::get();
+    lex.first.contains(k.as_str())
+        || lex.surnames.contains(k.as_str())
+        || !(lex.common.contains(k.as_str()) || lex.clinical.contains(k.as_str()))
+}
+
+/// "D" or "D." before a surname.
+fn initial(w: &str) -> bool {
+    let w = w.strip_suffix('.').unwrap_or(w);
+    w.len() == 1 && w.bytes().all(|c| c.is_ascii_uppercase())
+}
+
+/// The one to three words opening `s`, separated by single spaces (an
+/// initial may come first): their byte length, or None.
+fn name_words(s: &str, max: usize) -> Option<usize> {
+    let mut end = 0;
+    let mut named = 0;
+    for (n, w) in s.split(' ').take(max).enumerate() {
+        let trimmed = w.trim_end_matches([',', ';']);
+        if !(name_word(trimmed) || (n == 0 && initial(trimmed))) {
+            break;
+        }
+        named += usize::from(!initial(trimmed));
+        // A space before every word but the first.
+        end += usize::from(n > 0) + trimmed.len();
+        if trimmed.len() != w.len() {
+            break;
+        }
+    }
+    (named > 0).then_some(end)
+}
+
+/// Age and sex as a banner writes them: "74F", "100F", "43M", "77 F".
+fn age_sex(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(1..=3).contains(&digits) {
+        return false;
+    }
+    let rest = s[digits..].strip_prefix(' ').unwrap_or(&s[digits..]);
+    rest.starts_with(['M', 'F']) && !rest[1..].starts_with(|c: char| c.is_alphanumeric())
+}
+
+/// Identifier labels that follow the name in a banner.
+const BANNER_CUES: &[&str] = &[
+    "MRN", "DOB", "D.O.B", "DoB", "NHS", "CHI", "Hosp", "HOSP", "MR#", "URN", "Unit No", "RTH",
+];
+
+/// "rose | MRN 44948468 | DOB …", "stone 74F MRN 64291659", "24 | edwin
+/// banks | 43M |", "GRACE WILKERSON   DOB: 04OCT1938", "Fox, 21 Oct 1932,
+/// 567 582 57": the words opening a line that goes on straight into the
+/// patient's identifiers.
+fn banner(text: &str, spans: &[Span], at: usize, line: &str, out: &mut Vec<Span>) {
+    let body = line.trim_start_matches([' ', '\t']);
+    // A handover row's number: "24 | edwin banks | 43M |".
+    let body = match body.find(" | ") {
+        Some(i) if i > 0 && i <= 3 && body[..i].bytes().all(|c| c.is_ascii_digit()) => {
+            &body[i + 3..]
+        }
+        _ => body,
+    };
+    if !body.starts_with(|c: char| c.is_alphabetic()) {
+        return;
+    }
+    let start = at + (line.len() - body.len());
+    // "KNIGHT, Dawn | DOB": a surname, a comma, then the forename.
+    let len = match name_words(body, 3) {
+        Some(n) => match body[n..].strip_prefix(", ") {
+            Some(rest) if !body[..n].contains(' ') => match name_words(rest, 2) {
+                Some(m) if cue_follows(text, spans, start + n + 2 + m, &rest[m..]) => n + 2 + m,
+                _ => n,
+            },
+            _ => n,
+        },
+        None => return,
+    };
+    if cue_follows(text, spans, start + len, &body[len..]) {
+        out.push(name(start, start + len, "banner_name"));
+    }
+}
+
+/// Whether `rest` (the line after the name words, starting at byte `at`)
+/// goes on with a separator and then an identifier: a label such as MRN,
+/// an age and sex, or a date followed by another field.
+fn cue_follows(text: &str, spans: &[Span], at: usize, rest: &str) -> bool {
+    let cue = rest
+        .strip_prefix(" | ")
+        .or_else(|| rest.strip_prefix(", "))
+        .or_else(|| rest.strip_prefix('\t'))
+        .or_else(|| rest.strip_prefix(' '))
+        .map(|r| r.trim_start_matches([' ', '\t']));
+    let Some(cue) = cue else {
+        return false;
+    };
+    if BANNER_CUES.iter().any(|c| {
+        cue.starts_with(c) && !cue[c.len()..].starts_with(|ch: char| ch.is_ascii_alphabetic())
+    }) || age_sex(cue)
+    {
+        return true;
+    }
+    // "Fox, 21 Oct 1932, 567 582 57": a date of birth, then an identifier
+    // (not "Seen 12-03-24, 19-03-24": a list of dates).
+    let cue_at = at + (rest.len() - cue.len());
+    let Some(d) = spans
+        .iter()
+        .find(|s| s.start == cue_at && s.category == Category::Date)
+    else {
+        return false;
+    };
+    let after = &text[d.end..];
+    let Some(next) = after
+        .strip_prefix(", ")
+        .or_else(|| after.strip_prefix(" | "))
+    else {
+        return false;
+    };
+    let next_at = d.end + (after.len() - next.len());
+    spans
+        .iter()
+        .any(|s| s.start == next_at && s.category == Category::Id)
+}
+
+/// Training grades and job titles written after a name at a sign-off.
+const GRADES: &[&str] = &[
+    "st1",
+    "st2",
+    "st3",
+    "st4",
+    "st5",
+    "st6",
+    "st7",
+    "st8",
+    "ct1",
+    "ct2",
+    "ct3",
+    "fy1",
+    "fy2",
+    "f1",
+    "f2",
+    "sho",
+    "spr",
+    "str",
+    "reg",
+    "registrar",
+    "consultant",
+    "rn",
+    "rgn",
+    "rmn",
+    "hca",
+    "np",
+    "pa",
+    "pa-c",
+    "anp",
+    "acp",
+    "cns",
+    "md",
+    "do",
+    "lpn",
+    "lvn",
+    "gp",
+    "resident",
+    "intern",
+    "fellow",
+    "attending",
+    "sister",
+    "matron",
+    "nurse",
+    "physio",
+    "ot",
+    "slt",
+    "pharmacist",
+    "dietitian",
+    "midwife",
+    "paramedic",
+    "hcsw",
+    "ccp",
+    "sn",
+    "ssn",
+];
+
+/// The first word of `s`, lower-cased, if it names a grade or a staff role.
+fn grade_word(s: &str) -> bool {
+    let w: String = s
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '-')
+        .collect();
+    let k = w.to_lowercase();
+    GRADES.contains(&k.as_str()) || crate::names::is_role_word(&k) || k == "staff" || k == "charge"
+}
+
+/// Closings that a signature follows on the next line.
+const CLOSINGS: &[&str] = &[
+    "yours sincerely",
+    "yours faithfully",
+    "kind regards",
+    "best regards",
+    "regards",
+    "best wishes",
+    "with best wishes",
+    "many thanks",
+    "thanks",
+    "signed",
+];
+
+fn sign_off(
+    text: &str,
+    spans: &[Span],
+    at: usize,
+    line: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    out: &mut Vec<Span>,
+) {
+    let body = line.trim_start_matches([' ', '\t']).trim_end();
+    let start = at + (line.len() - line.trim_start_matches([' ', '\t']).len());
+    // "-- Hicks", "— Kovač": a signature after a dash, alone on its line.
+    if let Some(rest) = body.strip_prefix("-- ").or_else(|| body.strip_prefix("— ")) {
+        let rest_at = start + (body.len() - rest.len());
+        if rest.starts_with(char::is_uppercase) {
+            if let Some(n) = name_words(rest, 3) {
+                if n == rest.len() {
+                    out.push(name(rest_at, rest_at + n, "dash_signature"));
+                }
+            }
+        }
+        return;
+    }
+    // "Signed knight November 18, 2022", "Signed by A Monroe, 6/8".
+    for lead in ["Signed by ", "Signed ", "signed by ", "signed "] {
+        if let Some(rest) = body.strip_prefix(lead) {
+            let rest_at = start + lead.len();
+            if let Some(mut n) = name_words(rest, 3) {
+                // "knight November 18": the name stops where a date starts.
+                if let Some(d) = spans.iter().find(|d| {
+                    d.category == Category::Date && d.start > rest_at && d.start < rest_at + n
+                }) {
+                    n = text[rest_at..d.start].trim_end().len();
+                }
+                let tail = &rest[n..];
+                let dated = spans.iter().any(|s| {
+                    s.category == Category::Date
+                        && s.start > rest_at + n
+                        && text[rest_at + n..s.start]
+                            .chars()
+                            .all(|c| c == ' ' || c == ',')
+                });
+                if tail.is_empty() || tail.starts_with(", ") || dated {
+                    out.push(name(rest_at, rest_at + n, "signed_name"));
+                }
+            }
+            return;
+        }
+    }
+    if !body.starts_with(|c: char| c.is_alphabetic()) {
+        return;
+    }
+    let Some(n) = name_words(body, 3) else {
+        return;
+    };
+    let tail = &body[n..];
+    // "frank, ST3", "lola pérez (FY2), bleep 8794", "Sweet, B Staff Nurse".
+    let graded = tail
+        .strip_prefix(", ")
+        .or_else(|| tail.strip_prefix(" ("))
+        .is_some_and(grade_word);
+    // "Holly Lamb" over "Consultant Radiologist", "Johns" over "bleep 7386",
+    // after a blank line or a closing.
+    let signed_block = tail.is_empty()
+        && body.starts_with(char::is_uppercase)
+        && after.is_some_and(|next| {
+            let next = next.trim_start();
+            grade_word(next)
+                || ["bleep", "Bleep", "BLEEP", "Ext", "ext"]
+                    .iter()
+                    .any(|b| next.starts_with(b))
+        })
+        && before.is_none_or(|prev| {
+            let prev = prev.trim().trim_end_matches([',', '.']).to_lowercase();
+            prev.is_empty() || CLOSINGS.contains(&prev.as_str())
+        });
+    if graded || signed_block {
+        out.push(name(start, start + n, "signature_line"));
+    }
+}
+
+/// "Sweet, Bernice Staff Nurse", "Snider, Duane (partner)", "NOVÁKOVÁ,
+/// Flora", "KOVAČ, Latoya, 15-10-2001": a surname and forename joined by a
+/// comma at the head of a line or field, one of them already found as a
+/// name, the pair closed off by the end of the line, a bracket, a number
+/// or a role.
+fn comma_pairs(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    let closed = |at: usize| {
+        let rest = &text[at..];
+        rest.is_empty()
+            || rest.starts_with(['\n', '\r', '\t', '|'])
+            || rest.starts_with(" (")
+            || rest.starts_with(" |")
+            || rest
+                .strip_prefix(", ")
+                .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+            || rest.strip_prefix(' ').is_some_and(grade_word)
+    };
+    // A field's head: the line start, or after "- ", ": " or "| ".
+    let opens_field = |at: usize| {
+        let head = text[..at].trim_end_matches([' ', '\t']);
+        head.is_empty() || head.ends_with(['\n', '-', ':', '|', '–'])
+    };
+    for s in spans.iter().filter(|s| s.category == Category::Name) {
+        let word = &text[s.start..s.end];
+        if word.contains(' ') {
+            continue;
+        }
+        // The surname before a found forename.
+        if let Some(head) = text[..s.start].strip_suffix(", ") {
+            let w_start = head
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !(c.is_alphabetic() || matches!(c, '\'' | '’' | '-')))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            let w = &head[w_start..];
+            if w.starts_with(char::is_uppercase)
+                && name_word(w)
+                && opens_field(w_start)
+                && closed(s.end)
+            {
+                out.push(name(w_start, head.len(), "surname_comma"));
+            }
+        }
+        // The forename after a found surname in capitals.
+        let upper = word.chars().filter(|c| c.is_alphabetic()).count() >= 2
+            && !word.chars().any(char::is_lowercase);
+        if let Some(rest) = text[s.end..].strip_prefix(", ") {
+            let n = rest
+                .find(|c: char| !(c.is_alphabetic() || matches!(c, '\'' | '’' | '-')))
+                .unwrap_or(rest.len());
+            let w = &rest[..n];
+            let at = s.end + 2;
+            let listed = || {
+                let k = w.to_lowercase();
+                Lexicon::get().first.contains(k.as_str())
+            };
+            if upper
+                && w.starts_with(char::is_uppercase)
+                && w.chars().skip(1).all(char::is_lowercase)
+                && w.len() >= 2
+                && (name_word(w) || listed())
+                && opens_field(s.start)
+                && closed(at + n)
+            {
+                out.push(name(at, at + n, "forename_comma"));
+            }
+        }
+    }
+}
+
+/// "Justin Will Maddox": a capitalised word between two name words.
+fn middle_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    for pair in spans.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.category != Category::Name || b.category != Category::Name || b.start <= a.end {
+            continue;
+        }
+        let Some(w) = text[a.end..b.start]
+            .strip_prefix(' ')
+            .and_then(|m| m.strip_suffix(' '))
+        else {
+            continue;
+        };
+        if w.len() >= 2
+            && w.starts_with(|c: char| c.is_ascii_uppercase())
+            && w.chars().skip(1).all(char::is_lowercase)
+            && name_word(w)
+        {
+            out.push(name(a.end + 1, b.start - 1, "middle_name"));
+        }
+    }
+}
+
+/// "RTH/9254316", "K/1977509": the letters and slash before a found
+/// hospital number belong to it.
+fn id_prefixes(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    for s in spans.iter().filter(|s| s.category == Category::Id) {
+        let Some(head) = text[..s.start].strip_suffix('/') else {
+            continue;
+        };
+        let letters = head
+            .bytes()
+            .rev()
+            .take_while(u8::is_ascii_uppercase)
+            .count();
+        let from = head.len() - letters;
+        let bounded = head[..from]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric() && c != '/');
+        if (1..=4).contains(&letters) && bounded {
+            out.push(Span {
+                start: from,
+                end: s.end,
+                category: Category::Id,
+                detector: "id_prefix",
+                confidence: 0.8,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Whether the whole of `word` (its first occurrence) is inside one span
+    /// of the full scan.
+    fn covered(text: &str, word: &str) -> bool {
+        let at = text.find(word).expect("word in text");
+        crate::scan(text)
+            .iter()
+            .any(|s| s.start <= at && at + word.len() <= s.end)
+    }
+
+    #[test]
+    fn banners_name_the_patient_before_the_identifiers() {
+        assert!(covered("Summary\nrose | MRN 44948468 | DOB May 2", "rose"));
+        assert!(covered("ED triage\nstone 74F MRN 64291659", "stone"));
+        assert!(covered(
+            "Handover\n24 | edwin banks | 43M | CVA",
+            "edwin banks"
+        ));
+        assert!(covered("KNIGHT, Dawn | DOB 1946-05-13", "KNIGHT"));
+        assert!(covered("Fox, 21 Oct 1932, 943 476 5919", "Fox"));
+        // Headings and clinical words before identifiers are not names.
+        assert!(!covered("Patient details | MRN 44948468", "details"));
+        assert!(!covered("Chest pain 54M MRN 1234567", "pain"));
+        assert!(!covered("Admitted 12 Oct 2024, 14:00", "Admitted"));
+        assert!(!covered("Seen 12-03-24, 19-03-24 and 26-03-24", "Seen"));
+        assert!(!covered("MY HOSPITAL PASSPORT", "MY"));
+    }
+
+    #[test]
+    fn sign_offs_name_the_writer() {
+        assert!(covered("to resus.\n-- Hicks\n", "Hicks"));
+        assert!(covered("to reg.\nfrank, ST3\n", "frank"));
+        assert!(covered("x\nlola pérez (FY2), bleep 8794", "lola pérez"));
+        assert!(covered("rest.\n\nJohns\nbleep 7386\n", "Johns"));
+        assert!(covered(
+            "weeks.\n\nHolly Lamb\nConsultant Radiologist\n",
+            "Holly Lamb"
+        ));
+        assert!(covered("Signed knight November 18, 2022", "knight"));
+        // Prose and headings before a role line are not signatures.
+        assert!(!covered("Plan\nConsultant review tomorrow", "Plan"));
+        assert!(!covered("-- End of report\n", "End"));
+        assert!(!covered("Seen with reg, ST3 happy", "reg"));
+    }
+
+    #[test]
+    fn surname_forename_pairs_middle_names_and_id_prefixes() {
+        assert!(covered("Sweet, Bernice Staff Nurse", "Sweet"));
+        // Given the surname in capitals, the forename after its comma.
+        let text = "Visitors\nNOVÁKOVÁ, Flora\n";
+        let surname = [super::name(9, 19, "surname")];
+        let mut out = Vec::new();
+        super::comma_pairs(text, &surname, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&text[out[0].start..out[0].end], "Flora");
+        assert!(covered(
+            "Triaged by Justin Will Maddox, RN",
+            "Justin Will Maddox"
+        ));
+        assert!(covered("Mr Jefferson (64) RTH/1877933", "RTH/1877933"));
+        // A sentence's comma is not a surname's.
+        assert!(!covered("Today, John came in", "Today"));
+        assert!(!covered("Flora: normal, Grace", "Flora"));
+    }
+}
