@@ -141,12 +141,35 @@ const LABELS: &[&str] = &[
     "at",
     "i",
     "we",
+    "has",
+    "had",
+    "have",
+    "been",
+    "be",
+    "not",
+    "also",
+    "who",
+    "which",
+    "just",
+    "now",
+    "then",
+    "there",
+    "here",
+    "all",
+    "both",
+    "very",
+    "well",
+    "still",
+    "already",
+    "too",
+    "did",
+    "does",
 ];
 
 /// A word that can stand in a name where the layout says a name stands:
 /// letters (any script) with apostrophes or hyphens inside, not a label,
 /// and on a name list or not an everyday or clinical word.
-fn name_word(w: &str) -> bool {
+pub(crate) fn name_word(w: &str) -> bool {
     let mut chars = w.chars();
     if !chars.next().is_some_and(char::is_alphabetic)
         || !w
@@ -192,6 +215,66 @@ fn name_words(s: &str, max: usize) -> Option<usize> {
     (named > 0).then_some(end)
 }
 
+/// Where each of the first one to `max` words of `s` ends, judged by shape
+/// alone (letters, or an initial first), before any word-list look-up: the
+/// cheap test that rules out almost every line.
+pub(crate) fn shape_ends(s: &str, max: usize) -> ([usize; 3], usize) {
+    let b = s.as_bytes();
+    let mut ends = [0; 3];
+    let mut k = 0;
+    let mut i = 0;
+    while k < max.min(3) {
+        // A word starts with a letter (ASCII, or any alphabetic character).
+        let first_ok = match b.get(i) {
+            Some(c) if c.is_ascii_alphabetic() => true,
+            Some(c) if *c >= 0x80 => s[i..].starts_with(char::is_alphabetic),
+            _ => false,
+        };
+        if !first_ok {
+            break;
+        }
+        let mut j = i;
+        while j < b.len() {
+            let c = b[j];
+            if c.is_ascii_alphabetic() || matches!(c, b'\'' | b'-' | b'.') {
+                j += 1;
+            } else if c >= 0x80 {
+                let ch = s[j..].chars().next().expect("char boundary");
+                if !(ch.is_alphabetic() || ch == '’') {
+                    break;
+                }
+                j += ch.len_utf8();
+            } else {
+                break;
+            }
+        }
+        // The word ends at a space, a comma or semicolon (which also ends
+        // the run), or the end of the text; anything else spoils its shape.
+        match b.get(j) {
+            None | Some(b' ') => {}
+            Some(b',' | b';') => {
+                ends[k] = j;
+                k += 1;
+                break;
+            }
+            _ => break,
+        }
+        ends[k] = j;
+        k += 1;
+        if j + 1 >= b.len() || b[j + 1] == b' ' {
+            break;
+        }
+        i = j + 1;
+    }
+    (ends, k)
+}
+
+/// Whether the words of `s` (single spaces) are all name words, an
+/// initial allowed first, and not only initials.
+fn all_name_words(s: &str) -> bool {
+    name_words(s, 3) == Some(s.len())
+}
+
 /// Age and sex as a banner writes them: "74F", "100F", "43M", "77 F".
 fn age_sex(s: &str) -> bool {
     let b = s.as_bytes();
@@ -215,29 +298,36 @@ const BANNER_CUES: &[&str] = &[
 fn banner(text: &str, spans: &[Span], at: usize, line: &str, out: &mut Vec<Span>) {
     let body = line.trim_start_matches([' ', '\t']);
     // A handover row's number: "24 | edwin banks | 43M |".
-    let body = match body.find(" | ") {
-        Some(i) if i > 0 && i <= 3 && body[..i].bytes().all(|c| c.is_ascii_digit()) => {
-            &body[i + 3..]
-        }
+    let digits = body.bytes().take(4).take_while(u8::is_ascii_digit).count();
+    let body = match body[digits..].strip_prefix(" | ") {
+        Some(rest) if (1..=3).contains(&digits) => rest,
         _ => body,
     };
     if !body.starts_with(|c: char| c.is_alphabetic()) {
         return;
     }
     let start = at + (line.len() - body.len());
-    // "KNIGHT, Dawn | DOB": a surname, a comma, then the forename.
-    let len = match name_words(body, 3) {
-        Some(n) => match body[n..].strip_prefix(", ") {
-            Some(rest) if !body[..n].contains(' ') => match name_words(rest, 2) {
-                Some(m) if cue_follows(text, spans, start + n + 2 + m, &rest[m..]) => n + 2 + m,
-                _ => n,
-            },
-            _ => n,
-        },
-        None => return,
-    };
-    if cue_follows(text, spans, start + len, &body[len..]) {
-        out.push(name(start, start + len, "banner_name"));
+    let (ends, k) = shape_ends(body, 3);
+    for &n in ends[..k].iter().rev() {
+        // "KNIGHT, Dawn | DOB": a surname, a comma, then the forename.
+        if let Some(rest) = body[n..].strip_prefix(", ").filter(|_| k == 1) {
+            let (fore, j) = shape_ends(rest, 2);
+            for &m in fore[..j].iter().rev() {
+                if cue_follows(text, spans, start + n + 2 + m, &rest[m..])
+                    && all_name_words(&body[..n])
+                    && all_name_words(&rest[..m])
+                {
+                    out.push(name(start, start + n + 2 + m, "banner_name"));
+                    return;
+                }
+            }
+        }
+        if cue_follows(text, spans, start + n, &body[n..]) {
+            if all_name_words(&body[..n]) {
+                out.push(name(start, start + n, "banner_name"));
+            }
+            return;
+        }
     }
 }
 
@@ -251,7 +341,12 @@ fn cue_follows(text: &str, spans: &[Span], at: usize, rest: &str) -> bool {
         .or_else(|| rest.strip_prefix('\t'))
         .or_else(|| rest.strip_prefix(' '))
         .map(|r| r.trim_start_matches([' ', '\t']));
-    let Some(cue) = cue else {
+    // Every cue starts with a digit or a capital: prose stops here.
+    let Some(cue) = cue.filter(|c| {
+        c.as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+    }) else {
         return false;
     };
     if BANNER_CUES.iter().any(|c| {
@@ -263,10 +358,14 @@ fn cue_follows(text: &str, spans: &[Span], at: usize, rest: &str) -> bool {
     // "Fox, 21 Oct 1932, 567 582 57": a date of birth, then an identifier
     // (not "Seen 12-03-24, 19-03-24": a list of dates).
     let cue_at = at + (rest.len() - cue.len());
-    let Some(d) = spans
-        .iter()
-        .find(|s| s.start == cue_at && s.category == Category::Date)
-    else {
+    let starting_at = |pos: usize, category: Category| {
+        let i = spans.partition_point(|s| s.start < pos);
+        spans[i..]
+            .iter()
+            .take_while(|s| s.start == pos)
+            .find(|s| s.category == category)
+    };
+    let Some(d) = starting_at(cue_at, Category::Date) else {
         return false;
     };
     let after = &text[d.end..];
@@ -277,9 +376,7 @@ fn cue_follows(text: &str, spans: &[Span], at: usize, rest: &str) -> bool {
         return false;
     };
     let next_at = d.end + (after.len() - next.len());
-    spans
-        .iter()
-        .any(|s| s.start == next_at && s.category == Category::Id)
+    starting_at(next_at, Category::Id).is_some()
 }
 
 /// Training grades and job titles written after a name at a sign-off.
@@ -416,32 +513,35 @@ fn sign_off(
     if !body.starts_with(|c: char| c.is_alphabetic()) {
         return;
     }
-    let Some(n) = name_words(body, 3) else {
-        return;
-    };
-    let tail = &body[n..];
-    // "frank, ST3", "lola pérez (FY2), bleep 8794", "Sweet, B Staff Nurse".
-    let graded = tail
-        .strip_prefix(", ")
-        .or_else(|| tail.strip_prefix(" ("))
-        .is_some_and(grade_word);
-    // "Holly Lamb" over "Consultant Radiologist", "Johns" over "bleep 7386",
-    // after a blank line or a closing.
-    let signed_block = tail.is_empty()
-        && body.starts_with(char::is_uppercase)
-        && after.is_some_and(|next| {
-            let next = next.trim_start();
-            grade_word(next)
-                || ["bleep", "Bleep", "BLEEP", "Ext", "ext"]
-                    .iter()
-                    .any(|b| next.starts_with(b))
-        })
-        && before.is_none_or(|prev| {
-            let prev = prev.trim().trim_end_matches([',', '.']).to_lowercase();
-            prev.is_empty() || CLOSINGS.contains(&prev.as_str())
-        });
-    if graded || signed_block {
-        out.push(name(start, start + n, "signature_line"));
+    let (ends, k) = shape_ends(body, 3);
+    for &n in &ends[..k] {
+        let tail = &body[n..];
+        // "frank, ST3", "lola pérez (FY2), bleep 8794", "Sweet, B Staff Nurse".
+        let graded = tail
+            .strip_prefix(", ")
+            .or_else(|| tail.strip_prefix(" ("))
+            .is_some_and(grade_word);
+        // "Holly Lamb" over "Consultant Radiologist", "Johns" over "bleep
+        // 7386", after a blank line or a closing.
+        let signed_block = || {
+            tail.is_empty()
+                && body.starts_with(char::is_uppercase)
+                && after.is_some_and(|next| {
+                    let next = next.trim_start();
+                    grade_word(next)
+                        || ["bleep", "Bleep", "BLEEP", "Ext", "ext"]
+                            .iter()
+                            .any(|b| next.starts_with(b))
+                })
+                && before.is_none_or(|prev| {
+                    let prev = prev.trim().trim_end_matches([',', '.']).to_lowercase();
+                    prev.is_empty() || CLOSINGS.contains(&prev.as_str())
+                })
+        };
+        if (graded || signed_block()) && all_name_words(&body[..n]) {
+            out.push(name(start, start + n, "signature_line"));
+            return;
+        }
     }
 }
 

@@ -1740,9 +1740,17 @@ fn looks_like_clock_time(s: &str) -> bool {
                 b':' | b'.' | b' ' | b'a' | b'p' | b'm' | b'h' | b'r' | b's'
             )
     });
+    // "16.54": an hour, a dot and two digits of minutes.
+    let dotted = lower.split_once('.').is_some_and(|(h, m)| {
+        (1..=2).contains(&h.len())
+            && m.len() == 2
+            && h.parse::<u32>().is_ok_and(|h| h <= 23)
+            && m.parse::<u32>().is_ok_and(|m| m <= 59)
+    });
     only_time_chars
         && (3..=6).contains(&digits)
         && (lower.contains(':')
+            || dotted
             || lower.ends_with("am")
             || lower.ends_with("pm")
             || lower.ends_with('h')
@@ -1750,14 +1758,58 @@ fn looks_like_clock_time(s: &str) -> bool {
             || (digits == 4 && lower.len() == 4))
 }
 
-/// "18/07/2020 2125": four digits right after a date are its clock time.
+/// "18/07/2020 2125", "14/06/2022 at 16.54", "28th Sep, 00.23": the clock
+/// time right after a date; "6th Mar 21.37": a date whose last number is
+/// the hour of a dotted time.
 fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
+    let time = |start: usize, end: usize| Span {
+        start,
+        end,
+        category: Category::Date,
+        detector: "time_after_date",
+        confidence: 0.7,
+    };
+    // "hh.mm" or "hh:mm" opening `s`, closed off: its length.
+    let dotted = |s: &str| {
+        let b = s.as_bytes();
+        let h = b.iter().take_while(|c| c.is_ascii_digit()).count();
+        let ok = (1..=2).contains(&h)
+            && matches!(b.get(h), Some(b'.' | b':'))
+            && b.len() >= h + 3
+            && b[h + 1..h + 3].iter().all(u8::is_ascii_digit)
+            && !b.get(h + 3).is_some_and(|c| c.is_ascii_digit())
+            && !(b.get(h + 3) == Some(&b'.') && b.get(h + 4).is_some_and(u8::is_ascii_digit))
+            && s[..h].parse::<u32>().is_ok_and(|v| v <= 23)
+            && s[h + 1..h + 3].parse::<u32>().is_ok_and(|v| v <= 59);
+        ok.then_some(h + 3)
+    };
     for s in spans.iter().filter(|s| s.category == Category::Date) {
         let rest = &text[s.end..];
-        let Some(after) = rest.strip_prefix(' ').or_else(|| rest.strip_prefix(", ")) else {
+        // "6th Mar 21.37": ".37" right after a date ending in a small number.
+        if rest.starts_with('.') {
+            let date = &text[s.start..s.end];
+            let last = date.bytes().rev().take_while(u8::is_ascii_digit).count();
+            let head = &date[..date.len() - last];
+            if (1..=2).contains(&last) && head.ends_with(' ') {
+                let from = s.end - last;
+                if let Some(n) = dotted(&text[from..]) {
+                    out.push(time(from, from + n));
+                }
+            }
+        }
+        let Some(after) = rest
+            .strip_prefix(" at ")
+            .or_else(|| rest.strip_prefix(' '))
+            .or_else(|| rest.strip_prefix(", "))
+        else {
             continue;
         };
+        if let Some(n) = dotted(after) {
+            let start = s.end + (rest.len() - after.len());
+            out.push(time(start, start + n));
+            continue;
+        }
         let digits = after.bytes().take_while(u8::is_ascii_digit).count();
         if digits != 4 || after[4..].starts_with(|c: char| c.is_alphanumeric() && c != 'h') {
             continue;
@@ -1767,13 +1819,7 @@ fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
             continue;
         }
         let start = s.end + (rest.len() - after.len());
-        out.push(Span {
-            start,
-            end: start + 4,
-            category: Category::Date,
-            detector: "time_after_date",
-            confidence: 0.7,
-        });
+        out.push(time(start, start + 4));
     }
     out
 }
@@ -2058,6 +2104,9 @@ mod tests {
             ("ED triage 2020-12-30 2:33 AM - ESI 2", "2020-12-30 2:33 AM"),
             ("Review 15th Dec, 13:00 on ward", "15th Dec, 13:00"),
             ("Seen 05-30-2020 11:27 AM by", "05-30-2020 11:27 AM"),
+            ("Reported on 14/06/2022 at 16.54", "14/06/2022 at 16.54"),
+            ("Arrival: 6th Mar 21.37\nTriage", "6th Mar 21.37"),
+            ("Verified 16NOV2023 at 11.45.", "16NOV2023 at 11.45"),
         ] {
             assert!(
                 found(text).contains(&(date, Category::Date)),
@@ -2065,6 +2114,10 @@ mod tests {
                 found(text)
             );
         }
+        // A dose after a date is no clock time.
+        assert!(!found("On 12/03/2024 4.5 mg")
+            .iter()
+            .any(|(s, _)| s.contains("4.5")));
         // Two dates side by side stay two dates.
         assert_eq!(found("admitted 12/03 14/03 then").len(), 2);
         let replacer = Replacer::new(
