@@ -330,106 +330,6 @@ fn first_names_after_staff_labels(text: &str, out: &mut Vec<Span>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn found(text: &str, spans: &[Span]) -> Vec<(String, Category)> {
-        scan(text, spans, AgePolicy::All)
-            .into_iter()
-            .map(|s| (text[s.start..s.end].to_string(), s.category))
-            .collect()
-    }
-
-    #[test]
-    fn relatives_named_before_what_they_did() {
-        let names =
-            |t: &str| -> Vec<String> { found(t, &[]).into_iter().map(|(s, _)| s).collect() };
-        assert_eq!(
-            names("Brought in by ambulance; partner rice travelled with him."),
-            ["rice"]
-        );
-        assert_eq!(
-            names("ambulance; sister SUE CANTRELL travelled with her."),
-            ["SUE CANTRELL"]
-        );
-        assert_eq!(names("Wife Mary at bedside."), ["Mary"]);
-        // Everyday words between are not names; a lower-case word needs a
-        // strong verb.
-        assert!(names("His son also travelled with him").is_empty());
-        assert!(names("her son will was there").is_empty());
-        assert!(names("Daughter has been informed").is_empty());
-    }
-
-    #[test]
-    fn streets_names_with_ages_and_names_after_staff_labels() {
-        let text = "Brought from Leicester Square at 23:50.";
-        let place = [span(13, 22, Category::Location, "place")];
-        assert_eq!(
-            found(text, &place),
-            [("Square".to_string(), Category::Location)]
-        );
-        let text = "Lives in Milwaukee (53281) with partner.";
-        let place = [span(9, 18, Category::Location, "place")];
-        assert_eq!(
-            found(text, &place),
-            [("53281".to_string(), Category::Location)]
-        );
-        let text = "Lives alone in Madison (53728-1134).";
-        let town_read_as_name = [span(15, 22, Category::Name, "first_name")];
-        assert_eq!(
-            found(text, &town_read_as_name),
-            [("53728-1134".to_string(), Category::Location)]
-        );
-        assert_eq!(
-            found("Jack is 4 and attends nursery.", &[]),
-            [
-                ("Jack".to_string(), Category::Name),
-                ("4".to_string(), Category::Age)
-            ]
-        );
-        assert!(found("Will is 4 weeks post-op.", &[]).is_empty());
-        let text = "Mom (Keisha Monroe, pharmacy technician) brought her in.";
-        let name = [span(5, 18, Category::Name, "relation")];
-        assert_eq!(
-            found(text, &name),
-            [("pharmacy technician".to_string(), Category::Profession)]
-        );
-        assert_eq!(
-            found("He is a joiner by trade and lives alone.", &[]),
-            [("joiner".to_string(), Category::Profession)]
-        );
-        assert_eq!(
-            found("She is an electrical engineer by profession.", &[]),
-            [("electrical engineer".to_string(), Category::Profession)]
-        );
-        assert!(found("He is a smoker of many years, by trade unknown.", &[]).is_empty());
-        let text = "Seen with (Jo Smith, on leave) today.";
-        let name = [span(11, 19, Category::Name, "relation")];
-        assert!(found(text, &name).is_empty());
-        let text = "Patient: Benjamin (\"Benji\") Koenig, 21";
-        let name = [span(9, 17, Category::Name, "name_field")];
-        assert_eq!(found(text, &name), [("Benji".to_string(), Category::Name)]);
-        assert_eq!(
-            found("Confirmed with anticoag nurse Liz - chart amended.", &[]),
-            [("Liz".to_string(), Category::Name)]
-        );
-        assert_eq!(
-            found("training with our specialist nurse Sioned Parry today", &[]),
-            [("Sioned Parry".to_string(), Category::Name)]
-        );
-        assert!(found("seen by the nurse Practitioner team", &[]).is_empty());
-        assert_eq!(
-            found("Physio: Will assessed, will return pm.", &[]),
-            [("Will".to_string(), Category::Name)]
-        );
-        assert!(found("Physio: Will need a frame.", &[]).is_empty());
-        // Letters outside ASCII right before a colon or " is " (this once
-        // sliced inside "ó"): no panic, and no name where there is no cue.
-        assert!(found("Dr. Wójcik: seen. Ms Núñez is 4 days post-op.", &[]).is_empty());
-    }
-}
-
 /// Words for a relative or companion, written before their name.
 const KIN: &[&str] = &[
     "partner",
@@ -541,5 +441,105 @@ fn companions_named_before_verbs(text: &str, out: &mut Vec<Span>) {
             out.push(span(at, at + n, Category::Name, "companion_name"));
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str, spans: &[Span]) -> Vec<(String, Category)> {
+        scan(text, spans, AgePolicy::All)
+            .into_iter()
+            .map(|s| (text[s.start..s.end].to_string(), s.category))
+            .collect()
+    }
+
+    #[test]
+    fn relatives_named_before_what_they_did() {
+        let names =
+            |t: &str| -> Vec<String> { found(t, &[]).into_iter().map(|(s, _)| s).collect() };
+        assert_eq!(
+            names("Brought in by ambulance; partner rice travelled with him."),
+            ["rice"]
+        );
+        assert_eq!(
+            names("ambulance; sister SUE CANTRELL travelled with her."),
+            ["SUE CANTRELL"]
+        );
+        assert_eq!(names("Wife Mary at bedside."), ["Mary"]);
+        // Everyday words between are not names; a lower-case word needs a
+        // strong verb.
+        assert!(names("His son also travelled with him").is_empty());
+        assert!(names("her son will was there").is_empty());
+        assert!(names("Daughter has been informed").is_empty());
+    }
+
+    #[test]
+    fn streets_names_with_ages_and_names_after_staff_labels() {
+        let text = "Brought from Leicester Square at 23:50.";
+        let place = [span(13, 22, Category::Location, "place")];
+        assert_eq!(
+            found(text, &place),
+            [("Square".to_string(), Category::Location)]
+        );
+        let text = "Lives in Milwaukee (53281) with partner.";
+        let place = [span(9, 18, Category::Location, "place")];
+        assert_eq!(
+            found(text, &place),
+            [("53281".to_string(), Category::Location)]
+        );
+        let text = "Lives alone in Madison (53728-1134).";
+        let town_read_as_name = [span(15, 22, Category::Name, "first_name")];
+        assert_eq!(
+            found(text, &town_read_as_name),
+            [("53728-1134".to_string(), Category::Location)]
+        );
+        assert_eq!(
+            found("Jack is 4 and attends nursery.", &[]),
+            [
+                ("Jack".to_string(), Category::Name),
+                ("4".to_string(), Category::Age)
+            ]
+        );
+        assert!(found("Will is 4 weeks post-op.", &[]).is_empty());
+        let text = "Mom (Keisha Monroe, pharmacy technician) brought her in.";
+        let name = [span(5, 18, Category::Name, "relation")];
+        assert_eq!(
+            found(text, &name),
+            [("pharmacy technician".to_string(), Category::Profession)]
+        );
+        assert_eq!(
+            found("He is a joiner by trade and lives alone.", &[]),
+            [("joiner".to_string(), Category::Profession)]
+        );
+        assert_eq!(
+            found("She is an electrical engineer by profession.", &[]),
+            [("electrical engineer".to_string(), Category::Profession)]
+        );
+        assert!(found("He is a smoker of many years, by trade unknown.", &[]).is_empty());
+        let text = "Seen with (Jo Smith, on leave) today.";
+        let name = [span(11, 19, Category::Name, "relation")];
+        assert!(found(text, &name).is_empty());
+        let text = "Patient: Benjamin (\"Benji\") Koenig, 21";
+        let name = [span(9, 17, Category::Name, "name_field")];
+        assert_eq!(found(text, &name), [("Benji".to_string(), Category::Name)]);
+        assert_eq!(
+            found("Confirmed with anticoag nurse Liz - chart amended.", &[]),
+            [("Liz".to_string(), Category::Name)]
+        );
+        assert_eq!(
+            found("training with our specialist nurse Sioned Parry today", &[]),
+            [("Sioned Parry".to_string(), Category::Name)]
+        );
+        assert!(found("seen by the nurse Practitioner team", &[]).is_empty());
+        assert_eq!(
+            found("Physio: Will assessed, will return pm.", &[]),
+            [("Will".to_string(), Category::Name)]
+        );
+        assert!(found("Physio: Will need a frame.", &[]).is_empty());
+        // Letters outside ASCII right before a colon or " is " (this once
+        // sliced inside "ó"): no panic, and no name where there is no cue.
+        assert!(found("Dr. Wójcik: seen. Ms Núñez is 4 days post-op.", &[]).is_empty());
     }
 }
