@@ -4,9 +4,7 @@
 //! first name opening a sentence with an age ("Jack is 4 and …"), a
 //! first name after a staff role's colon doing something ("Physio: Will
 //! assessed") or after "nurse" ("anticoag nurse Liz"), and a nickname in
-//! quotes after a name ("Benjamin ("Benji") Koenig"), and a relative's
-//! name between the word for them and what they did ("partner rice
-//! travelled with him", "sister SUE CANTRELL present").
+//! quotes after a name ("Benjamin ("Benji") Koenig").
 
 use crate::{lexicon::Lexicon, AgePolicy, Span};
 use insitu_types::Category;
@@ -41,7 +39,6 @@ pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     first_names_after_nurse(text, &mut out);
     first_names_with_ages(text, ages, &mut out);
     first_names_after_staff_labels(text, &mut out);
-    companions_named_before_verbs(text, &mut out);
     out
 }
 
@@ -330,120 +327,6 @@ fn first_names_after_staff_labels(text: &str, out: &mut Vec<Span>) {
     }
 }
 
-/// Words for a relative or companion, written before their name.
-const KIN: &[&str] = &[
-    "partner",
-    "husband",
-    "wife",
-    "son",
-    "daughter",
-    "brother",
-    "sister",
-    "mother",
-    "father",
-    "mum",
-    "mom",
-    "dad",
-    "niece",
-    "nephew",
-    "aunt",
-    "uncle",
-    "grandson",
-    "granddaughter",
-    "cousin",
-    "friend",
-    "neighbour",
-    "neighbor",
-    "carer",
-    "spouse",
-    "fiancé",
-    "fiance",
-    "girlfriend",
-    "boyfriend",
-    "stepson",
-    "stepdaughter",
-];
-
-/// What a named companion did next. A name written in lower case needs one
-/// of the first ten, which no other word is followed by.
-const COMPANION_VERBS: &[&str] = &[
-    "travelled",
-    "traveled",
-    "accompanied",
-    "accompanies",
-    "present",
-    "attended",
-    "visited",
-    "phoned",
-    "rang",
-    "informed",
-    "updated",
-    "arrived",
-    "came",
-    "drove",
-    "brought",
-    "stayed",
-    "aware",
-    "says",
-    "said",
-    "reports",
-    "reported",
-    "is",
-    "was",
-    "has",
-    "had",
-    "at",
-];
-
-static KIN_FINDER: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-    aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-        .build(KIN)
-        .expect("kin words compile")
-});
-
-/// "partner rice travelled with him", "sister SUE CANTRELL travelled with
-/// her", "wife Mary at bedside": one or two name words between a word for a
-/// relative and a verb of coming, calling or being there.
-fn companions_named_before_verbs(text: &str, out: &mut Vec<Span>) {
-    for m in KIN_FINDER.find_iter(text) {
-        let glued = text[..m.start()]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_alphanumeric);
-        let Some(rest) = text[m.end()..].strip_prefix(' ') else {
-            continue;
-        };
-        if glued {
-            continue;
-        }
-        let at = m.end() + 1;
-        let (ends, k) = crate::layout::shape_ends(rest, 2);
-        for &n in ends[..k].iter().rev() {
-            let Some(tail) = rest[n..].strip_prefix(' ') else {
-                continue;
-            };
-            let verb_len = tail.bytes().take_while(u8::is_ascii_alphabetic).count();
-            let verb = &tail[..verb_len];
-            let Some(v) = COMPANION_VERBS.iter().position(|w| *w == verb) else {
-                continue;
-            };
-            let words = &rest[..n];
-            let lower = !words.chars().any(char::is_uppercase);
-            if (lower && v >= 10)
-                || !words.split(' ').all(|w| {
-                    crate::layout::name_word(w) && !KIN.iter().any(|k| k.eq_ignore_ascii_case(w))
-                })
-            {
-                continue;
-            }
-            out.push(span(at, at + n, Category::Name, "companion_name"));
-            break;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,26 +336,6 @@ mod tests {
             .into_iter()
             .map(|s| (text[s.start..s.end].to_string(), s.category))
             .collect()
-    }
-
-    #[test]
-    fn relatives_named_before_what_they_did() {
-        let names =
-            |t: &str| -> Vec<String> { found(t, &[]).into_iter().map(|(s, _)| s).collect() };
-        assert_eq!(
-            names("Brought in by ambulance; partner rice travelled with him."),
-            ["rice"]
-        );
-        assert_eq!(
-            names("ambulance; sister SUE CANTRELL travelled with her."),
-            ["SUE CANTRELL"]
-        );
-        assert_eq!(names("Wife Mary at bedside."), ["Mary"]);
-        // Everyday words between are not names; a lower-case word needs a
-        // strong verb.
-        assert!(names("His son also travelled with him").is_empty());
-        assert!(names("her son will was there").is_empty());
-        assert!(names("Daughter has been informed").is_empty());
     }
 
     #[test]

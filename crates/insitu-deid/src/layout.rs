@@ -288,7 +288,7 @@ fn age_sex(s: &str) -> bool {
 
 /// Identifier labels that follow the name in a banner.
 const BANNER_CUES: &[&str] = &[
-    "MRN", "DOB", "D.O.B", "DoB", "NHS", "CHI", "Hosp", "HOSP", "MR#", "URN", "Unit No", "RTH",
+    "MRN", "DOB", "D.O.B", "DoB", "NHS", "CHI", "Hosp", "HOSP", "MR#", "URN", "Unit No",
 ];
 
 /// "rose | MRN 44948468 | DOB …", "stone 74F MRN 64291659", "24 | edwin
@@ -335,24 +335,31 @@ fn banner(text: &str, spans: &[Span], at: usize, line: &str, out: &mut Vec<Span>
 /// goes on with a separator and then an identifier: a label such as MRN,
 /// an age and sex, or a date followed by another field.
 fn cue_follows(text: &str, spans: &[Span], at: usize, rest: &str) -> bool {
-    let cue = rest
-        .strip_prefix(" | ")
-        .or_else(|| rest.strip_prefix(", "))
-        .or_else(|| rest.strip_prefix('\t'))
-        .or_else(|| rest.strip_prefix(' '))
-        .map(|r| r.trim_start_matches([' ', '\t']));
-    // Every cue starts with a digit or a capital: prose stops here.
-    let Some(cue) = cue.filter(|c| {
-        c.as_bytes()
-            .first()
-            .is_some_and(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
-    }) else {
+    let b = rest.as_bytes();
+    let mut i = if b.starts_with(b" | ") {
+        3
+    } else if b.starts_with(b", ") {
+        2
+    } else if matches!(b.first(), Some(b' ' | b'\t')) {
+        1
+    } else {
         return false;
     };
-    if BANNER_CUES.iter().any(|c| {
-        cue.starts_with(c) && !cue[c.len()..].starts_with(|ch: char| ch.is_ascii_alphabetic())
-    }) || age_sex(cue)
-    {
+    while matches!(b.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    // Every cue starts with a digit or a capital: prose stops here.
+    let first = match b.get(i) {
+        Some(&c) if c.is_ascii_digit() || c.is_ascii_uppercase() => c,
+        _ => return false,
+    };
+    let cue = &rest[i..];
+    let labelled = || {
+        BANNER_CUES.iter().any(|c| {
+            cue.starts_with(c) && !cue[c.len()..].starts_with(|ch: char| ch.is_ascii_alphabetic())
+        })
+    };
+    if (first.is_ascii_digit() && age_sex(cue)) || (b"MDNCHU".contains(&first) && labelled()) {
         return true;
     }
     // "Fox, 21 Oct 1932, 567 582 57": a date of birth, then an identifier

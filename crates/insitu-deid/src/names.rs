@@ -1644,6 +1644,38 @@ const EPONYM_NOUNS: &[&str] = &[
 ];
 
 /// Relation words whose following capitalised word is a relative's name.
+/// What a named companion did next ("partner rice travelled with him"). A
+/// name written in lower case needs one of the first ten, which no other
+/// word is followed by.
+const COMPANION_VERBS: &[&str] = &[
+    "travelled",
+    "traveled",
+    "accompanied",
+    "accompanies",
+    "present",
+    "attended",
+    "visited",
+    "phoned",
+    "rang",
+    "informed",
+    "updated",
+    "arrived",
+    "came",
+    "drove",
+    "brought",
+    "stayed",
+    "aware",
+    "says",
+    "said",
+    "reports",
+    "reported",
+    "is",
+    "was",
+    "has",
+    "had",
+    "at",
+];
+
 const RELATIONS: &[&str] = &[
     "wife",
     "husband",
@@ -3059,6 +3091,46 @@ impl Ctx<'_> {
         }
     }
 
+    /// "partner rice travelled with him", "sister SUE CANTRELL travelled
+    /// with her", "wife Mary at bedside": one or two name words between a
+    /// word for a relative and a verb of coming, calling or being there,
+    /// whatever their case.
+    fn companions(&mut self) {
+        let n = self.words.len();
+        for i in 0..n {
+            if !self.words[i].has(RELATION) {
+                continue;
+            }
+            for k in [2, 1] {
+                let v = i + k + 1;
+                if v >= n
+                    || !(i..v)
+                        .all(|j| &self.text[self.words[j].end..self.words[j + 1].start] == " ")
+                {
+                    continue;
+                }
+                let Some(pos) = COMPANION_VERBS
+                    .iter()
+                    .position(|w| *w == self.words[v].key.as_str())
+                else {
+                    continue;
+                };
+                let names = &self.text[self.words[i + 1].start..self.words[i + k].end];
+                let lower = !names.chars().any(char::is_uppercase);
+                let named = (i + 1..=i + k).all(|j| {
+                    let w = &self.words[j];
+                    !w.has(RELATION) && crate::layout::name_word(&self.text[w.start..w.end])
+                });
+                if named && !(lower && pos >= 10) {
+                    for j in i + 1..=i + k {
+                        self.set(j, Category::Name, "companion_name", 0.7);
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
     /// "Present: AF, GO, LMcK, RD (radiology)": initials and names listed
     /// after an attendance label, each item a person.
     fn attendance_lists(&mut self) {
@@ -3805,6 +3877,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     ctx.names_before_ages();
     ctx.self_introductions();
     ctx.names_before_dob();
+    ctx.companions();
     ctx.attendance_lists();
     ctx.extend();
     ctx.particles_and_nicknames();
@@ -4306,6 +4379,24 @@ mod tests {
             .filter(|s| s.category == Category::Name)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn relatives_named_before_what_they_did() {
+        assert_eq!(
+            names("Brought in by ambulance; partner rice travelled with him."),
+            ["rice"]
+        );
+        assert_eq!(
+            names("ambulance; sister SUE CANTRELL travelled with her."),
+            ["SUE", "CANTRELL"]
+        );
+        assert_eq!(names("Wife Mary at bedside."), ["Mary"]);
+        // Everyday words between are not names; a lower-case word needs a
+        // strong verb.
+        assert!(names("His son also travelled with him").is_empty());
+        assert!(names("her son will was there").is_empty());
+        assert!(names("Daughter has been informed").is_empty());
     }
 
     #[test]
