@@ -34,7 +34,7 @@ pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
     streets_after_places(text, spans, &mut out);
     nicknames_after_names(text, spans, &mut out);
-    jobs_in_brackets_after_names(text, spans, &mut out);
+    jobs_after_names(text, spans, &mut out);
     jobs_by_trade(text, &mut out);
     first_names_after_nurse(text, &mut out);
     first_names_with_ages(text, ages, &mut out);
@@ -151,38 +151,112 @@ fn nicknames_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     }
 }
 
-/// "Mom (Keisha Monroe, pharmacy technician)": after a name in brackets,
-/// a comma and up to three lower-case words ending in a listed job, closed
-/// by the bracket, are that person's job.
-fn jobs_in_brackets_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+/// Words for the care team's own roles: after a staff member's name they
+/// say who wrote the note ("Dr Ash, consultant"), not a patient's job.
+const CARE_ROLES: &[&str] = &[
+    "nurse",
+    "doctor",
+    "consultant",
+    "registrar",
+    "surgeon",
+    "midwife",
+    "paramedic",
+    "physio",
+    "hca",
+    "rn",
+    "sister",
+    "matron",
+    "physician",
+    "practitioner",
+    "pharmacist",
+    "therapist",
+    "dietitian",
+    "phlebotomist",
+    "technician",
+    "assistant",
+    "worker",
+    "manager",
+];
+
+/// A person's job written right after their name:
+/// - "Mom (Keisha Monroe, pharmacy technician)": in the name's brackets;
+/// - "daughter Jia Hui, a pharmacist living in …": after a comma and an
+///   article;
+/// - "grandson Jamal (Army medic, on leave)": in brackets after the name,
+///   when the job is no care-team role. (After a bare comma it would be a
+///   staff member's signature as often as a patient's job: "H. Madden, RN".)
+///
+/// The job is one to three words (the first may be capitalised, the rest
+/// lower case) ending in a listed job, closed off by a bracket, a comma, a
+/// full stop, the end of the line or a word such as "with" or "living".
+fn jobs_after_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     for s in spans.iter().filter(|s| s.category == Category::Name) {
-        if !text[..s.start].ends_with('(') {
-            continue;
-        }
-        let Some(rest) = text[s.end..].strip_prefix(", ") else {
-            continue;
-        };
-        let Some(close) = rest.find(')') else {
-            continue;
-        };
-        let job = &rest[..close];
-        let words: Vec<&str> = job.split(' ').collect();
-        let plain = words
-            .iter()
-            .all(|w| w.len() >= 2 && w.bytes().all(|b| b.is_ascii_lowercase()));
-        if plain
-            && (1..=3).contains(&words.len())
-            && crate::names::is_job_word(words[words.len() - 1])
+        let rest = &text[s.end..];
+        let in_brackets = text[..s.start].ends_with('(');
+        let (job_at, care_ok) = if let Some(r) = rest
+            .strip_prefix(", a ")
+            .or_else(|| rest.strip_prefix(", an "))
         {
-            let start = s.end + 2;
-            out.push(span(
-                start,
-                start + job.len(),
-                Category::Profession,
-                "job_in_brackets",
-            ));
+            (r, true)
+        } else if let Some(r) = rest.strip_prefix(", ").filter(|_| in_brackets) {
+            (r, true)
+        } else if let Some(r) = rest.strip_prefix(" (") {
+            (r, false)
+        } else {
+            continue;
+        };
+        let Some(len) = job_phrase(job_at, care_ok) else {
+            continue;
+        };
+        let start = s.end + (rest.len() - job_at.len());
+        out.push(span(
+            start,
+            start + len,
+            Category::Profession,
+            "job_after_name",
+        ));
+    }
+}
+
+/// The length of a job phrase opening `s` (see [`jobs_after_names`]).
+fn job_phrase(s: &str, care_ok: bool) -> Option<usize> {
+    let mut end = 0;
+    let mut job_end = None;
+    for (n, w) in s.split(' ').take(3).enumerate() {
+        let word_len = w
+            .bytes()
+            .take_while(|b| b.is_ascii_alphabetic() || *b == b'-')
+            .count();
+        let word = &w[..word_len];
+        let cased_ok = if n == 0 {
+            word.bytes().skip(1).all(|b| !b.is_ascii_uppercase())
+        } else {
+            word.bytes().all(|b| !b.is_ascii_uppercase())
+        };
+        if word.len() < 2 || !cased_ok {
+            break;
+        }
+        end += usize::from(n > 0) + word_len;
+        let key = word.to_ascii_lowercase();
+        let care = CARE_ROLES.contains(&key.as_str()) || crate::names::is_role_word(&key);
+        if crate::names::is_job_word(&key) && (care_ok || !care) {
+            job_end = Some(end);
+        }
+        if word_len != w.len() {
+            break;
         }
     }
+    let end = job_end?;
+    let after = &s[end..];
+    let closed = after.is_empty()
+        || after.starts_with([')', ',', '.', ';', '\n'])
+        || after.starts_with("  ")
+        || [
+            " with ", " living ", " who ", " at ", " for ", " in ", " from ",
+        ]
+        .iter()
+        .any(|w| after.starts_with(w));
+    closed.then_some(end)
 }
 
 static BY_TRADE: LazyLock<memchr::memmem::Finder<'static>> =
@@ -372,6 +446,37 @@ mod tests {
             found(text, &name),
             [("pharmacy technician".to_string(), Category::Profession)]
         );
+        let text = "Visiting daughter Jia Hui, a pharmacist living in Leeds.";
+        let name = [span(18, 25, Category::Name, "relation")];
+        assert_eq!(
+            found(text, &name),
+            [("pharmacist".to_string(), Category::Profession)]
+        );
+        let text = "grandson Jamal Pruitt (Army medic, on leave).";
+        let name = [span(9, 21, Category::Name, "relation")];
+        assert_eq!(
+            found(text, &name),
+            [("Army medic".to_string(), Category::Profession)]
+        );
+        let text = "brother Declan (police officer with the PSNI).";
+        let name = [span(8, 14, Category::Name, "relation")];
+        assert_eq!(
+            found(text, &name),
+            [("police officer".to_string(), Category::Profession)]
+        );
+        // A staff member's role after their name is not a patient's job.
+        let text = "CBT with Dr Lois Kettle (psychologist); Janice Holt, home manager.";
+        let names = [
+            span(12, 23, Category::Name, "title"),
+            span(40, 51, Category::Name, "name"),
+        ];
+        assert!(found(text, &names).is_empty());
+        let text = "Reviewed by Dr Ash, consultant.\nH. Madden, RN";
+        let names = [
+            span(15, 18, Category::Name, "title"),
+            span(32, 41, Category::Name, "initial"),
+        ];
+        assert!(found(text, &names).is_empty());
         assert_eq!(
             found("He is a joiner by trade and lives alone.", &[]),
             [("joiner".to_string(), Category::Profession)]

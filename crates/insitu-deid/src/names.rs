@@ -1729,6 +1729,7 @@ const RELATIONS: &[&str] = &[
 ];
 
 const PROFESSIONS: &[&str] = &[
+    "medic",
     "cna",
     "hygienist",
     "tester",
