@@ -39,6 +39,7 @@ pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     first_names_after_nurse(text, &mut out);
     first_names_with_ages(text, ages, &mut out);
     first_names_after_staff_labels(text, &mut out);
+    organisation_tails(text, spans, &mut out);
     out
 }
 
@@ -401,6 +402,141 @@ fn first_names_after_staff_labels(text: &str, out: &mut Vec<Span>) {
     }
 }
 
+/// Words that end the name of a service, team or institution.
+const ORG_TAILS: &[&str] = &[
+    "academy",
+    "agency",
+    "aging",
+    "ageing",
+    "alliance",
+    "association",
+    "associates",
+    "authority",
+    "board",
+    "care",
+    "center",
+    "centre",
+    "church",
+    "clinic",
+    "college",
+    "council",
+    "department",
+    "foundation",
+    "group",
+    "health",
+    "healthcare",
+    "home",
+    "homes",
+    "hospice",
+    "hospital",
+    "hospitals",
+    "hub",
+    "institute",
+    "living",
+    "network",
+    "nursing",
+    "office",
+    "partnership",
+    "pathology",
+    "pharmacy",
+    "physicians",
+    "practice",
+    "program",
+    "programme",
+    "project",
+    "regional",
+    "rehab",
+    "rehabilitation",
+    "school",
+    "service",
+    "services",
+    "society",
+    "surgery",
+    "team",
+    "trust",
+    "unit",
+    "university",
+];
+
+/// Words that open an institution's name before the place it is named after.
+const ORG_HEADS: &[&str] = &[
+    "community",
+    "county",
+    "district",
+    "general",
+    "hospital",
+    "memorial",
+    "regional",
+    "royal",
+    "university",
+];
+
+/// "Kentucky River Area Agency on Aging", "Fareham North Neighbourhood
+/// Team", "Frimley Valley Pathology", "University Hospital Galway": a place
+/// or organisation found at the head (or the tail) of a run of capitalised
+/// words on one line that ends (or starts) with a word for a service, team
+/// or institution: the whole run is the organisation.
+fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    let capitalised = |w: &str| {
+        let mut cs = w.chars();
+        cs.next().is_some_and(char::is_uppercase)
+            && cs.all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.'))
+    };
+    let connector = |w: &str| matches!(w, "and" | "&" | "on" | "of" | "for" | "the");
+    let key = |w: &str| {
+        w.trim_end_matches("'s")
+            .trim_end_matches("’s")
+            .to_ascii_lowercase()
+    };
+    for s in spans
+        .iter()
+        .filter(|s| matches!(s.category, Category::Location | Category::Organization))
+    {
+        // Forward: "Kentucky River Area Agency on Aging".
+        let mut at = s.end;
+        let mut tail_end = None;
+        for _ in 0..6 {
+            let Some(rest) = text[at..].strip_prefix(' ') else {
+                break;
+            };
+            let len = rest
+                .find([' ', '\n', ',', ';', ':', '(', ')'])
+                .unwrap_or(rest.len());
+            let w = &rest[..len];
+            if !(capitalised(w) || connector(w)) || w.ends_with('.') {
+                break;
+            }
+            at += 1 + len;
+            if capitalised(w) && ORG_TAILS.contains(&key(w).as_str()) {
+                tail_end = Some(at);
+            }
+        }
+        if let Some(end) = tail_end {
+            out.push(span(s.start, end, s.category, "organisation_tail"));
+        }
+        // Backward: "University Hospital Galway".
+        let mut from = s.start;
+        let mut head_start = None;
+        for _ in 0..3 {
+            let Some(before) = text[..from].strip_suffix(' ') else {
+                break;
+            };
+            let w_start = before
+                .rfind([' ', '\n', ',', '(', ':'])
+                .map_or(0, |i| i + 1);
+            let w = &before[w_start..];
+            if !capitalised(w) || !ORG_HEADS.contains(&key(w).as_str()) {
+                break;
+            }
+            from = w_start;
+            head_start = Some(w_start);
+        }
+        if let Some(start) = head_start {
+            out.push(span(start, s.end, s.category, "organisation_head"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +546,40 @@ mod tests {
             .into_iter()
             .map(|s| (text[s.start..s.end].to_string(), s.category))
             .collect()
+    }
+
+    #[test]
+    fn organisations_run_on_to_their_service_word() {
+        let org = |text: &str, place: &str, whole: &str| {
+            let at = text.find(place).unwrap();
+            let found = found(
+                text,
+                &[span(at, at + place.len(), Category::Location, "place")],
+            );
+            assert!(found.iter().any(|(s, _)| s == whole), "{text}: {found:?}");
+        };
+        org(
+            "Referral to Kentucky River Area Agency on Aging for meals",
+            "Kentucky",
+            "Kentucky River Area Agency on Aging",
+        );
+        org(
+            "Fareham North Neighbourhood Team |",
+            "Fareham",
+            "Fareham North Neighbourhood Team",
+        );
+        org(
+            "Department of Psychiatry, University Hospital Galway",
+            "Galway",
+            "University Hospital Galway",
+        );
+        // A sentence after a place is not part of it.
+        let text = "Lives in Leeds. Team meeting on Friday.";
+        assert!(found(text, &[span(9, 14, Category::Location, "place")]).is_empty());
+        let text = "Moved to Leeds Road Surgery";
+        assert!(found(text, &[span(9, 14, Category::Location, "place")])
+            .iter()
+            .any(|(s, _)| s == "Leeds Road Surgery"));
     }
 
     #[test]

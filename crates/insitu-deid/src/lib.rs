@@ -1904,6 +1904,7 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
                 && s.category == Category::Name
                 && gap.len() <= 3
                 && !gap.contains('\n')
+                && !gap.contains("  ")
                 && gap.chars().all(|c| c == ' ' || c == '.' || c == '-');
             if joinable {
                 last.end = s.end;

@@ -2227,7 +2227,9 @@ impl Ctx<'_> {
         } else {
             gap
         };
-        if gap.len() > 4 {
+        // "Tucker   Ward: 7B": a run of spaces or a tab parts table columns
+        // and form fields, never the words of one name.
+        if gap.len() > 4 || gap.contains("  ") || gap.contains('\t') {
             return false;
         }
         // At most one separator among the spaces (no allocation: this runs per word pair).
@@ -2318,6 +2320,19 @@ impl Ctx<'_> {
             let w = &self.words[j];
             if j > i && !self.adjacent(j - 1, j, n == 1) {
                 break;
+            }
+            // "Surname: HORNE   Forename: Gina", "D Knight   D.O.B: …": a
+            // run of spaces or a tab parts one field from the next, and a
+            // word before a colon is the next field's label.
+            if n > 0 {
+                let gap = &self.text[self.words[j - 1].end..w.start];
+                if gap.contains("  ") || gap.contains('\t') {
+                    break;
+                }
+                let label_end = self.text[w.end..].trim_start_matches(['.', ' ']);
+                if label_end.starts_with(':') {
+                    break;
+                }
             }
             if n == 0 && (w.has(TITLE) || w.has(RELATION)) {
                 j += 1;

@@ -226,7 +226,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Ward,
             format!(
-                r"{B}(?:[Ww]ard|WARD|Unit|UNIT|Bay|BAY)\s+[A-Z]?[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+\s+(?:Tower|Wing|Block|Building|Pavilion)\s+[0-9]{{1,3}}{B}|{B}[0-9]{{1,2}}\s+(?:East|West|North|South){B}|{B}[A-Z][a-z]+\s+(?:[Ww]ard|WARD){B}|{B}WARD:?\s+[A-Z]{{3,}}{B}|{B}Ward:?\s+[A-Z][a-z]{{2,}}{B}"
+                r"{B}(?:[Ww]ard|WARD|Unit|UNIT|Bay|BAY)[ \t]+[A-Z]?[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+[ \t]+(?:Tower|Wing|Block|Building|Pavilion)[ \t]+[0-9]{{1,3}}{B}|{B}[0-9]{{1,2}}[ \t]+(?:East|West|North|South){B}|{B}[A-Z][a-z]+ (?:[Ww]ard|WARD){B}|{B}WARD:?[ \t]+[A-Z]{{3,}}{B}|{B}Ward:?[ \t]+((?:Ward|Unit|Bay)[ \t]+[A-Z]?[0-9]{{1,3}}[A-Za-z]?|[A-Z][a-z]{{2,}}(?:[ \t]+(?:Ward|Unit))?){B}"
             ),
         ),
         (
@@ -1199,7 +1199,16 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
         Kind::CityState => {
             // "GORD, MI" is a problem list: the town must be written in mixed case.
             let town = s.split(',').next().unwrap_or("");
-            if town.chars().any(|c| c.is_lowercase()) {
+            // "Ramona Aguilar, MD", "Cross, PA": a credential after a name
+            // reads like a state; without a ZIP, the town must be a known place.
+            let state = s[town.len() + 1..].trim_start();
+            let credential = matches!(state, "MD" | "PA");
+            let known_town = || {
+                crate::lexicon::Lexicon::get()
+                    .places
+                    .contains(town.to_lowercase().as_str())
+            };
+            if town.chars().any(|c| c.is_lowercase()) && (!credential || known_town()) {
                 v(Category::Location, "us_address", 0.85)
             } else {
                 None
@@ -1623,6 +1632,30 @@ mod tests {
             orgs("PCP: Dr. Nguyen, Pittsburgh Family Physicians"),
             ["Pittsburgh Family Physicians"]
         );
+    }
+
+    #[test]
+    fn ward_fields_keep_the_ward_s_whole_name() {
+        for (text, ward) in [
+            ("Attending: Dr. Lowe   Ward: Unit 3A", "Unit 3A"),
+            ("Consultant: Dr Horton   Ward: Beech Ward", "Beech Ward"),
+            ("Ward: Ward M1", "Ward M1"),
+            ("Ward: Rowan", "Rowan"),
+        ] {
+            let f = found(text);
+            assert!(f.iter().any(|(s, _)| s == ward), "{text}: {f:?}");
+        }
+        // Columns are not one ward name.
+        assert!(found("Name: Tucker   Ward: 7B")
+            .iter()
+            .all(|(s, _)| !s.contains("Tucker")));
+    }
+
+    #[test]
+    fn a_doctor_s_credential_is_no_state() {
+        assert!(found("Ramona Aguilar, MD\nCross, PA").is_empty());
+        assert_eq!(found("Baltimore, MD").len(), 1);
+        assert_eq!(found("Smalltown, MD 21246").len(), 1);
     }
 
     #[test]
