@@ -81,6 +81,23 @@ fn streets_after_places(text: &str, spans: &[Span], out: &mut Vec<Span>) {
         if s.category != Category::Location {
             continue;
         }
+        // "Dublin 7", "Dublin 6W": the city's postal district.
+        if text[s.start..s.end].eq_ignore_ascii_case("dublin") {
+            if let Some(d) = text[s.end..].strip_prefix(' ') {
+                let digits = d.bytes().take_while(u8::is_ascii_digit).count();
+                let w = usize::from(d[digits..].starts_with(['W', 'w']));
+                let closed = !d[digits + w..].starts_with(|c: char| c.is_alphanumeric());
+                if (1..=2).contains(&digits) && closed {
+                    let start = s.end + 1;
+                    out.push(span(
+                        start,
+                        start + digits + w,
+                        Category::Location,
+                        "postal_district",
+                    ));
+                }
+            }
+        }
         let Some(rest) = text[s.end..].strip_prefix(' ') else {
             continue;
         };
@@ -596,6 +613,9 @@ mod tests {
             found(text, &place),
             [("53281".to_string(), Category::Location)]
         );
+        let text = "Eccles Street, Dublin 7\n";
+        let city = [span(15, 21, Category::Location, "place")];
+        assert_eq!(found(text, &city), [("7".to_string(), Category::Location)]);
         let text = "Lives alone in Madison (53728-1134).";
         let town_read_as_name = [span(15, 22, Category::Name, "first_name")];
         assert_eq!(

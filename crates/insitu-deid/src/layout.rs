@@ -564,6 +564,7 @@ fn comma_pairs(text: &str, spans: &[Span], out: &mut Vec<Span>) {
             || rest.starts_with(['\n', '\r', '\t', '|'])
             || rest.starts_with(" (")
             || rest.starts_with(" |")
+            || rest.starts_with("  ")
             || rest
                 .strip_prefix(", ")
                 .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
@@ -646,9 +647,23 @@ fn middle_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
 }
 
 /// "RTH/9254316", "K/1977509": the letters and slash before a found
-/// hospital number belong to it.
+/// hospital number belong to it; "NP-230203-0871": so does a last group of
+/// digits after a hyphen.
 fn id_prefixes(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     for s in spans.iter().filter(|s| s.category == Category::Id) {
+        if let Some(tail) = text[s.end..].strip_prefix('-') {
+            let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+            let closed = !tail[digits..].starts_with(|c: char| c.is_alphanumeric());
+            if (1..=8).contains(&digits) && closed {
+                out.push(Span {
+                    start: s.start,
+                    end: s.end + 1 + digits,
+                    category: Category::Id,
+                    detector: "id_suffix",
+                    confidence: 0.8,
+                });
+            }
+        }
         let Some(head) = text[..s.start].strip_suffix('/') else {
             continue;
         };
@@ -735,6 +750,14 @@ mod tests {
             "Justin Will Maddox"
         ));
         assert!(covered("Mr Jefferson (64) RTH/1877933", "RTH/1877933"));
+        assert!(covered(
+            "PC Shields, incident log NP-230203-0871) informed",
+            "NP-230203-0871"
+        ));
+        assert!(covered(
+            "Pt: Oduya, Emmanuel   64 M   MRN 311-20-448",
+            "Oduya"
+        ));
         // A sentence's comma is not a surname's.
         assert!(!covered("Today, John came in", "Today"));
         assert!(!covered("Flora: normal, Grace", "Flora"));

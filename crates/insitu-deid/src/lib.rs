@@ -1900,6 +1900,16 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
                 last.end = s.end;
                 continue;
             }
+            // "03:29 on 7/21/2024": a clock time, then the date it fell on.
+            if last.category == Category::Date
+                && s.category == Category::Date
+                && gap == " on "
+                && looks_like_clock_time(&text[last.start..last.end])
+                && !looks_like_clock_time(&text[s.start..s.end])
+            {
+                last.end = s.end;
+                continue;
+            }
             let joinable = last.category == Category::Name
                 && s.category == Category::Name
                 && gap.len() <= 3
@@ -2108,6 +2118,10 @@ mod tests {
             ("Reported on 14/06/2022 at 16.54", "14/06/2022 at 16.54"),
             ("Arrival: 6th Mar 21.37\nTriage", "6th Mar 21.37"),
             ("Verified 16NOV2023 at 11.45.", "16NOV2023 at 11.45"),
+            (
+                "by telephone at 03:29 on 7/21/2024, read back",
+                "03:29 on 7/21/2024",
+            ),
         ] {
             assert!(
                 found(text).contains(&(date, Category::Date)),
