@@ -473,6 +473,17 @@ const ORG_TAILS: &[&str] = &[
     "trust",
     "unit",
     "university",
+    "general",
+    "pavilion",
+    "labs",
+    "methodist",
+    "baptist",
+    "presbyterian",
+    "insurance",
+    "mutual",
+    "opportunities",
+    "medicaid",
+    "infirmary",
 ];
 
 /// Words that open an institution's name before the place it is named after.
@@ -505,10 +516,42 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
             .trim_end_matches("’s")
             .to_ascii_lowercase()
     };
+    // "St. Brendan's Church": a saint's name opens many an institution's.
+    let saint = |s: &Span| {
+        let t = &text[s.start..s.end];
+        s.category == Category::Name
+            && (t.starts_with("St ") || t.starts_with("St. ") || t.starts_with("Saint "))
+    };
     for s in spans
         .iter()
-        .filter(|s| matches!(s.category, Category::Location | Category::Organization))
+        .filter(|s| matches!(s.category, Category::Location | Category::Organization) || saint(s))
     {
+        // "Baptist Health Medical Center": a lone institution word found as
+        // a place takes the capitalised words before it.
+        if ORG_TAILS.contains(&key(&text[s.start..s.end]).as_str()) {
+            let mut from = s.start;
+            for _ in 0..4 {
+                let Some(before) = text[..from].strip_suffix(' ') else {
+                    break;
+                };
+                let w_start = before
+                    .rfind([' ', '\n', ',', '(', ':'])
+                    .map_or(0, |i| i + 1);
+                let w = &before[w_start..];
+                if !capitalised(w) || w.ends_with('.') {
+                    break;
+                }
+                from = w_start;
+            }
+            if from < s.start {
+                out.push(span(
+                    from,
+                    s.end,
+                    Category::Organization,
+                    "organisation_tail",
+                ));
+            }
+        }
         // Forward: "Kentucky River Area Agency on Aging".
         let mut at = s.end;
         let mut tail_end = None;
@@ -589,6 +632,21 @@ mod tests {
             "Department of Psychiatry, University Hospital Galway",
             "Galway",
             "University Hospital Galway",
+        );
+        org(
+            "Reporter: G Espinoza, MSW, Baptist Health Medical Center, (501)",
+            "Center",
+            "Baptist Health Medical Center",
+        );
+        org(
+            "Labs at Pacific Coast Labs in 4 wks.",
+            "Pacific",
+            "Pacific Coast Labs",
+        );
+        org(
+            "Transported to West Town General per pt",
+            "West Town",
+            "West Town General",
         );
         // A sentence after a place is not part of it.
         let text = "Lives in Leeds. Team meeting on Friday.";
