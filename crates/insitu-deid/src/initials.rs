@@ -167,27 +167,49 @@ fn letter_references(text: &str, out: &mut Vec<(usize, usize)>) {
             continue;
         }
         let value_start = at + 3 + (text[at + 3..].len() - text[at + 3..].trim_start().len());
-        let value_end = text[value_start..]
-            .find(|c: char| c.is_whitespace() || c == ',' || c == ';')
-            .map_or(text.len(), |i| value_start + i);
-        let value = &text[value_start..value_end];
-        if !value.contains('/') {
-            continue;
-        }
-        let mut parts = Vec::new();
-        let mut at_part = value_start;
-        for part in value.split('/') {
-            let typist =
-                (2..=3).contains(&part.len()) && part.bytes().all(|c| c.is_ascii_lowercase());
-            if !(is_initials(part) || typist) {
-                parts.clear();
-                break;
-            }
-            parts.push((at_part, at_part + part.len()));
-            at_part += part.len() + 1;
-        }
-        out.extend(parts);
+        author_and_typist(text, value_start, out);
     }
+    // "typed 30/11/2023 AB/cd": the pair closing a typed letter's line.
+    for at in TYPED.find_iter(b) {
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        let mut from = at;
+        while let Some(slash) = text[from..line_end].find('/') {
+            let slash = from + slash;
+            let start = text[..slash]
+                .rfind(|c: char| !c.is_ascii_alphabetic())
+                .map_or(0, |i| i + 1);
+            if start < slash {
+                author_and_typist(text, start, out);
+            }
+            from = slash + 1;
+        }
+    }
+}
+
+static TYPED: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"yped "));
+
+/// "AM/JT", "SMcK/LD", "RB/am" at `value_start`: the author's initials and
+/// the typist's, each part initials or two or three lower-case letters.
+fn author_and_typist(text: &str, value_start: usize, out: &mut Vec<(usize, usize)>) {
+    let value_end = text[value_start..]
+        .find(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '.' | ')'))
+        .map_or(text.len(), |i| value_start + i);
+    let value = &text[value_start..value_end];
+    if !value.contains('/') {
+        return;
+    }
+    let mut parts = Vec::new();
+    let mut at_part = value_start;
+    for part in value.split('/') {
+        let typist = (2..=3).contains(&part.len()) && part.bytes().all(|c| c.is_ascii_lowercase());
+        if !(is_initials(part) || typist) {
+            return;
+        }
+        parts.push((at_part, at_part + part.len()));
+        at_part += part.len() + 1;
+    }
+    out.extend(parts);
 }
 
 /// "KL (Band 6)", "RT (HCA)", "JP (student nurse)".
@@ -323,6 +345,11 @@ mod tests {
         assert_eq!(names("Our ref: SMcK/LD     Date: 4 May"), ["SMcK", "LD"]);
         assert_eq!(names("Ref: AM/jt\nDear Dr"), ["AM", "jt"]);
         assert_eq!(names("Ref: 2024/118 seen"), Vec::<&str>::new());
+        assert_eq!(
+            names("letter dictated 28/11/2023, typed 30/11/2023 AB/cd."),
+            ["AB", "cd"]
+        );
+        assert_eq!(names("typed notes: IV/po switch"), Vec::<&str>::new());
         assert_eq!(
             names("Next visit Thursday. KL (Band 6)\nRT (HCA) with KL"),
             ["KL", "RT", "KL"]

@@ -317,7 +317,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::TimeCued,
             format!(
-                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|time\s+(?:in|out|of\s+death|seen|called)|handover|notified|paged|phoned|called|informed|bleeped|down|eta|arrival|arrived|obs|news|news2|triaged|seen|reviewed|arrive|arriving)|@|~)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
+                r"(?:{B}(?i:at|from|until|till|by|note|since|approx|around|time|time\s+(?:in|out|of\s+death|seen|called)|handover|notified|paged|phoned|called|informed|bleeped|down|eta|arrival|arrived|obs|news|news2|triaged|seen|reviewed|arrive|arriving|due)|@|~)\s*:?\s*((?:[01][0-9]|2[0-3])[0-5][0-9]){B}|{B}((?:[01][0-9]|2[0-3])[0-5][0-9]):\s"
             ),
         ),
         (
