@@ -40,6 +40,7 @@ pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     first_names_with_ages(text, ages, &mut out);
     first_names_after_staff_labels(text, &mut out);
     organisation_tails(text, spans, &mut out);
+    user_names(text, &mut out);
     out
 }
 
@@ -597,6 +598,55 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     }
 }
 
+static USER: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"ser"));
+
+/// "user bwalcott", "Username: kfoss2", "user ID jmcguire4": a login name in
+/// an access log.
+fn user_names(text: &str, out: &mut Vec<Span>) {
+    let b = text.as_bytes();
+    for at in USER.find_iter(b) {
+        if at == 0 || !matches!(b[at - 1], b'u' | b'U') {
+            continue;
+        }
+        if at >= 2 && b[at - 2].is_ascii_alphanumeric() {
+            continue;
+        }
+        let mut rest = &text[at + 3..];
+        for label in ["name", "Name", "NAME", " ID", " id", "id", "ID"] {
+            if let Some(r) = rest.strip_prefix(label) {
+                rest = r;
+                break;
+            }
+        }
+        let Some(value) = rest
+            .strip_prefix(": ")
+            .or_else(|| rest.strip_prefix(' '))
+            .or_else(|| rest.strip_prefix(":"))
+        else {
+            continue;
+        };
+        let len = value
+            .bytes()
+            .take_while(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_')
+            })
+            .count();
+        let token = value[..len].trim_end_matches('.');
+        let closed = !value[token.len()..].starts_with(|c: char| c.is_alphanumeric());
+        let lex = Lexicon::get();
+        if (4..=20).contains(&token.len())
+            && token.starts_with(|c: char| c.is_ascii_lowercase())
+            && closed
+            && !lex.common.contains(token)
+            && !lex.clinical.contains(token)
+        {
+            let start = text.len() - value.len();
+            out.push(span(start, start + token.len(), Category::Id, "user_name"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,6 +656,15 @@ mod tests {
             .into_iter()
             .map(|s| (text[s.start..s.end].to_string(), s.category))
             .collect()
+    }
+
+    #[test]
+    fn login_names_in_access_logs() {
+        let ids = |t: &str| -> Vec<String> { found(t, &[]).into_iter().map(|(s, _)| s).collect() };
+        assert_eq!(ids("Access 1: 03:22, user bwalcott (RN)"), ["bwalcott"]);
+        assert_eq!(ids("Username: kfoss2"), ["kfoss2"]);
+        // Words after "user" are not logins.
+        assert!(ids("the user reported an error; user error").is_empty());
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub(crate) fn staff_initials(text: &str) -> Vec<Span> {
     letter_references(text, &mut found);
     before_roles_in_brackets(text, &mut found);
     signing_off(text, &mut found);
+    after_staff_labels(text, &mut found);
+    after_done_by(text, &mut found);
     if found.is_empty() {
         return Vec::new();
     }
@@ -175,15 +177,24 @@ fn letter_references(text: &str, out: &mut Vec<(usize, usize)>) {
         let mut from = at;
         while let Some(slash) = text[from..line_end].find('/') {
             let slash = from + slash;
-            let start = text[..slash]
-                .rfind(|c: char| !c.is_ascii_alphabetic())
-                .map_or(0, |i| i + 1);
+            let start = ascii_word_start(text, slash);
             if start < slash {
                 author_and_typist(text, start, out);
             }
             from = slash + 1;
         }
     }
+}
+
+/// Where the ASCII letters running up to byte `end` begin (bytewise, so
+/// always on a character boundary).
+fn ascii_word_start(text: &str, end: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = end;
+    while i > 0 && b[i - 1].is_ascii_alphabetic() {
+        i -= 1;
+    }
+    i
 }
 
 static TYPED: LazyLock<memchr::memmem::Finder<'static>> =
@@ -276,6 +287,128 @@ fn signing_off(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
+/// Labels for the member of staff who did a task, before their initials.
+const STAFF_LABELS: &[&str] = &[
+    "tech",
+    "technician",
+    "rph",
+    "pharmacist",
+    "phlebotomist",
+    "witness",
+    "witnessed",
+    "checker",
+    "checked",
+    "initials",
+    "nurse",
+    "rn",
+    "hca",
+    "scribe",
+    "operator",
+    "porter",
+    "sonographer",
+    "radiographer",
+    "recorder",
+    "runner",
+    "dispenser",
+    "dispensed",
+    "counted",
+    "staff",
+];
+
+/// Service and test abbreviations that are no one's initials ("seen by GP",
+/// "confirmed by CT").
+const NOT_INITIALS: &[&str] = &[
+    "gp", "ed", "ct", "mri", "ot", "slt", "ae", "icu", "itu", "hdu", "ccu", "ent", "ecg", "ekg",
+    "us", "uss", "cxr", "xr", "ir", "np", "pa", "rn", "hca", "md", "do", "dr", "mdt", "ems", "iv",
+    "po", "sc", "im", "pr", "ng", "amu", "sau", "cdu", "gi", "ob", "pt", "nhs", "cqc", "sw", "cpn",
+    "cmht", "uk", "usa", "ok", "na", "nad", "pmh", "hpi", "ems", "ems", "ltc", "snf", "pcp", "ip",
+    "op", "or", "pacu", "nicu", "picu", "scbu", "ms", "mr", "dn", "hv", "mw",
+];
+
+/// "Phlebotomist: DW", "Tech: SKM", "RPH: TLN", "Initials R-W": initials
+/// after a label for the member of staff who did the task.
+fn after_staff_labels(text: &str, out: &mut Vec<(usize, usize)>) {
+    let b = text.as_bytes();
+    for colon in memchr::memchr_iter(b':', b) {
+        let label_start = ascii_word_start(text, colon);
+        let label = &text[label_start..colon];
+        if label.len() < 2
+            || label.len() > 13
+            || !STAFF_LABELS.iter().any(|l| l.eq_ignore_ascii_case(label))
+        {
+            continue;
+        }
+        let value = text[colon + 1..].trim_start_matches([' ', '\t']);
+        let start = text.len() - value.len();
+        let len = value
+            .bytes()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        let token = &value[..len];
+        let closed = !value[len..].starts_with(|c: char| c.is_alphanumeric() || c == '.');
+        if closed
+            && is_initials(token)
+            && !NOT_INITIALS.contains(&token.to_ascii_lowercase().as_str())
+        {
+            out.push((start, start + len));
+        }
+    }
+}
+
+static BY: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b" by "));
+
+/// "Processed by KT 28/2", "checked by AB and CD": initials after a verb
+/// for a task done and "by".
+fn after_done_by(text: &str, out: &mut Vec<(usize, usize)>) {
+    const DONE: &[&str] = &[
+        "processed",
+        "checked",
+        "witnessed",
+        "given",
+        "administered",
+        "dispensed",
+        "prepared",
+        "verified",
+        "entered",
+        "recorded",
+        "scanned",
+        "typed",
+        "completed",
+        "signed",
+        "taken",
+        "collected",
+        "drawn",
+        "counted",
+        "countersigned",
+        "transcribed",
+        "documented",
+    ];
+    let b = text.as_bytes();
+    for at in BY.find_iter(b) {
+        let verb_start = ascii_word_start(text, at);
+        if !DONE
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(&text[verb_start..at]))
+        {
+            continue;
+        }
+        let start = at + 4;
+        let len = b[start..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        let token = &text[start..start + len];
+        let closed = !text[start + len..].starts_with(|c: char| c.is_alphanumeric() || c == '.');
+        if closed
+            && is_initials(token)
+            && !NOT_INITIALS.contains(&token.to_ascii_lowercase().as_str())
+        {
+            out.push((start, start + len));
+        }
+    }
+}
+
 static DOB: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"DOB"));
 
@@ -350,6 +483,14 @@ mod tests {
             ["AB", "cd"]
         );
         assert_eq!(names("typed notes: IV/po switch"), Vec::<&str>::new());
+        assert_eq!(names("Phlebotomist: DW\nTech: SKM"), ["DW", "SKM"]);
+        assert_eq!(names("Processed by KT 28/2"), ["KT"]);
+        // Letters outside ASCII before a label or a slash.
+        assert!(names("Café: AB ü/x é by KT").is_empty());
+        assert_eq!(
+            names("Checked by GP. Tech: CT done. Reviewed by JS"),
+            Vec::<&str>::new()
+        );
         assert_eq!(
             names("Next visit Thursday. KL (Band 6)\nRT (HCA) with KL"),
             ["KL", "RT", "KL"]

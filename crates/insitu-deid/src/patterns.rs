@@ -891,8 +891,12 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
     .contains(&before.as_str());
     let labelled = date_label_before(text, start);
     let date_cue = date_cue || labelled;
-    // "27/07": UK shorthand for days is written "3/7", never with a zero.
-    let zero_month = text[start..end].ends_with("/07");
+    // "27/07", "23/02": shorthand for days or weeks ("3/7", "6/52") and
+    // scores ("4/5") are never written with a zero; a month is.
+    let zero_month = text[start..end]
+        .rsplit(['/', '.'])
+        .next()
+        .is_some_and(|m| m.len() == 2 && m.starts_with('0'));
     if (b == 7 && !date_cue && !zero_month) || b == 52 || b == 0 || a == 0 {
         return false;
     }
@@ -908,10 +912,15 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
     }
     // "last dose 1/13": no dose is a thirteenth; a day over 12 makes it a date.
     let dose_date = before.starts_with("dose") && (a > 12 || b > 12);
-    if SCORE_WORDS.contains(&before.as_str()) && !dose_date {
+    // "(02/02 and 23/02)": no score follows "and" with a zero-padded month.
+    let padded_after_and = zero_month && before == "and";
+    if SCORE_WORDS.contains(&before.as_str()) && !dose_date && !padded_after_and {
         return false;
     }
     let after = word_after(text, end);
+    if zero_month && !UNITS.contains(&after.as_str()) {
+        return !text[end..].starts_with('/') && !text[..start].ends_with('/');
+    }
     if b == 12 && ["ago", "hx", "history", "old", "post", "duration"].contains(&after.as_str()) {
         return false;
     }
@@ -1741,6 +1750,8 @@ mod tests {
         assert!(found("temp 99F").is_empty());
         assert!(found("fever over 101 F").is_empty());
         assert_eq!(found("Date of discharge: 8/7\nUnder Dr X").len(), 1);
+        assert_eq!(found("3 weeks apart (02/02 and 23/02).").len(), 2);
+        assert!(found("power 4/5 and 3/5").is_empty());
         assert_eq!(found("Arrival: 12:23 on 6/8\nMs Poole").len(), 2);
         assert!(found("Plan: abx for 5/7\nDate seen").is_empty());
         assert_eq!(found("Signed alan monroe 6/8\nContact: x").len(), 1);
