@@ -999,6 +999,9 @@ fn date_label_before(text: &str, start: usize) -> bool {
     else {
         return false;
     };
+    // The label is what follows the previous field on the line; a tag
+    // placeholder ("[DATE] NOK: 3/4") is a value, never a label.
+    let label = label.rsplit(['|', ']', '\t']).next().unwrap_or(label);
     label.len() <= 30
         && label
             .split(|c: char| !c.is_ascii_alphabetic())
