@@ -186,17 +186,36 @@ struct Slot {
     flags: u32,
 }
 
-/// `key` packed as a [`Slot`]'s `lo` and `hi`; the caller checks its length.
+/// `key` packed as a [`Slot`]'s `lo` and `hi`; the caller checks that it
+/// has 1 to [`INLINE`] bytes. A few (overlapping) loads instead of a copy
+/// into a zeroed buffer: where two loads overlap they put the same byte in
+/// the same place, so the result is the zero-padded word either way.
 #[inline]
 fn pack(key: &[u8]) -> (u64, u32) {
-    let mut buf = [0u8; 16];
-    buf[..key.len()].copy_from_slice(key);
-    let mut lo = [0u8; 8];
-    lo.copy_from_slice(&buf[..8]);
-    let mut hi = [0u8; 4];
-    hi[..3].copy_from_slice(&buf[8..11]);
-    hi[3] = key.len() as u8;
-    (u64::from_le_bytes(lo), u32::from_le_bytes(hi))
+    let n = key.len();
+    // 1 to 8 bytes from `b`, little-endian, zero-padded.
+    let small = |b: &[u8]| -> u64 {
+        let m = b.len();
+        if m >= 4 {
+            let mut x = [0u8; 4];
+            x.copy_from_slice(&b[..4]);
+            let mut y = [0u8; 4];
+            y.copy_from_slice(&b[m - 4..]);
+            u64::from(u32::from_le_bytes(x)) | u64::from(u32::from_le_bytes(y)) << (8 * (m - 4))
+        } else {
+            u64::from(b[0])
+                | u64::from(b[m / 2]) << (8 * (m / 2))
+                | u64::from(b[m - 1]) << (8 * (m - 1))
+        }
+    };
+    let len = (n as u32) << 24;
+    if n <= 8 {
+        (small(key), len)
+    } else {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&key[..8]);
+        (u64::from_le_bytes(x), small(&key[8..]) as u32 | len)
+    }
 }
 
 impl FlagTable {
