@@ -444,13 +444,16 @@ pub(crate) struct PatternSet {
     /// each match's walk back missed the cache; one pattern's automaton is
     /// small and stays warm. The start is the same: no match of any
     /// pattern ends there and starts earlier (that is what leftmost means).
-    starts: Vec<regex_automata::hybrid::dfa::DFA>,
+    /// `None` where one does not build (a pattern from the configuration
+    /// too big for the default cache): the combined regex answers there.
+    starts: Vec<Option<regex_automata::hybrid::dfa::DFA>>,
     start_caches: StartCaches,
     kinds: Vec<Kind>,
 }
 
+/// A cache per pattern whose reverse automaton built.
 type StartCachesFn = Box<
-    dyn Fn() -> Vec<regex_automata::hybrid::dfa::Cache>
+    dyn Fn() -> Vec<Option<regex_automata::hybrid::dfa::Cache>>
         + Send
         + Sync
         + std::panic::UnwindSafe
@@ -458,8 +461,10 @@ type StartCachesFn = Box<
 >;
 
 /// One cache per reverse automaton, for each thread that scans.
-type StartCaches =
-    regex_automata::util::pool::Pool<Vec<regex_automata::hybrid::dfa::Cache>, StartCachesFn>;
+type StartCaches = regex_automata::util::pool::Pool<
+    Vec<Option<regex_automata::hybrid::dfa::Cache>>,
+    StartCachesFn,
+>;
 
 impl PatternSet {
     pub(crate) fn new(config: &DetectorConfig) -> Result<PatternSet, crate::Error> {
@@ -531,12 +536,15 @@ impl PatternSet {
                             .minimum_cache_clear_count(Some(3)),
                     )
                     .build(p)
-                    .map_err(|e| crate::Error::Pattern(e.to_string()))
+                    .ok()
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Vec<_>>();
         let for_caches = starts.clone();
         let start_caches = StartCaches::new(Box::new(move || {
-            for_caches.iter().map(|d| d.create_cache()).collect()
+            for_caches
+                .iter()
+                .map(|d| d.as_ref().map(|d| d.create_cache()))
+                .collect()
         }));
         Ok(PatternSet {
             re,
@@ -558,12 +566,18 @@ impl PatternSet {
         if e == at {
             return Some(regex_automata::Match::new(pid, e..e));
         }
+        let mut caches = self.start_caches.get();
+        let (Some(dfa), Some(cache)) = (
+            &self.starts[pid.as_usize()],
+            caches[pid.as_usize()].as_mut(),
+        ) else {
+            return self.re.search(&input);
+        };
         let rev = Input::new(text)
             .span(at..e)
             .anchored(Anchored::Yes)
             .earliest(false);
-        let mut caches = self.start_caches.get();
-        match self.starts[pid.as_usize()].try_search_rev(&mut caches[pid.as_usize()], &rev) {
+        match dfa.try_search_rev(cache, &rev) {
             Ok(Some(start)) => Some(regex_automata::Match::new(pid, start.offset()..e)),
             // The automaton gave up (or, impossibly, found nothing): the
             // combined regex answers instead.
