@@ -158,3 +158,126 @@ impl Lexicon {
         words(SURNAMES).filter(|s| s.len() >= 3).collect()
     }
 }
+
+/// Word → bits, for the look-ups made for (almost) every word of a note.
+///
+/// A `HashMap<&str, u32>` look-up of a word that is present reads three
+/// places: the control bytes, the slot, and the word's text in the list to
+/// compare it, each a cache miss in a table of 200,000 words. Here a word of
+/// up to [`INLINE`] bytes is packed into its slot, so a look-up reads one
+/// cache line (sixteen-byte slots, four to a line, probed linearly) and
+/// never the list's text. Longer words, a few per cent, go to a `HashMap`.
+pub(crate) struct FlagTable {
+    slots: Vec<Slot>,
+    mask: usize,
+    long: std::collections::HashMap<&'static str, u32, BuildHasherDefault<WordHasher>>,
+}
+
+/// The most bytes a word packed into a [`Slot`] may have.
+const INLINE: usize = 11;
+
+/// A word's bytes 0..8 in `lo`, bytes 8..11 and its length in `hi` (so a
+/// slot with `hi == 0` is empty: no stored word is empty).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    lo: u64,
+    hi: u32,
+    flags: u32,
+}
+
+/// `key` packed as a [`Slot`]'s `lo` and `hi`; the caller checks that it
+/// has 1 to [`INLINE`] bytes. A few (overlapping) loads instead of a copy
+/// into a zeroed buffer: where two loads overlap they put the same byte in
+/// the same place, so the result is the zero-padded word either way.
+#[inline]
+fn pack(key: &[u8]) -> (u64, u32) {
+    let n = key.len();
+    // 1 to 8 bytes from `b`, little-endian, zero-padded.
+    let small = |b: &[u8]| -> u64 {
+        let m = b.len();
+        if m >= 4 {
+            let mut x = [0u8; 4];
+            x.copy_from_slice(&b[..4]);
+            let mut y = [0u8; 4];
+            y.copy_from_slice(&b[m - 4..]);
+            u64::from(u32::from_le_bytes(x)) | u64::from(u32::from_le_bytes(y)) << (8 * (m - 4))
+        } else {
+            u64::from(b[0])
+                | u64::from(b[m / 2]) << (8 * (m / 2))
+                | u64::from(b[m - 1]) << (8 * (m - 1))
+        }
+    };
+    let len = (n as u32) << 24;
+    if n <= 8 {
+        (small(key), len)
+    } else {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&key[..8]);
+        (u64::from_le_bytes(x), small(&key[8..]) as u32 | len)
+    }
+}
+
+impl FlagTable {
+    pub(crate) fn new(words: impl IntoIterator<Item = (&'static str, u32)>) -> FlagTable {
+        let words: Vec<(&'static str, u32)> = words.into_iter().collect();
+        // At most half full, so that a probe rarely runs past its line.
+        let size = (words.len() * 2).next_power_of_two().max(16);
+        let mut table = FlagTable {
+            slots: vec![Slot::default(); size],
+            mask: size - 1,
+            long: Default::default(),
+        };
+        for (w, flags) in words {
+            let b = w.as_bytes();
+            if b.is_empty() || b.len() > INLINE {
+                *table.long.entry(w).or_insert(0) |= flags;
+                continue;
+            }
+            let (lo, hi) = pack(b);
+            let mut i = table.index(lo, hi);
+            loop {
+                let s = &mut table.slots[i];
+                if s.hi == 0 {
+                    *s = Slot { lo, hi, flags };
+                    break;
+                }
+                if s.lo == lo && s.hi == hi {
+                    s.flags |= flags;
+                    break;
+                }
+                i = (i + 1) & table.mask;
+            }
+        }
+        table
+    }
+
+    #[inline]
+    fn index(&self, lo: u64, hi: u32) -> usize {
+        let h = (lo.wrapping_mul(K) ^ u64::from(hi)).wrapping_mul(K);
+        (h >> 32) as usize & self.mask
+    }
+
+    /// The bits of `key`, as `HashMap::get` would answer. Inlined: the
+    /// call's register saves cost as much as the look-up itself.
+    #[inline(always)]
+    pub(crate) fn get(&self, key: &str) -> Option<&u32> {
+        let b = key.as_bytes();
+        // Empty (wraps around) or longer than a slot holds.
+        if b.len().wrapping_sub(1) >= INLINE {
+            return self.long.get(key);
+        }
+        let (lo, hi) = pack(b);
+        let mut i = self.index(lo, hi);
+        loop {
+            let s = &self.slots[i];
+            if s.lo == lo && s.hi == hi {
+                return Some(&s.flags);
+            }
+            if s.hi == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}

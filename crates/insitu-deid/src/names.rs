@@ -7,7 +7,7 @@
 //! whether case can be trusted ("caseless" lines lean on dictionaries only).
 
 use crate::lexicon::Lexicon;
-use crate::lexicon::{WordHasher, WordSet};
+use crate::lexicon::{FlagTable, WordHasher, WordSet};
 
 type WordHasherBuild = std::hash::BuildHasherDefault<WordHasher>;
 use crate::Span;
@@ -164,11 +164,11 @@ fn flag_table(lists: &[(&WordSet, u32)]) -> FlagMap {
 }
 
 /// The rule word lists (a few hundred words) as one map from word to bits.
-fn flag_map() -> &'static FlagMap {
-    static MAP: std::sync::OnceLock<FlagMap> = std::sync::OnceLock::new();
+fn flag_map() -> &'static FlagTable {
+    static MAP: std::sync::OnceLock<FlagTable> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
         let sets = sets();
-        flag_table(&[
+        FlagTable::new(flag_table(&[
             (&sets.stop, STOP_WORD),
             (&sets.titles, TITLE),
             (&sets.credentials, CREDENTIAL),
@@ -183,13 +183,13 @@ fn flag_map() -> &'static FlagMap {
             (&sets.trade_heads, TRADE_HEAD),
             (&sets.rule_cues, RULE_CUE),
             (&sets.loop_cues, LOOP_CUE),
-        ])
+        ]))
     })
 }
 
 /// The big dictionaries as one map from word to bits.
-fn lexicon_flag_map() -> &'static FlagMap {
-    static MAP: std::sync::OnceLock<FlagMap> = std::sync::OnceLock::new();
+fn lexicon_flag_map() -> &'static FlagTable {
+    static MAP: std::sync::OnceLock<FlagTable> = std::sync::OnceLock::new();
     MAP.get_or_init(|| {
         let lex = Lexicon::get();
         let mut map = flag_table(&[
@@ -206,7 +206,7 @@ fn lexicon_flag_map() -> &'static FlagMap {
                 *map.entry(*w).or_insert(0) |= bit;
             }
         }
-        map
+        FlagTable::new(map)
     })
 }
 

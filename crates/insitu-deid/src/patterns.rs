@@ -436,8 +436,35 @@ pub(crate) struct PatternSet {
     /// of (NFA states × match length) per search, and the NFA of all the
     /// patterns together is hundreds of times bigger than one pattern's.
     alone: Vec<Option<Regex>>,
+    /// For each pattern, a reverse lazy DFA of that pattern alone, to find
+    /// where a match starts once the forward search has found its end and
+    /// pattern. The combined regex runs one reverse automaton of every
+    /// pattern for that: its rows are as wide as all the patterns' byte
+    /// classes together and its states of all patterns interleaved, so
+    /// each match's walk back missed the cache; one pattern's automaton is
+    /// small and stays warm. The start is the same: no match of any
+    /// pattern ends there and starts earlier (that is what leftmost means).
+    /// `None` where one does not build (a pattern from the configuration
+    /// too big for the default cache): the combined regex answers there.
+    starts: Vec<Option<regex_automata::hybrid::dfa::DFA>>,
+    start_caches: StartCaches,
     kinds: Vec<Kind>,
 }
+
+/// A cache per pattern whose reverse automaton built.
+type StartCachesFn = Box<
+    dyn Fn() -> Vec<Option<regex_automata::hybrid::dfa::Cache>>
+        + Send
+        + Sync
+        + std::panic::UnwindSafe
+        + std::panic::RefUnwindSafe,
+>;
+
+/// One cache per reverse automaton, for each thread that scans.
+type StartCaches = regex_automata::util::pool::Pool<
+    Vec<Option<regex_automata::hybrid::dfa::Cache>>,
+    StartCachesFn,
+>;
 
 impl PatternSet {
     pub(crate) fn new(config: &DetectorConfig) -> Result<PatternSet, crate::Error> {
@@ -488,22 +515,83 @@ impl PatternSet {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let starts = pats
+            .iter()
+            .map(|p| {
+                regex_automata::hybrid::dfa::Builder::new()
+                    .syntax(
+                        regex_automata::util::syntax::Config::new()
+                            .unicode(false)
+                            .utf8(false),
+                    )
+                    .thompson(
+                        regex_automata::nfa::thompson::Config::new()
+                            .reverse(true)
+                            .nfa_size_limit(Some(64 << 20))
+                            .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
+                    )
+                    .configure(
+                        regex_automata::hybrid::dfa::DFA::config()
+                            .match_kind(MatchKind::All)
+                            .minimum_cache_clear_count(Some(3)),
+                    )
+                    .build(p)
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        let for_caches = starts.clone();
+        let start_caches = StartCaches::new(Box::new(move || {
+            for_caches
+                .iter()
+                .map(|d| d.as_ref().map(|d| d.create_cache()))
+                .collect()
+        }));
         Ok(PatternSet {
             re,
             which,
             alone,
+            starts,
+            start_caches,
             kinds,
         })
+    }
+
+    /// The leftmost-first match in `text[at..]`: the combined regex finds
+    /// its end and pattern, the pattern's own reverse automaton its start
+    /// (as [`Regex::search`] would, with the combined reverse automaton).
+    fn search(&self, text: &str, at: usize) -> Option<regex_automata::Match> {
+        let input = Input::new(text).span(at..text.len());
+        let end = self.re.search_half(&input)?;
+        let (pid, e) = (end.pattern(), end.offset());
+        if e == at {
+            return Some(regex_automata::Match::new(pid, e..e));
+        }
+        let mut caches = self.start_caches.get();
+        let (Some(dfa), Some(cache)) = (
+            &self.starts[pid.as_usize()],
+            caches[pid.as_usize()].as_mut(),
+        ) else {
+            return self.re.search(&input);
+        };
+        let rev = Input::new(text)
+            .span(at..e)
+            .anchored(Anchored::Yes)
+            .earliest(false);
+        match dfa.try_search_rev(cache, &rev) {
+            Ok(Some(start)) => Some(regex_automata::Match::new(pid, start.offset()..e)),
+            // The automaton gave up (or, impossibly, found nothing): the
+            // combined regex answers instead.
+            _ => self.re.search(&input),
+        }
     }
 
     /// Appends validated spans found in `text` to `out`.
     pub(crate) fn scan(&self, text: &str, config: &DetectorConfig, out: &mut Vec<Span>) {
         let mut at = 0;
         while at < text.len() {
-            let input = Input::new(text).span(at..text.len());
             // Most patterns have no groups: the match alone says where the
             // value is, and the capture engine runs only for the rest.
-            let Some(m) = self.re.search(&input) else {
+            let Some(m) = self.search(text, at) else {
                 break;
             };
             let kind = self.kinds[m.pattern().as_usize()];
