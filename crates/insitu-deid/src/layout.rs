@@ -20,17 +20,50 @@ use insitu_types::Category;
 /// Runs the rules; `spans` are the spans found so far (sorted).
 pub(crate) fn scan(text: &str, spans: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
-    let lines: Vec<(usize, &str)> = lines_at(text).collect();
-    for (i, &(at, line)) in lines.iter().enumerate() {
-        let before = i.checked_sub(1).map(|j| lines[j].1);
-        let after = lines.get(i + 1).map(|l| l.1);
-        banner(text, spans, at, line, &mut out);
-        sign_off(text, spans, at, line, before, after, &mut out);
+    let mut before: Option<&str> = None;
+    let mut lines = lines_at(text).peekable();
+    while let Some((at, line)) = lines.next() {
+        let body = line.trim_start_matches([' ', '\t']);
+        let start = at + (line.len() - body.len());
+        match body.as_bytes().first() {
+            // "24 | edwin banks | 43M |": a handover row's number first.
+            Some(c) if c.is_ascii_digit() => banner_row(text, spans, start, body, &mut out),
+            Some(c) if c.is_ascii_alphabetic() || *c >= 0x80 => {
+                // Most lines open with prose: the words' shapes, found once,
+                // rule them out before any rule looks further.
+                let (ends, k) = shape_ends(body, 3);
+                if k > 0 {
+                    let after = lines.peek().map(|l| l.1);
+                    let words = Words {
+                        body,
+                        start,
+                        ends,
+                        k,
+                    };
+                    banner(text, spans, &words, &mut out);
+                    sign_off(text, spans, &words, before, after, &mut out);
+                } else {
+                    dash_signature(body, start, &mut out);
+                }
+            }
+            Some(_) => dash_signature(body, start, &mut out),
+            None => {}
+        }
+        before = Some(line);
     }
     comma_pairs(text, spans, &mut out);
     middle_names(text, spans, &mut out);
     id_prefixes(text, spans, &mut out);
     out
+}
+
+/// A line's text after its indent, where it starts, and where each of its
+/// first words ends ([`shape_ends`]).
+struct Words<'a> {
+    body: &'a str,
+    start: usize,
+    ends: [usize; 3],
+    k: usize,
 }
 
 fn name(start: usize, end: usize, detector: &'static str) -> Span {
@@ -295,22 +328,11 @@ const BANNER_CUES: &[&str] = &[
 /// banks | 43M |", "GRACE WILKERSON   DOB: 04OCT1938", "Fox, 21 Oct 1932,
 /// 567 582 57": the words opening a line that goes on straight into the
 /// patient's identifiers.
-fn banner(text: &str, spans: &[Span], at: usize, line: &str, out: &mut Vec<Span>) {
-    let body = line.trim_start_matches([' ', '\t']);
-    // A handover row's number: "24 | edwin banks | 43M |".
-    let digits = body.bytes().take(4).take_while(u8::is_ascii_digit).count();
-    let body = match body[digits..].strip_prefix(" | ") {
-        Some(rest) if (1..=3).contains(&digits) => rest,
-        _ => body,
-    };
-    if !body.starts_with(|c: char| c.is_alphabetic()) {
-        return;
-    }
-    let start = at + (line.len() - body.len());
-    let (ends, k) = shape_ends(body, 3);
-    for &n in ends[..k].iter().rev() {
+fn banner(text: &str, spans: &[Span], w: &Words, out: &mut Vec<Span>) {
+    let (body, start) = (w.body, w.start);
+    for &n in w.ends[..w.k].iter().rev() {
         // "KNIGHT, Dawn | DOB": a surname, a comma, then the forename.
-        if let Some(rest) = body[n..].strip_prefix(", ").filter(|_| k == 1) {
+        if let Some(rest) = body[n..].strip_prefix(", ").filter(|_| w.k == 1) {
             let (fore, j) = shape_ends(rest, 2);
             for &m in fore[..j].iter().rev() {
                 if cue_follows(text, spans, start + n + 2 + m, &rest[m..])
@@ -329,6 +351,26 @@ fn banner(text: &str, spans: &[Span], at: usize, line: &str, out: &mut Vec<Span>
             return;
         }
     }
+}
+
+/// "24 | edwin banks | 43M | CVA": the banner after a handover row's number.
+fn banner_row(text: &str, spans: &[Span], start: usize, body: &str, out: &mut Vec<Span>) {
+    let digits = body.bytes().take(4).take_while(u8::is_ascii_digit).count();
+    let Some(rest) = body[digits..].strip_prefix(" | ") else {
+        return;
+    };
+    if !(1..=3).contains(&digits) || !rest.starts_with(char::is_alphabetic) {
+        return;
+    }
+    let (ends, k) = shape_ends(rest, 3);
+    let start = start + (body.len() - rest.len());
+    let words = Words {
+        body: rest,
+        start,
+        ends,
+        k,
+    };
+    banner(text, spans, &words, out);
 }
 
 /// Whether `rest` (the line after the name words, starting at byte `at`)
@@ -361,6 +403,10 @@ fn cue_follows(text: &str, spans: &[Span], at: usize, rest: &str) -> bool {
     };
     if (first.is_ascii_digit() && age_sex(cue)) || (b"MDNCHU".contains(&first) && labelled()) {
         return true;
+    }
+    // A date of birth starts with its day or its month's name.
+    if !(first.is_ascii_digit() || b"JFMASOND".contains(&first)) {
+        return false;
     }
     // "Fox, 21 Oct 1932, 567 582 57": a date of birth, then an identifier
     // (not "Seen 12-03-24, 19-03-24": a list of dates).
@@ -446,12 +492,19 @@ const GRADES: &[&str] = &[
 
 /// The first word of `s`, lower-cased, if it names a grade or a staff role.
 fn grade_word(s: &str) -> bool {
-    let w: String = s
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '-')
-        .collect();
-    let k = w.to_lowercase();
-    GRADES.contains(&k.as_str()) || crate::names::is_role_word(&k) || k == "staff" || k == "charge"
+    let len = s
+        .bytes()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        .count();
+    if !(2..=16).contains(&len) || s[len..].starts_with(|c: char| c.is_alphabetic()) {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    for (d, c) in buf.iter_mut().zip(s.bytes()) {
+        *d = c.to_ascii_lowercase();
+    }
+    let k = std::str::from_utf8(&buf[..len]).expect("ASCII");
+    GRADES.contains(&k) || crate::names::is_role_word(k) || k == "staff" || k == "charge"
 }
 
 /// Closings that a signature follows on the next line.
@@ -468,61 +521,38 @@ const CLOSINGS: &[&str] = &[
     "signed",
 ];
 
+/// "-- Hicks", "— Kovač": a signature after a dash, alone on its line.
+fn dash_signature(body: &str, start: usize, out: &mut Vec<Span>) {
+    let Some(rest) = body.strip_prefix("-- ").or_else(|| body.strip_prefix("— ")) else {
+        return;
+    };
+    let rest_at = start + (body.len() - rest.len());
+    let rest = rest.trim_end();
+    if rest.starts_with(char::is_uppercase) && name_words(rest, 3) == Some(rest.len()) {
+        out.push(name(rest_at, rest_at + rest.len(), "dash_signature"));
+    }
+}
+
 fn sign_off(
     text: &str,
     spans: &[Span],
-    at: usize,
-    line: &str,
+    w: &Words,
     before: Option<&str>,
     after: Option<&str>,
     out: &mut Vec<Span>,
 ) {
-    let body = line.trim_start_matches([' ', '\t']).trim_end();
-    let start = at + (line.len() - line.trim_start_matches([' ', '\t']).len());
-    // "-- Hicks", "— Kovač": a signature after a dash, alone on its line.
-    if let Some(rest) = body.strip_prefix("-- ").or_else(|| body.strip_prefix("— ")) {
-        let rest_at = start + (body.len() - rest.len());
-        if rest.starts_with(char::is_uppercase) {
-            if let Some(n) = name_words(rest, 3) {
-                if n == rest.len() {
-                    out.push(name(rest_at, rest_at + n, "dash_signature"));
-                }
-            }
-        }
-        return;
-    }
+    let (body, start) = (w.body, w.start);
     // "Signed knight November 18, 2022", "Signed by A Monroe, 6/8".
-    for lead in ["Signed by ", "Signed ", "signed by ", "signed "] {
-        if let Some(rest) = body.strip_prefix(lead) {
-            let rest_at = start + lead.len();
-            if let Some(mut n) = name_words(rest, 3) {
-                // "knight November 18": the name stops where a date starts.
-                if let Some(d) = spans.iter().find(|d| {
-                    d.category == Category::Date && d.start > rest_at && d.start < rest_at + n
-                }) {
-                    n = text[rest_at..d.start].trim_end().len();
-                }
-                let tail = &rest[n..];
-                let dated = spans.iter().any(|s| {
-                    s.category == Category::Date
-                        && s.start > rest_at + n
-                        && text[rest_at + n..s.start]
-                            .chars()
-                            .all(|c| c == ' ' || c == ',')
-                });
-                if tail.is_empty() || tail.starts_with(", ") || dated {
-                    out.push(name(rest_at, rest_at + n, "signed_name"));
-                }
+    if matches!(body.as_bytes()[0], b'S' | b's') {
+        for lead in ["Signed by ", "Signed ", "signed by ", "signed "] {
+            if let Some(rest) = body.strip_prefix(lead) {
+                signed(text, spans, start + lead.len(), rest.trim_end(), out);
+                return;
             }
-            return;
         }
     }
-    if !body.starts_with(|c: char| c.is_alphabetic()) {
-        return;
-    }
-    let (ends, k) = shape_ends(body, 3);
-    for &n in &ends[..k] {
-        let tail = &body[n..];
+    for &n in &w.ends[..w.k] {
+        let tail = body[n..].trim_end();
         // "frank, ST3", "lola pérez (FY2), bleep 8794", "Sweet, B Staff Nurse".
         let graded = tail
             .strip_prefix(", ")
@@ -549,6 +579,33 @@ fn sign_off(
             out.push(name(start, start + n, "signature_line"));
             return;
         }
+    }
+}
+
+/// "Signed knight November 18, 2022": the one to three name words after
+/// "Signed" (`rest`, at byte `rest_at`), closed by the line's end, a comma
+/// or a date.
+fn signed(text: &str, spans: &[Span], rest_at: usize, rest: &str, out: &mut Vec<Span>) {
+    let Some(mut n) = name_words(rest, 3) else {
+        return;
+    };
+    // "knight November 18": the name stops where a date starts.
+    if let Some(d) = spans
+        .iter()
+        .find(|d| d.category == Category::Date && d.start > rest_at && d.start < rest_at + n)
+    {
+        n = text[rest_at..d.start].trim_end().len();
+    }
+    let tail = &rest[n..];
+    let dated = spans.iter().any(|s| {
+        s.category == Category::Date
+            && s.start > rest_at + n
+            && text[rest_at + n..s.start]
+                .chars()
+                .all(|c| c == ' ' || c == ',')
+    });
+    if tail.is_empty() || tail.starts_with(", ") || dated {
+        out.push(name(rest_at, rest_at + n, "signed_name"));
     }
 }
 
