@@ -512,10 +512,18 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
             && cs.all(|c| c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.'))
     };
     let connector = |w: &str| matches!(w, "and" | "&" | "on" | "of" | "for" | "the");
-    let key = |w: &str| {
-        w.trim_end_matches("'s")
-            .trim_end_matches("’s")
-            .to_ascii_lowercase()
+    // Whether `w` (any case, a possessive "'s" dropped) is in `list`; no
+    // allocation, since this runs for every capitalised word after a place.
+    let listed = |w: &str, list: &[&str]| {
+        let w = w.trim_end_matches("'s").trim_end_matches("’s");
+        let mut buf = [0u8; 16];
+        if w.len() > buf.len() {
+            return false;
+        }
+        for (d, c) in buf.iter_mut().zip(w.bytes()) {
+            *d = c.to_ascii_lowercase();
+        }
+        std::str::from_utf8(&buf[..w.len()]).is_ok_and(|k| list.contains(&k))
     };
     // "St. Brendan's Church": a saint's name opens many an institution's.
     let saint = |s: &Span| {
@@ -529,7 +537,7 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     {
         // "Baptist Health Medical Center": a lone institution word found as
         // a place takes the capitalised words before it.
-        if ORG_TAILS.contains(&key(&text[s.start..s.end]).as_str()) {
+        if listed(&text[s.start..s.end], ORG_TAILS) {
             let mut from = s.start;
             for _ in 0..4 {
                 let Some(before) = text[..from].strip_suffix(' ') else {
@@ -568,7 +576,7 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
                 break;
             }
             at += 1 + len;
-            if capitalised(w) && ORG_TAILS.contains(&key(w).as_str()) {
+            if capitalised(w) && listed(w, ORG_TAILS) {
                 tail_end = Some(at);
             }
         }
@@ -586,7 +594,7 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
                 .rfind([' ', '\n', ',', '(', ':'])
                 .map_or(0, |i| i + 1);
             let w = &before[w_start..];
-            if !capitalised(w) || !ORG_HEADS.contains(&key(w).as_str()) {
+            if !capitalised(w) || !listed(w, ORG_HEADS) {
                 break;
             }
             from = w_start;

@@ -330,6 +330,18 @@ const NOT_INITIALS: &[&str] = &[
 fn after_staff_labels(text: &str, out: &mut Vec<(usize, usize)>) {
     let b = text.as_bytes();
     for colon in memchr::memchr_iter(b':', b) {
+        // Initials start with two capitals: most colons (times, labels
+        // before words) stop here, before the label is looked up.
+        let mut v = colon + 1;
+        while matches!(b.get(v), Some(b' ' | b'\t')) {
+            v += 1;
+        }
+        if !(b.get(v).is_some_and(u8::is_ascii_uppercase)
+            && b.get(v + 1)
+                .is_some_and(|c| c.is_ascii_uppercase() || *c == b'c'))
+        {
+            continue;
+        }
         let label_start = ascii_word_start(text, colon);
         let label = &text[label_start..colon];
         if label.len() < 2
@@ -338,7 +350,7 @@ fn after_staff_labels(text: &str, out: &mut Vec<(usize, usize)>) {
         {
             continue;
         }
-        let value = text[colon + 1..].trim_start_matches([' ', '\t']);
+        let value = &text[v..];
         let start = text.len() - value.len();
         let len = value
             .bytes()
