@@ -531,6 +531,24 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
         s.category == Category::Name
             && (t.starts_with("St ") || t.starts_with("St. ") || t.starts_with("Saint "))
     };
+    // Where the run of up to `max` words before byte `end`, each on one
+    // space and each accepted, begins (`end` itself when there is none).
+    let words_before = |end: usize, max: usize, accept: &dyn Fn(&str) -> bool| {
+        let mut from = end;
+        for _ in 0..max {
+            let Some(before) = text[..from].strip_suffix(' ') else {
+                break;
+            };
+            let w_start = before
+                .rfind([' ', '\n', ',', '(', ':'])
+                .map_or(0, |i| i + 1);
+            if !accept(&before[w_start..]) {
+                break;
+            }
+            from = w_start;
+        }
+        from
+    };
     for s in spans
         .iter()
         .filter(|s| matches!(s.category, Category::Location | Category::Organization) || saint(s))
@@ -538,20 +556,7 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
         // "Baptist Health Medical Center": a lone institution word found as
         // a place takes the capitalised words before it.
         if listed(&text[s.start..s.end], ORG_TAILS) {
-            let mut from = s.start;
-            for _ in 0..4 {
-                let Some(before) = text[..from].strip_suffix(' ') else {
-                    break;
-                };
-                let w_start = before
-                    .rfind([' ', '\n', ',', '(', ':'])
-                    .map_or(0, |i| i + 1);
-                let w = &before[w_start..];
-                if !capitalised(w) || w.ends_with('.') {
-                    break;
-                }
-                from = w_start;
-            }
+            let from = words_before(s.start, 4, &|w| capitalised(w) && !w.ends_with('.'));
             if from < s.start {
                 out.push(span(
                     from,
@@ -584,22 +589,8 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
             out.push(span(s.start, end, s.category, "organisation_tail"));
         }
         // Backward: "University Hospital Galway".
-        let mut from = s.start;
-        let mut head_start = None;
-        for _ in 0..3 {
-            let Some(before) = text[..from].strip_suffix(' ') else {
-                break;
-            };
-            let w_start = before
-                .rfind([' ', '\n', ',', '(', ':'])
-                .map_or(0, |i| i + 1);
-            let w = &before[w_start..];
-            if !capitalised(w) || !listed(w, ORG_HEADS) {
-                break;
-            }
-            from = w_start;
-            head_start = Some(w_start);
-        }
+        let from = words_before(s.start, 3, &|w| capitalised(w) && listed(w, ORG_HEADS));
+        let head_start = (from < s.start).then_some(from);
         if let Some(start) = head_start {
             out.push(span(start, s.end, s.category, "organisation_head"));
         }
@@ -755,30 +746,36 @@ mod tests {
             ]
         );
         assert!(found("Will is 4 weeks post-op.", &[]).is_empty());
-        let text = "Mom (Keisha Monroe, pharmacy technician) brought her in.";
-        let name = [span(5, 18, Category::Name, "relation")];
-        assert_eq!(
-            found(text, &name),
-            [("pharmacy technician".to_string(), Category::Profession)]
-        );
-        let text = "Visiting daughter Jia Hui, a pharmacist living in Leeds.";
-        let name = [span(18, 25, Category::Name, "relation")];
-        assert_eq!(
-            found(text, &name),
-            [("pharmacist".to_string(), Category::Profession)]
-        );
-        let text = "grandson Jamal Pruitt (Army medic, on leave).";
-        let name = [span(9, 21, Category::Name, "relation")];
-        assert_eq!(
-            found(text, &name),
-            [("Army medic".to_string(), Category::Profession)]
-        );
-        let text = "brother Declan (police officer with the PSNI).";
-        let name = [span(8, 14, Category::Name, "relation")];
-        assert_eq!(
-            found(text, &name),
-            [("police officer".to_string(), Category::Profession)]
-        );
+        // A person's job after their name: (text, the name's bytes, the job).
+        for (text, (a, b), job) in [
+            (
+                "Mom (Keisha Monroe, pharmacy technician) brought her in.",
+                (5, 18),
+                "pharmacy technician",
+            ),
+            (
+                "Visiting daughter Jia Hui, a pharmacist living in Leeds.",
+                (18, 25),
+                "pharmacist",
+            ),
+            (
+                "grandson Jamal Pruitt (Army medic, on leave).",
+                (9, 21),
+                "Army medic",
+            ),
+            (
+                "brother Declan (police officer with the PSNI).",
+                (8, 14),
+                "police officer",
+            ),
+        ] {
+            let name = [span(a, b, Category::Name, "relation")];
+            assert_eq!(
+                found(text, &name),
+                [(job.to_string(), Category::Profession)],
+                "{text}"
+            );
+        }
         // A staff member's role after their name is not a patient's job.
         let text = "CBT with Dr Lois Kettle (psychologist); Janice Holt, home manager.";
         let names = [

@@ -432,62 +432,11 @@ fn cue_follows(text: &str, spans: &[Span], at: usize, rest: &str) -> bool {
     starting_at(next_at, Category::Id).is_some()
 }
 
-/// Training grades and job titles written after a name at a sign-off.
+/// Grades and job titles written after a name at a sign-off, beside the
+/// credentials the word pass knows ([`crate::names::is_credential`]).
 const GRADES: &[&str] = &[
-    "st1",
-    "st2",
-    "st3",
-    "st4",
-    "st5",
-    "st6",
-    "st7",
-    "st8",
-    "ct1",
-    "ct2",
-    "ct3",
-    "fy1",
-    "fy2",
-    "f1",
-    "f2",
-    "sho",
-    "spr",
-    "str",
-    "reg",
-    "registrar",
-    "consultant",
-    "rn",
-    "rgn",
-    "rmn",
-    "hca",
-    "np",
-    "pa",
-    "pa-c",
-    "anp",
-    "acp",
-    "cns",
-    "md",
-    "do",
-    "lpn",
-    "lvn",
-    "gp",
-    "resident",
-    "intern",
-    "fellow",
-    "attending",
-    "sister",
-    "matron",
-    "nurse",
-    "physio",
-    "ot",
-    "slt",
-    "pharmacist",
-    "dietitian",
-    "midwife",
-    "paramedic",
-    "hcsw",
-    "ccp",
-    "sn",
-    "ssn",
+    "st8", "ct3", "f1", "f2", "str", "reg", "pa-c", "lvn", "gp", "nurse", "physio", "ot", "slt",
+    "midwife", "hcsw", "ccp", "sn", "ssn",
 ];
 
 /// The first word of `s`, lower-cased, if it names a grade or a staff role.
@@ -504,7 +453,7 @@ fn grade_word(s: &str) -> bool {
         *d = c.to_ascii_lowercase();
     }
     let k = std::str::from_utf8(&buf[..len]).expect("ASCII");
-    GRADES.contains(&k) || crate::names::is_role_word(k) || k == "staff" || k == "charge"
+    GRADES.contains(&k) || crate::names::is_credential(k) || crate::names::is_role_word(k)
 }
 
 /// Closings that a signature follows on the next line.

@@ -780,6 +780,12 @@ fn phrases_by_head(phrases: &[&'static [&'static str]]) -> PhrasesByHead {
 }
 
 /// Whether a lower-case word is a job on the list ("technician", "teacher").
+/// Whether `key` (lower case) is a credential or grade written after a
+/// name ("md", "st3", "registrar").
+pub(crate) fn is_credential(key: &str) -> bool {
+    sets().credentials.contains(key)
+}
+
 pub(crate) fn is_job_word(key: &str) -> bool {
     sets().professions.contains(key) || sets().trades.contains(key)
 }
