@@ -19,5 +19,5 @@ fn holdout_fixtures_meet_the_floors() {
 }
 
 // Floors sit just under the measured figures so a regression fails the build.
-const RECALL_FLOOR: f64 = 0.92;
-const PRECISION_FLOOR: f64 = 0.93;
+const RECALL_FLOOR: f64 = 0.96;
+const PRECISION_FLOOR: f64 = 0.955;

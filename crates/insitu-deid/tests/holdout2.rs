@@ -20,5 +20,5 @@ fn blind_holdout_fixtures_meet_the_floors() {
 }
 
 // Floors sit just under the measured figures so a regression fails the build.
-const RECALL_FLOOR: f64 = 0.95;
-const PRECISION_FLOOR: f64 = 0.94;
+const RECALL_FLOOR: f64 = 0.965;
+const PRECISION_FLOOR: f64 = 0.95;

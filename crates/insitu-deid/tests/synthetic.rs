@@ -181,17 +181,24 @@ fn development_seed_meets_the_floors() {
     );
 }
 
-/// Held-out seeds: figures for docs/deid.md. Ignored by default because it is
-/// the measurement, not a regression guard; run with `--ignored --nocapture`.
+/// Held-out seeds: figures for docs/deid.md (`--nocapture` prints them),
+/// held to the target (token recall 0.99, precision 0.90). No rule
+/// is written from these seeds' misses, and the test never prints them.
 #[test]
-#[ignore]
-fn held_out_seeds() {
+fn held_out_seeds_meet_the_target() {
     for seed in HELD_OUT_SEEDS {
         let (r, n) = score(seed, 40);
         print(&format!("synthetic seed {seed} (held out)"), &r, n);
+        let t = r.token.expect("notes given");
+        assert!(
+            t.recall >= 0.99 && t.precision >= 0.90,
+            "seed {seed}: token recall {:.4}, precision {:.4}",
+            t.recall,
+            t.precision
+        );
     }
 }
 
 const HELD_OUT_SEEDS: [u64; 3] = [1001, 1002, 1003];
-const DEV_RECALL_FLOOR: f64 = 0.985;
-const DEV_PRECISION_FLOOR: f64 = 0.97;
+const DEV_RECALL_FLOOR: f64 = 0.995;
+const DEV_PRECISION_FLOOR: f64 = 0.98;
