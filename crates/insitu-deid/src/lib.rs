@@ -757,8 +757,10 @@ fn table_columns(text: &str) -> Vec<Span> {
             }
             li += 1;
             let cells = table_cells(row, rat, sep);
+            // "4   | closed, D&V, deep clean": a short row inside the table
+            // (a closed bed, a note) is skipped, and the rows after it read on.
             if cells.len() + 1 < header.len() {
-                break;
+                continue;
             }
             for (c, &(a, b)) in cells.iter().enumerate() {
                 let Some(category) = columns.get(c).copied().flatten() else {
@@ -2055,6 +2057,9 @@ mod tests {
         let got = found(table);
         assert!(got.contains(&("67", Category::Age)), "{got:?}");
         assert!(got.iter().any(|(t, _)| *t == "Sheila Forest"), "{got:?}");
+        // A short row (a closed bed) does not end the table.
+        let table = "Bed | Pt       | Age | EDD\n4   | closed, D&V\n5   | WREN J   | 58  | 16/05\n";
+        assert!(found(table).contains(&("58", Category::Age)), "{:?}", found(table));
         // Other scripts next to these shapes must not break the scanners.
         for t in [
             "Teléfono / Phone: 956-555-0112",
