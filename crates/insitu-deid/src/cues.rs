@@ -566,8 +566,13 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
                 ));
             }
         }
-        // Forward: "Kentucky River Area Agency on Aging".
+        // Forward: "Kentucky River Area Agency on Aging", "St. Anne's Home".
         let mut at = s.end;
+        if text[at..].starts_with("'s ") {
+            at += "'s".len();
+        } else if text[at..].starts_with("’s ") {
+            at += "’s".len();
+        }
         let mut tail_end = None;
         for _ in 0..6 {
             let Some(rest) = text[at..].strip_prefix(' ') else {
@@ -685,6 +690,11 @@ mod tests {
             "Fareham North Neighbourhood Team |",
             "Fareham",
             "Fareham North Neighbourhood Team",
+        );
+        org(
+            "referred to St. Anne's Home and",
+            "St. Anne",
+            "St. Anne's Home",
         );
         org(
             "Department of Psychiatry, University Hospital Galway",

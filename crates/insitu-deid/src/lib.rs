@@ -2059,7 +2059,11 @@ mod tests {
         assert!(got.iter().any(|(t, _)| *t == "Sheila Forest"), "{got:?}");
         // A short row (a closed bed) does not end the table.
         let table = "Bed | Pt       | Age | EDD\n4   | closed, D&V\n5   | WREN J   | 58  | 16/05\n";
-        assert!(found(table).contains(&("58", Category::Age)), "{:?}", found(table));
+        assert!(
+            found(table).contains(&("58", Category::Age)),
+            "{:?}",
+            found(table)
+        );
         // Other scripts next to these shapes must not break the scanners.
         for t in [
             "Teléfono / Phone: 956-555-0112",

@@ -301,7 +301,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Holiday,
             format!(
-                r"{B}(?:(?:Christmas|Xmas|XMAS)(?:\s+(?:Day|Eve|day|eve))?|Boxing\s+Day|New\s+Year'?s?(?:\s+Day|\s+Eve)?|Easter(?:\s+Sunday|\s+Monday)?|Good\s+Friday|Thanksgiving|Halloween|Bonfire\s+Night|Independence\s+Day|Memorial\s+Day|Labor\s+Day|Labour\s+Day|Bank\s+Holiday|Diwali|Eid|Ramadan|Hanukkah|Passover|CHRISTMAS|EASTER)(?:,?\s+(?:19|20)[0-9]{{2}})?{B}"
+                r"{B}(?:(?:Christmas|Xmas|XMAS)(?:\s+(?:Day|Eve|day|eve))?|Boxing\s+Day|New\s+Year'?s?(?:\s+Day|\s+Eve)?|Easter(?:\s+Sunday|\s+Monday)?|Good\s+Friday|Thanksgiving|Halloween|Bonfire\s+Night|Independence\s+Day|Memorial\s+Day|Labor\s+Day|Labour\s+Day|Bank\s+Holiday|Diwali|Eid|Ramadan|Hanukkah|Passover|CHRISTMAS|EASTER|(?:St\.?|Saint)[ \t]+(?:Stephen|Patrick|Andrew|David|George|Valentine|Swithin)(?:'|’)s[ \t]+Day|Hogmanay|Burns[ \t]+Night|Mother(?:'|’)?s[ \t]+Day|Father(?:'|’)?s[ \t]+Day)(?:,?\s+(?:19|20)[0-9]{{2}})?{B}"
             ),
         ),
         (
