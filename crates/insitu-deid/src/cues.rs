@@ -102,6 +102,26 @@ fn streets_after_places(text: &str, spans: &[Span], out: &mut Vec<Span>) {
         let Some(rest) = text[s.end..].strip_prefix(' ') else {
             continue;
         };
+        // "Mat Ward 3": a named ward's number, unless it opens a date or a
+        // time ("Shelia Ward 10/8/25").
+        if text[s.start..s.end].ends_with("Ward") || text[s.start..s.end].ends_with("WARD") {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let tail = &rest[digits..];
+            let letter = usize::from(tail.starts_with(|c: char| c.is_ascii_uppercase()));
+            let tail = &tail[letter..];
+            let closed = !tail.starts_with(|c: char| c.is_alphanumeric() || matches!(c, '/' | ':'))
+                && !((tail.starts_with('.') || tail.starts_with('-'))
+                    && tail[1..].starts_with(|c: char| c.is_ascii_digit()));
+            if (1..=2).contains(&digits) && closed {
+                let start = s.end + 1;
+                out.push(span(
+                    start,
+                    start + digits + letter,
+                    Category::Location,
+                    "ward_number",
+                ));
+            }
+        }
         for w in STREET_WORDS {
             if let Some(after) = rest.strip_prefix(w) {
                 if !after.starts_with(|c: char| c.is_alphanumeric()) {
@@ -739,6 +759,12 @@ mod tests {
             found(text, &place),
             [("53281".to_string(), Category::Location)]
         );
+        let text = "delivered on Mat Ward 3 overnight";
+        let ward = [span(13, 21, Category::Location, "ward")];
+        assert_eq!(found(text, &ward), [("3".to_string(), Category::Location)]);
+        let text = "signed: Shelia Ward 10/8/25 at 4:20";
+        let ward = [span(8, 19, Category::Location, "ward")];
+        assert!(found(text, &ward).is_empty());
         let text = "Eccles Street, Dublin 7\n";
         let city = [span(15, 21, Category::Location, "place")];
         assert_eq!(found(text, &city), [("7".to_string(), Category::Location)]);

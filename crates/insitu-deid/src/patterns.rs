@@ -226,7 +226,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Ward,
             format!(
-                r"{B}(?:[Ww]ard|WARD|Unit|UNIT|Bay|BAY)[ \t]+[A-Z]?[0-9]{{1,3}}[A-Za-z]?{B}|{B}[A-Z][a-z]+[ \t]+(?:Tower|Wing|Block|Building|Pavilion)[ \t]+[0-9]{{1,3}}{B}|{B}[0-9]{{1,2}}[ \t]+(?:East|West|North|South){B}|{B}[A-Z][a-z]+ (?:[Ww]ard|WARD){B}|{B}WARD:?[ \t]+[A-Z]{{3,}}{B}|{B}Ward:?[ \t]+((?:Ward|Unit|Bay)[ \t]+[A-Z]?[0-9]{{1,3}}[A-Za-z]?|[A-Z][a-z]{{2,}}(?:[ \t]+(?:Ward|Unit))?){B}"
+                r"{B}(?:[Ww]ard|WARD|Unit|UNIT|Bay|BAY)[ \t]+[A-Z]?[0-9]{{1,3}}[A-Za-z]?(?:[ \t]+(?:North|South|East|West))?{B}|{B}[A-Z][a-z]+[ \t]+(?:Tower|Wing|Block|Building|Pavilion)[ \t]+[0-9]{{1,3}}{B}|{B}[0-9]{{1,2}}[ \t]+(?:East|West|North|South){B}|{B}[A-Z][a-z]+ (?:[Ww]ard|WARD){B}|{B}WARD:?[ \t]+[A-Z]{{3,}}{B}|{B}Ward:?[ \t]+((?:Ward|Unit|Bay)[ \t]+[A-Z]?[0-9]{{1,3}}[A-Za-z]?|[A-Z][a-z]{{2,}}(?:[ \t]+(?:Ward|Unit))?){B}"
             ),
         ),
         (
@@ -1741,6 +1741,7 @@ mod tests {
             ("Consultant: Dr Horton   Ward: Beech Ward", "Beech Ward"),
             ("Ward: Ward M1", "Ward M1"),
             ("Ward: Rowan", "Rowan"),
+            ("transferred to Unit 3 North today", "Unit 3 North"),
         ] {
             let f = found(text);
             assert!(f.iter().any(|(s, _)| s == ward), "{text}: {f:?}");
