@@ -1,13 +1,14 @@
 //! Names placed by the layout of a note rather than by a cue word before
 //! them:
 //! - the patient banner opening a printout or a triage line ("rose | MRN
-//!   44948468 | DOB …", "stone 74F MRN …", "Fox, 21 Oct 1932, 567 582 57");
+//!   44948468 | DOB …", "stone 74F MRN …", "Fox, 21 Oct 1932, 943 476 5919");
 //! - sign-off blocks: "-- Hicks", "Holly Lamb" over "Consultant Radiologist",
 //!   "frank, ST3", "lola pérez (FY2), bleep 8794", "Signed knight 18/11";
 //! - "SURNAME, Forename" pairs ("Sweet, Bernice Staff Nurse",
 //!   "NOVÁKOVÁ, Flora");
 //! - a middle name between two name words ("Justin Will Maddox");
-//! - the letters before the slash of a hospital number ("RTH/9254316").
+//! - the letters before the slash of a hospital number ("RTH/9254316") and
+//!   an ID's last hyphenated digit group ("NP-230203-0871").
 //!
 //! In these places a word is taken for a name when it is on a name list or
 //! is no everyday English word, so "Flora" and "Sweet" count there although
