@@ -250,18 +250,18 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::DateDayMonth,
             format!(
-                r"(?:{WEEKDAY}\.?,?\s+)?{B}[0-9]{{1,2}}{ORD}?(?:\s+of)?[\s\-/.]*{MONTH}\.?(?:,?[\s\-/.]*(?:[0-9]{{4}}|'[0-9]{{2}}|[0-9]{{2}}))?{B}"
+                r"(?:{WEEKDAY}\.?,?\s+)?{B}[0-9]{{1,2}}{ORD}?(?:[ \t]+of)?[ \t\-/.]*{MONTH}\.?(?:,?[ \t\-/.]*(?:[0-9]{{4}}|'[0-9]{{2}}|[0-9]{{2}}))?{B}"
             ),
         ),
         (
             Kind::DateMonthDay,
             format!(
-                r"(?:{WEEKDAY}\.?,?\s+)?{B}{MONTH}\.?\s+[0-9]{{1,2}}{ORD}?(?:,?\s*(?:[0-9]{{4}}|'[0-9]{{2}}))?{B}"
+                r"(?:{WEEKDAY}\.?,?\s+)?{B}{MONTH}\.?[ \t]+[0-9]{{1,2}}{ORD}?(?:,?[ \t]*(?:[0-9]{{4}}|'[0-9]{{2}}))?{B}"
             ),
         ),
         (
             Kind::DateMonthYear,
-            format!(r"{B}{MONTH}\.?,?[\s\-]+(?:[0-9]{{4}}|'[0-9]{{2}}){B}"),
+            format!(r"{B}{MONTH}\.?,?[ \t\-]+(?:[0-9]{{4}}|'[0-9]{{2}}){B}"),
         ),
         (
             Kind::MonthYearNumeric,
@@ -1750,6 +1750,13 @@ mod tests {
         assert!(found("Name: Tucker   Ward: 7B")
             .iter()
             .all(|(s, _)| !s.contains("Tucker")));
+    }
+
+    #[test]
+    fn a_date_written_with_its_month_name_stays_on_its_line() {
+        let f = found("Review 30th Mar\n18 units insulin");
+        assert!(f.iter().any(|(s, _)| s == "30th Mar"), "{f:?}");
+        assert!(f.iter().all(|(s, _)| !s.contains('\n')), "{f:?}");
     }
 
     #[test]
