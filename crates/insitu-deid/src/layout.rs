@@ -198,6 +198,14 @@ const LABELS: &[&str] = &[
     "too",
     "did",
     "does",
+    "staff",
+    "nurse",
+    "sister",
+    "charge",
+    "consultant",
+    "doctor",
+    "registrar",
+    "matron",
 ];
 
 /// A word that can stand in a name where the layout says a name stands:

@@ -1303,10 +1303,17 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             // reads like a state; without a ZIP, the town must be a known place.
             let state = s[town.len() + 1..].trim_start();
             let credential = matches!(state, "MD" | "PA");
+            // "Edgar Chapman, MD": a capitalised word right before the
+            // "town" makes it a person's name, whatever the gazetteer says.
+            let after_capitalised = text[..start]
+                .strip_suffix(' ')
+                .and_then(|h| h.rsplit([' ', '\n', '\t', ',', ':']).next())
+                .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
             let known_town = || {
-                crate::lexicon::Lexicon::get()
-                    .places
-                    .contains(town.to_lowercase().as_str())
+                !after_capitalised
+                    && crate::lexicon::Lexicon::get()
+                        .places
+                        .contains(town.to_lowercase().as_str())
             };
             if town.chars().any(|c| c.is_lowercase()) && (!credential || known_town()) {
                 v(Category::Location, "us_address", 0.85)
@@ -1762,6 +1769,7 @@ mod tests {
     #[test]
     fn a_doctor_s_credential_is_no_state() {
         assert!(found("Ramona Aguilar, MD\nCross, PA").is_empty());
+        assert!(found("Signed: Edgar Chapman, MD").is_empty());
         assert_eq!(found("Baltimore, MD").len(), 1);
         assert_eq!(found("Smalltown, MD 21246").len(), 1);
     }
