@@ -331,7 +331,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::Age,
             format!(
-                r"{B}(?i:aged|age[:=]?|age\s+of|ages?|age\s+(?:is|was|now|of\s+about))\s*([0-9]{{1,3}}){B}|{B}(?i:age)[ \t][^\n:0-9]{{1,25}}:[ \t]*([0-9]{{1,3}}){B}|{B}(?i:aged)\s+([0-9]{{1,3}}\s+and\s+[0-9]{{1,3}}){B}|{B}(?i:age\s*/\s*sex)\s*:?\s*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})\s?(?i:yrs?|years?)\s*/?\s*(?:[MF]{B}|(?i:male|female){B})|{B}(?i:age\s+at\s+[a-z]+)\s*:?\s*([0-9]{{1,3}}){B}|{B}(?i:estimated\s+age|age\s+approx\.?|approx\.?\s+age)\s*:?\s*([0-9]{{1,3}}(?:\s*-\s*[0-9]{{1,3}})?){B}|{B}(?:[Ff]emale|[Mm]ale|F|M),\s*([0-9]{{1,3}}),|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}|{B}([0-9]{{1,3}})y{B}|{B}(?i:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)([0-9]{{2}}'?s){B}"
+                r"{B}(?i:aged|age[:=]?|age\s+of|ages?|age\s+(?:is|was|now|of\s+about))\s*([0-9]{{1,3}}){B}|{B}(?i:age)[ \t][^\n:0-9]{{1,25}}:[ \t]*([0-9]{{1,3}}){B}|{B}(?i:aged)\s+([0-9]{{1,3}}\s+and\s+[0-9]{{1,3}}){B}|{B}(?i:age\s*/\s*sex)\s*:?\s*([0-9]{{1,3}}){B}|{B}([0-9]{{1,3}})\s?(?i:yrs?|years?)\s*/?\s*(?:[MF]{B}|(?i:male|female){B})|{B}(?i:age\s+at\s+[a-z]+)\s*:?\s*([0-9]{{1,3}}){B}|{B}(?i:estimated\s+age|age\s+approx\.?|approx\.?\s+age)\s*:?\s*([0-9]{{1,3}}(?:\s*-\s*[0-9]{{1,3}})?){B}|{B}(?:[Ff]emale|[Mm]ale|F|M),\s*([0-9]{{1,3}}),|{B}([0-9]{{1,3}})(?:\s*|-)(?i:years?|yrs?|yr|y)(?:\s*|-)(?i:old|of\s+age){B}|{B}([0-9]{{1,3}})\s*(?i:y/o|y\.o\.|yo|yrs?\s+old)|{B}([0-9]{{2,3}})\s?(?:yo[MF]|M|F){B}|{B}([0-9]{{1,3}})y{B}|{B}(?i:in\s+(?:his|her|their)\s+(?:early\s+|mid\s+|late\s+)?)([0-9]{{2}}'?s){B}|{B}([0-9]{{1,2}})(?:[ \t]*|-)(?i:months?|mos?|weeks?|wks?|days?)(?:[ \t]*|-)(?i:old){B}"
             ),
         ),
         (
@@ -1854,6 +1854,13 @@ mod tests {
             vec![("93".to_string(), Category::Age)]
         );
         assert_eq!(found("aged 101"), vec![("101".to_string(), Category::Age)]);
+        // An infant's age in months, weeks or days.
+        for text in ["18 months old boy", "A 3 month old baby", "a 6-week-old infant"] {
+            let f = found(text);
+            assert_eq!(f.len(), 1, "{text}: {f:?}");
+            assert_eq!(f[0].1, Category::Age);
+        }
+        assert!(found("symptoms for 3 months, old scar").is_empty());
         assert!(found("temp 99F").is_empty());
         assert!(found("fever over 101 F").is_empty());
         assert_eq!(found("Date of discharge: 8/7\nUnder Dr X").len(), 1);
