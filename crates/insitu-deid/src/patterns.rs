@@ -1855,7 +1855,11 @@ mod tests {
         );
         assert_eq!(found("aged 101"), vec![("101".to_string(), Category::Age)]);
         // An infant's age in months, weeks or days.
-        for text in ["18 months old boy", "A 3 month old baby", "a 6-week-old infant"] {
+        for text in [
+            "18 months old boy",
+            "A 3 month old baby",
+            "a 6-week-old infant",
+        ] {
             let f = found(text);
             assert_eq!(f.len(), 1, "{text}: {f:?}");
             assert_eq!(f[0].1, Category::Age);
