@@ -125,7 +125,7 @@ impl Detector {
         ages.extend(ages_beside_people(text, self.config.ages));
         ages.extend(ages_in_brackets_after_ids(text, &spans, self.config.ages));
         ages.extend(ages_in_family_history(text, self.config.ages));
-        ages.extend(ages_after_pronouns(text, self.config.ages));
+        ages.extend(ages_after_pronouns(text, &spans, self.config.ages));
         ages.extend(ages_at_milestones(text, self.config.ages));
         ages.extend(towns_before_postcodes(text, &spans));
         ages.extend(places_after_institutions(text, &spans));
@@ -1010,7 +1010,7 @@ fn ages_in_family_history(text: &str, policy: AgePolicy) -> Vec<Span> {
 
 /// "He is 7 and in Year 3", "she is now 93.": an age given for a person
 /// referred to by pronoun.
-fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
+fn ages_after_pronouns(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Span> {
     let mut out = Vec::new();
     let b = text.as_bytes();
     // Each " is " / "'s " is checked for "he"/"she" before it and a number after.
@@ -1040,7 +1040,15 @@ fn ages_after_pronouns(text: &str, policy: AgePolicy) -> Vec<Span> {
             && verb + 4 <= text.len()
             && text[verb..].starts_with(" is ")
             && is_relative(subject);
-        if !(pronoun || relative) {
+        // "Mr Jones is 84 and lives alone": a name found just before "is".
+        let named = || {
+            let i = spans.partition_point(|s| s.start < verb);
+            text[verb..].starts_with(" is ")
+                && spans[..i]
+                    .last()
+                    .is_some_and(|s| s.category == Category::Name && s.end == verb)
+        };
+        if !(pronoun || relative || named()) {
             continue;
         }
         let mut pos = verb
@@ -2115,6 +2123,13 @@ mod tests {
         let letter = "Mrs Valentina Rossi\nOrchard House\nBishops Lydeard\nTaunton\nTA4 3BQ\n";
         house(letter, "Orchard House");
         assert!(found(letter).contains(&("Valentina Rossi", Category::Name)));
+    }
+
+    #[test]
+    fn an_age_after_a_named_person_and_is() {
+        let f = found("Mr Jones is 84 and lives alone.");
+        assert!(f.contains(&("84", Category::Age)), "{f:?}");
+        assert!(!found("Room is 12 and clean.").contains(&("12", Category::Age)));
     }
 
     #[test]

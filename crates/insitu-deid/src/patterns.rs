@@ -337,7 +337,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::AgeWords,
             format!(
-                r"{B}(?i:ninety(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one\s+hundred(?:\s+and\s+[a-z]+)?|a\s+hundred|centenarian)(?i:[\- ]years?)?(?i:[\- ]old|[\- ]yo){B}|{B}((?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty)(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))(?i:[\- ]years?[\- ](?:old|of\s+age)|[\- ]y/?o){B}"
+                r"{B}(?i:ninety(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one\s+hundred(?:\s+and\s+[a-z]+)?|a\s+hundred|centenarian)(?i:[\- ]years?)?(?i:[\- ]old|[\- ]yo){B}|{B}((?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty)(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen))(?i:[\- ]years?[\- ](?:old|of\s+age)|[\- ]y/?o){B}|{B}(?i:aged)[ \t]+((?i:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)(?:[\- ](?:one|two|three|four|five|six|seven|eight|nine))?)){B}"
             ),
         ),
         (
@@ -1854,6 +1854,10 @@ mod tests {
             vec![("93".to_string(), Category::Age)]
         );
         assert_eq!(found("aged 101"), vec![("101".to_string(), Category::Age)]);
+        assert_eq!(
+            found("a widow aged seventy-two"),
+            vec![("seventy-two".to_string(), Category::Age)]
+        );
         // An infant's age in months, weeks or days.
         for text in [
             "18 months old boy",
