@@ -353,10 +353,10 @@ fn banner(text: &str, spans: &[Span], w: &Words, out: &mut Vec<Span>) {
                 }
             }
         }
-        if cue_follows(text, spans, start + n, &body[n..]) {
-            if all_name_words(&body[..n]) {
-                out.push(name(start, start + n, "banner_name"));
-            }
+        // "Rose NHS 45M": when the longer run is no name ("NHS" is a
+        // label), a shorter one before its own cue may be.
+        if cue_follows(text, spans, start + n, &body[n..]) && all_name_words(&body[..n]) {
+            out.push(name(start, start + n, "banner_name"));
             return;
         }
     }
@@ -725,6 +725,7 @@ mod tests {
         ));
         assert!(covered("KNIGHT, Dawn | DOB 1946-05-13", "KNIGHT"));
         assert!(covered("Fox, 21 Oct 1932, 943 476 5919", "Fox"));
+        assert!(covered("Rose NHS 45M", "Rose"));
         // Headings and clinical words before identifiers are not names.
         assert!(!covered("Patient details | MRN 44948468", "details"));
         assert!(!covered("Chest pain 54M MRN 1234567", "pain"));
