@@ -3,17 +3,20 @@
 //! seeds 1001–1003 are held out: only their aggregate figures are printed,
 //! and rules are never written from them. `--nocapture` shows the figures.
 
-use insitu_deid::{evaluate, scan, EvalReport};
+use insitu_deid::{evaluate, scan, EvalReport, Span};
 use insitu_synth::{Corpus, SynthConfig};
 use insitu_types::SpanRecord;
 use std::collections::HashMap;
 
-fn score(seed: u64, patients: usize) -> (EvalReport, usize) {
-    let (r, n, _) = score_with_notes(seed, patients);
-    (r, n)
+/// A corpus, the detector's spans on each of its notes, and their scores.
+struct Scored {
+    report: EvalReport,
+    corpus: Corpus,
+    notes: HashMap<String, String>,
+    spans: HashMap<String, Vec<Span>>,
 }
 
-fn score_with_notes(seed: u64, patients: usize) -> (EvalReport, usize, HashMap<String, String>) {
+fn score(seed: u64, patients: usize) -> Scored {
     let corpus = Corpus::generate(&SynthConfig {
         patients,
         seed,
@@ -21,8 +24,10 @@ fn score_with_notes(seed: u64, patients: usize) -> (EvalReport, usize, HashMap<S
     });
     let mut pred = Vec::new();
     let mut notes = HashMap::new();
+    let mut spans = HashMap::new();
     for n in &corpus.notes {
-        for s in scan(&n.text) {
+        let found = scan(&n.text);
+        for s in &found {
             pred.push(SpanRecord {
                 doc: n.id.clone(),
                 start: s.start,
@@ -31,12 +36,14 @@ fn score_with_notes(seed: u64, patients: usize) -> (EvalReport, usize, HashMap<S
             });
         }
         notes.insert(n.id.clone(), n.text.clone());
+        spans.insert(n.id.clone(), found);
     }
-    (
-        evaluate(&corpus.phi, &pred, Some(&notes), true),
-        corpus.notes.len(),
+    Scored {
+        report: evaluate(&corpus.phi, &pred, Some(&notes), true),
+        corpus,
         notes,
-    )
+        spans,
+    }
 }
 
 /// A miss or false alarm with 40 bytes of context each side (for development only).
@@ -77,39 +84,52 @@ fn print(label: &str, r: &EvalReport, notes: usize) {
     }
 }
 
+/// The words of `text[start..end]` (runs of letters and digits) for which
+/// `covered(word_start, word_end)` is false.
+fn uncovered_words(
+    text: &str,
+    start: usize,
+    end: usize,
+    covered: impl Fn(usize, usize) -> bool,
+) -> Vec<&str> {
+    let span = &text[start..end];
+    let mut out = Vec::new();
+    let mut at = start;
+    for w in span.split(|c: char| !c.is_alphanumeric()) {
+        let (a, b) = (at, at + w.len());
+        at = b + span[b - start..].chars().next().map_or(0, char::len_utf8);
+        if !w.is_empty() && !covered(a, b) {
+            out.push(w);
+        }
+    }
+    out
+}
+
 /// Gold spans found only in part: the words of each that no prediction
 /// covers (token-level misses the overlap list does not show).
-fn print_partial_misses(notes: &HashMap<String, String>, seed: u64, patients: usize) {
-    let corpus = Corpus::generate(&SynthConfig {
-        patients,
-        seed,
-        us_share: 0.4,
-    });
+fn print_partial_misses(scored: &Scored) {
     let mut shown = 0;
-    for g in &corpus.phi {
-        let text = &notes[&g.doc];
-        let pred = scan(text);
+    for g in &scored.corpus.phi {
+        let text = &scored.notes[&g.doc];
+        let pred = &scored.spans[&g.doc];
         let covered = |a: usize, b: usize| pred.iter().any(|p| p.start < b && a < p.end);
         if !covered(g.start, g.end) {
             continue;
         }
-        let span = &text[g.start..g.end];
-        let mut at = g.start;
-        for w in span.split(|c: char| !c.is_alphanumeric()) {
-            let (a, b) = (at, at + w.len());
-            at = b + span[b - g.start..].chars().next().map_or(0, char::len_utf8);
-            if !w.is_empty() && !covered(a, b) && shown < 200 {
-                shown += 1;
-                let line_start = text[..g.start].rfind('\n').map_or(0, |i| i + 1);
-                let line_end = text[g.end..].find('\n').map_or(text.len(), |i| g.end + i);
-                println!(
-                    "  PARTIAL {} {:?} in {:?} on line {:?}",
-                    g.category,
-                    w,
-                    span,
-                    &text[line_start..line_end]
-                );
+        for w in uncovered_words(text, g.start, g.end, covered) {
+            if shown == 200 {
+                return;
             }
+            shown += 1;
+            let line_start = text[..g.start].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = text[g.end..].find('\n').map_or(text.len(), |i| g.end + i);
+            println!(
+                "  PARTIAL {} {:?} in {:?} on line {:?}",
+                g.category,
+                w,
+                &text[g.start..g.end],
+                &text[line_start..line_end]
+            );
         }
     }
 }
@@ -128,30 +148,27 @@ fn development_seed() -> (u64, usize) {
 
 /// Words inside a prediction that overlaps a gold span but that no gold
 /// span covers (the token-level false alarms the overlap list hides).
-fn print_overreach(notes: &HashMap<String, String>, seed: u64, patients: usize) {
-    let corpus = Corpus::generate(&SynthConfig {
-        patients,
-        seed,
-        us_share: 0.4,
-    });
+fn print_overreach(scored: &Scored) {
     let mut shown = 0;
-    for n in &corpus.notes {
-        let text = &notes[&n.id];
-        let gold: Vec<_> = corpus.phi.iter().filter(|g| g.doc == n.id).collect();
-        for p in scan(text) {
-            if !gold.iter().any(|g| g.start < p.end && p.start < g.end) {
+    for n in &scored.corpus.notes {
+        let text = &scored.notes[&n.id];
+        let gold: Vec<_> = scored.corpus.phi.iter().filter(|g| g.doc == n.id).collect();
+        let in_gold = |a: usize, b: usize| gold.iter().any(|g| g.start < b && a < g.end);
+        for p in &scored.spans[&n.id] {
+            if !in_gold(p.start, p.end) {
                 continue;
             }
-            let span = &text[p.start..p.end];
-            let mut at = p.start;
-            for w in span.split(|c: char| !c.is_alphanumeric()) {
-                let (a, b) = (at, at + w.len());
-                at = b + span[b - p.start..].chars().next().map_or(0, char::len_utf8);
-                let in_gold = gold.iter().any(|g| g.start < b && a < g.end);
-                if !w.is_empty() && !in_gold && shown < 400 {
-                    shown += 1;
-                    println!("  OVER {} {:?} in {:?}", p.detector, w, span);
+            for w in uncovered_words(text, p.start, p.end, in_gold) {
+                if shown == 400 {
+                    return;
                 }
+                shown += 1;
+                println!(
+                    "  OVER {} {:?} in {:?}",
+                    p.detector,
+                    w,
+                    &text[p.start..p.end]
+                );
             }
         }
     }
@@ -160,17 +177,22 @@ fn print_overreach(notes: &HashMap<String, String>, seed: u64, patients: usize) 
 #[test]
 fn development_seed_meets_the_floors() {
     let (seed, patients) = development_seed();
-    let (r, n, notes) = score_with_notes(seed, patients);
-    print(&format!("synthetic seed {seed} (development)"), &r, n);
+    let scored = score(seed, patients);
+    let r = &scored.report;
+    print(
+        &format!("synthetic seed {seed} (development)"),
+        r,
+        scored.corpus.notes.len(),
+    );
     if std::env::var_os("DEID_SHOW_MISSES").is_some() {
         for m in r.misses.iter().take(80) {
-            println!("  MISS {} {}", m.category, context(&notes, m));
+            println!("  MISS {} {}", m.category, context(&scored.notes, m));
         }
         for m in r.false_positives.iter().take(80) {
-            println!("  FALSE {} {}", m.category, context(&notes, m));
+            println!("  FALSE {} {}", m.category, context(&scored.notes, m));
         }
-        print_partial_misses(&notes, seed, patients);
-        print_overreach(&notes, seed, patients);
+        print_partial_misses(&scored);
+        print_overreach(&scored);
     }
     let t = r.token.unwrap();
     assert!(t.recall >= DEV_RECALL_FLOOR, "token recall {:.4}", t.recall);
@@ -187,8 +209,13 @@ fn development_seed_meets_the_floors() {
 #[test]
 fn held_out_seeds_meet_the_target() {
     for seed in HELD_OUT_SEEDS {
-        let (r, n) = score(seed, 40);
-        print(&format!("synthetic seed {seed} (held out)"), &r, n);
+        let scored = score(seed, 40);
+        let r = &scored.report;
+        print(
+            &format!("synthetic seed {seed} (held out)"),
+            r,
+            scored.corpus.notes.len(),
+        );
         let t = r.token.expect("notes given");
         assert!(
             t.recall >= 0.99 && t.precision >= 0.90,
