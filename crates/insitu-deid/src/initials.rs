@@ -321,8 +321,8 @@ const NOT_INITIALS: &[&str] = &[
     "gp", "ed", "ct", "mri", "ot", "slt", "ae", "icu", "itu", "hdu", "ccu", "ent", "ecg", "ekg",
     "us", "uss", "cxr", "xr", "ir", "np", "pa", "rn", "hca", "md", "do", "dr", "mdt", "ems", "iv",
     "po", "sc", "im", "pr", "ng", "amu", "sau", "cdu", "gi", "ob", "pt", "nhs", "cqc", "sw", "cpn",
-    "cmht", "uk", "usa", "ok", "na", "nad", "pmh", "hpi", "ems", "ems", "ltc", "snf", "pcp", "ip",
-    "op", "or", "pacu", "nicu", "picu", "scbu", "ms", "mr", "dn", "hv", "mw",
+    "cmht", "uk", "usa", "ok", "na", "nad", "pmh", "hpi", "ltc", "snf", "pcp", "ip", "op", "or",
+    "pacu", "nicu", "picu", "scbu", "ms", "mr", "dn", "hv", "mw",
 ];
 
 /// "Phlebotomist: DW", "Tech: SKM", "RPH: TLN", "Initials R-W": initials
@@ -350,21 +350,19 @@ fn after_staff_labels(text: &str, out: &mut Vec<(usize, usize)>) {
         {
             continue;
         }
-        let value = &text[v..];
-        let start = text.len() - value.len();
-        let len = value
-            .bytes()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .count();
-        let token = &value[..len];
-        let closed = !value[len..].starts_with(|c: char| c.is_alphanumeric() || c == '.');
-        if closed
-            && is_initials(token)
-            && !NOT_INITIALS.contains(&token.to_ascii_lowercase().as_str())
-        {
-            out.push((start, start + len));
-        }
+        out.extend(staff_initials_at(text, v));
     }
+}
+
+/// The initials starting at byte `start` ("DW", "SKM"), closed off by
+/// anything but a letter, digit or full stop, and no service abbreviation.
+fn staff_initials_at(text: &str, start: usize) -> Option<(usize, usize)> {
+    let rest = &text[start..];
+    let len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let token = &rest[..len];
+    let closed = !rest[len..].starts_with(|c: char| c.is_alphanumeric() || c == '.');
+    (closed && is_initials(token) && !NOT_INITIALS.contains(&token.to_ascii_lowercase().as_str()))
+        .then_some((start, start + len))
 }
 
 static BY: LazyLock<memchr::memmem::Finder<'static>> =
@@ -405,19 +403,7 @@ fn after_done_by(text: &str, out: &mut Vec<(usize, usize)>) {
         {
             continue;
         }
-        let start = at + 4;
-        let len = b[start..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .count();
-        let token = &text[start..start + len];
-        let closed = !text[start + len..].starts_with(|c: char| c.is_alphanumeric() || c == '.');
-        if closed
-            && is_initials(token)
-            && !NOT_INITIALS.contains(&token.to_ascii_lowercase().as_str())
-        {
-            out.push((start, start + len));
-        }
+        out.extend(staff_initials_at(text, at + " by ".len()));
     }
 }
 

@@ -1056,7 +1056,6 @@ const TRADES: &[&str] = &[
     "farrier",
     "saddler",
     "cooper",
-    "upholsterer",
     "plasterboarder",
     "steeplejack",
     "linesman",
