@@ -1751,12 +1751,7 @@ fn looks_like_clock_time(s: &str) -> bool {
             )
     });
     // "16.54": an hour, a dot and two digits of minutes.
-    let dotted = lower.split_once('.').is_some_and(|(h, m)| {
-        (1..=2).contains(&h.len())
-            && m.len() == 2
-            && h.parse::<u32>().is_ok_and(|h| h <= 23)
-            && m.parse::<u32>().is_ok_and(|m| m <= 59)
-    });
+    let dotted = lower.contains('.') && hour_minutes_prefix(&lower) == Some(lower.len());
     only_time_chars
         && (3..=6).contains(&digits)
         && (lower.contains(':')
@@ -1766,6 +1761,22 @@ fn looks_like_clock_time(s: &str) -> bool {
             || lower.ends_with('h')
             || lower.ends_with("hrs")
             || (digits == 4 && lower.len() == 4))
+}
+
+/// The length of "hh.mm" or "hh:mm" (hour up to 23, minutes up to 59)
+/// opening `s`, closed off by anything but a digit or a decimal part.
+fn hour_minutes_prefix(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let h = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let ok = (1..=2).contains(&h)
+        && matches!(b.get(h), Some(b'.' | b':'))
+        && b.len() >= h + 3
+        && b[h + 1..h + 3].iter().all(u8::is_ascii_digit)
+        && !b.get(h + 3).is_some_and(|c| c.is_ascii_digit())
+        && !(b.get(h + 3) == Some(&b'.') && b.get(h + 4).is_some_and(u8::is_ascii_digit))
+        && s[..h].parse::<u32>().is_ok_and(|v| v <= 23)
+        && s[h + 1..h + 3].parse::<u32>().is_ok_and(|v| v <= 59);
+    ok.then_some(h + 3)
 }
 
 /// "18/07/2020 2125", "14/06/2022 at 16.54", "28th Sep, 00.23": the clock
@@ -1780,20 +1791,6 @@ fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
         detector: "time_after_date",
         confidence: 0.7,
     };
-    // "hh.mm" or "hh:mm" opening `s`, closed off: its length.
-    let dotted = |s: &str| {
-        let b = s.as_bytes();
-        let h = b.iter().take_while(|c| c.is_ascii_digit()).count();
-        let ok = (1..=2).contains(&h)
-            && matches!(b.get(h), Some(b'.' | b':'))
-            && b.len() >= h + 3
-            && b[h + 1..h + 3].iter().all(u8::is_ascii_digit)
-            && !b.get(h + 3).is_some_and(|c| c.is_ascii_digit())
-            && !(b.get(h + 3) == Some(&b'.') && b.get(h + 4).is_some_and(u8::is_ascii_digit))
-            && s[..h].parse::<u32>().is_ok_and(|v| v <= 23)
-            && s[h + 1..h + 3].parse::<u32>().is_ok_and(|v| v <= 59);
-        ok.then_some(h + 3)
-    };
     for s in spans.iter().filter(|s| s.category == Category::Date) {
         let rest = &text[s.end..];
         // "6th Mar 21.37": ".37" right after a date ending in a small number.
@@ -1803,7 +1800,7 @@ fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
             let head = &date[..date.len() - last];
             if (1..=2).contains(&last) && head.ends_with(' ') {
                 let from = s.end - last;
-                if let Some(n) = dotted(&text[from..]) {
+                if let Some(n) = hour_minutes_prefix(&text[from..]) {
                     out.push(time(from, from + n));
                 }
             }
@@ -1815,7 +1812,7 @@ fn times_after_dates(text: &str, spans: &[Span]) -> Vec<Span> {
         else {
             continue;
         };
-        if let Some(n) = dotted(after) {
+        if let Some(n) = hour_minutes_prefix(after) {
             let start = s.end + (rest.len() - after.len());
             out.push(time(start, start + n));
             continue;
