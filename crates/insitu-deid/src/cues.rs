@@ -537,13 +537,7 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     let listed = |w: &str, list: &[&str]| {
         let w = w.trim_end_matches("'s").trim_end_matches("’s");
         let mut buf = [0u8; 16];
-        if w.len() > buf.len() {
-            return false;
-        }
-        for (d, c) in buf.iter_mut().zip(w.bytes()) {
-            *d = c.to_ascii_lowercase();
-        }
-        std::str::from_utf8(&buf[..w.len()]).is_ok_and(|k| list.contains(&k))
+        crate::lexicon::ascii_lowercase_in(w, &mut buf).is_some_and(|k| list.contains(&k))
     };
     // "St. Brendan's Church": a saint's name opens many an institution's.
     let saint = |s: &Span| {

@@ -458,11 +458,9 @@ fn grade_word(s: &str) -> bool {
         return false;
     }
     let mut buf = [0u8; 16];
-    for (d, c) in buf.iter_mut().zip(s.bytes()) {
-        *d = c.to_ascii_lowercase();
-    }
-    let k = std::str::from_utf8(&buf[..len]).expect("ASCII");
-    GRADES.contains(&k) || crate::names::is_credential(k) || crate::names::is_role_word(k)
+    crate::lexicon::ascii_lowercase_in(&s[..len], &mut buf).is_some_and(|k| {
+        GRADES.contains(&k) || crate::names::is_credential(k) || crate::names::is_role_word(k)
+    })
 }
 
 /// Closings that a signature follows on the next line.

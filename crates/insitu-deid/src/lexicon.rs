@@ -80,6 +80,17 @@ impl Hasher for WordHasher {
 }
 
 /// A set of static words hashed with [`WordHasher`].
+/// `word` with its ASCII letters lower-cased into `buf`, for a look-up in a
+/// lower-case list without allocating; None when it is longer than `buf`.
+pub(crate) fn ascii_lowercase_in<'b>(word: &str, buf: &'b mut [u8; 16]) -> Option<&'b str> {
+    let lower = buf.get_mut(..word.len())?;
+    for (d, c) in lower.iter_mut().zip(word.bytes()) {
+        *d = c.to_ascii_lowercase();
+    }
+    // Lower-casing ASCII bytes leaves every other byte, so this is UTF-8.
+    std::str::from_utf8(lower).ok()
+}
+
 pub(crate) type WordSet = std::collections::HashSet<&'static str, BuildHasherDefault<WordHasher>>;
 
 /// All the compiled word lists. Built once per process.

@@ -1156,16 +1156,9 @@ const RELATIVES: &[&str] = &[
 /// Whether `word` (any case) is one of [`RELATIVES`].
 fn is_relative(word: &str) -> bool {
     let mut buf = [0u8; 16];
-    if word.len() < 2 || word.len() > buf.len() {
-        return false;
-    }
-    for (d, c) in buf.iter_mut().zip(word.bytes()) {
-        *d = c.to_ascii_lowercase();
-    }
-    let Ok(lower) = std::str::from_utf8(&buf[..word.len()]) else {
-        return false;
-    };
-    RELATIVES.binary_search(&lower).is_ok()
+    word.len() >= 2
+        && lexicon::ascii_lowercase_in(word, &mut buf)
+            .is_some_and(|lower| RELATIVES.binary_search(&lower).is_ok())
 }
 
 /// "Son, 12, attends school", "Mother alive, 84, with dementia": a number
