@@ -609,9 +609,8 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
         }
         // Backward: "University Hospital Galway".
         let from = words_before(s.start, 3, &|w| capitalised(w) && listed(w, ORG_HEADS));
-        let head_start = (from < s.start).then_some(from);
-        if let Some(start) = head_start {
-            out.push(span(start, s.end, s.category, "organisation_head"));
+        if from < s.start {
+            out.push(span(from, s.end, s.category, "organisation_head"));
         }
     }
 }

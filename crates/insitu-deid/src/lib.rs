@@ -1890,25 +1890,21 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
             }
             let gap = &text[last.end..s.start];
             // "10/8/25 at 4:20 AM", "9 Dec 2023, 03:09": a date and its
-            // clock time are one date.
-            if last.category == Category::Date
-                && s.category == Category::Date
-                && matches!(gap, " " | ", " | " at " | " @ " | " AT " | " - ")
-                && looks_like_clock_time(&text[s.start..s.end])
-                && !looks_like_clock_time(&text[last.start..last.end])
-            {
-                last.end = s.end;
-                continue;
-            }
-            // "03:29 on 7/21/2024": a clock time, then the date it fell on.
-            if last.category == Category::Date
-                && s.category == Category::Date
-                && gap == " on "
-                && looks_like_clock_time(&text[last.start..last.end])
-                && !looks_like_clock_time(&text[s.start..s.end])
-            {
-                last.end = s.end;
-                continue;
+            // clock time are one date; so are "03:29 on 7/21/2024", a clock
+            // time and the date it fell on.
+            if last.category == Category::Date && s.category == Category::Date {
+                let date_then_time = matches!(gap, " " | ", " | " at " | " @ " | " AT " | " - ");
+                let time_then_date = gap == " on ";
+                if date_then_time || time_then_date {
+                    let time_first = looks_like_clock_time(&text[last.start..last.end]);
+                    let time_second = looks_like_clock_time(&text[s.start..s.end]);
+                    if (date_then_time && time_second && !time_first)
+                        || (time_then_date && time_first && !time_second)
+                    {
+                        last.end = s.end;
+                        continue;
+                    }
+                }
             }
             let joinable = last.category == Category::Name
                 && s.category == Category::Name
