@@ -1673,20 +1673,20 @@ fn age(text: &str, start: usize, end: usize, config: &DetectorConfig) -> Verdict
     let after_word = word_after(text, end + (text.len() - end - after.len()));
     let letter = text[end..].trim_start_matches(' ').bytes().next();
     let sexed = matches!(letter, Some(b'M' | b'F'));
-    // "fever over 101 F": a temperature word a few words back.
-    let mut from = start.saturating_sub(24);
-    while !text.is_char_boundary(from) {
-        from += 1;
-    }
-    // Only "F", only a body temperature (90–110 °F), and only on the same
-    // line: "fever\nHPI: 73M presenting" is a man of 73.
-    let near = text[from..start].rsplit('\n').next().unwrap_or("");
-    let near = near.to_ascii_lowercase();
-    let fahrenheit = letter == Some(b'F') && (90..=110).contains(&n);
-    let temperature_near = fahrenheit
-        && ["fever", "temp", "febrile", "pyrex"]
+    // "fever over 101 F": a temperature word a few words back. Only "F",
+    // only a body temperature (90–110 °F), and only on the same line:
+    // "fever\nHPI: 73M presenting" is a man of 73.
+    let temperature_near = letter == Some(b'F') && (90..=110).contains(&n) && {
+        let mut from = start.saturating_sub(24);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        let near = text[from..start].rsplit('\n').next().unwrap_or("");
+        let near = near.to_ascii_lowercase();
+        ["fever", "temp", "febrile", "pyrex"]
             .iter()
-            .any(|w| near.contains(w));
+            .any(|w| near.contains(w))
+    };
     if sexed
         && (FAHRENHEIT_OR_GAUGE.contains(&before.as_str())
             || FAHRENHEIT_OR_GAUGE.contains(&after_word.as_str())
