@@ -779,13 +779,13 @@ fn phrases_by_head(phrases: &[&'static [&'static str]]) -> PhrasesByHead {
     by_head
 }
 
-/// Whether a lower-case word is a job on the list ("technician", "teacher").
 /// Whether `key` (lower case) is a credential or grade written after a
 /// name ("md", "st3", "registrar").
 pub(crate) fn is_credential(key: &str) -> bool {
     sets().credentials.contains(key)
 }
 
+/// Whether a lower-case word is a job on the list ("technician", "teacher").
 pub(crate) fn is_job_word(key: &str) -> bool {
     sets().professions.contains(key) || sets().trades.contains(key)
 }
@@ -2326,18 +2326,15 @@ impl Ctx<'_> {
             if j > i && !self.adjacent(j - 1, j, n == 1) {
                 break;
             }
-            // "Surname: HORNE   Forename: Gina", "D Knight   D.O.B: …": a
-            // run of spaces or a tab parts one field from the next, and a
-            // word before a colon is the next field's label.
-            if n > 0 {
-                let gap = &self.text[self.words[j - 1].end..w.start];
-                if gap.contains("  ") || gap.contains('\t') {
-                    break;
-                }
-                let label_end = self.text[w.end..].trim_start_matches(['.', ' ']);
-                if label_end.starts_with(':') {
-                    break;
-                }
+            // "Name: Ahmed Al-Farouk Dob: 1/1/50": a word before a colon is
+            // the next field's label. (A run of spaces or a tab between
+            // fields, "HORNE   Forename:", already fails `adjacent`.)
+            if n > 0
+                && self.text[w.end..]
+                    .trim_start_matches(['.', ' '])
+                    .starts_with(':')
+            {
+                break;
             }
             if n == 0 && (w.has(TITLE) || w.has(RELATION)) {
                 j += 1;
@@ -3186,10 +3183,7 @@ impl Ctx<'_> {
             }
             for k in [2, 1] {
                 let v = i + k + 1;
-                if v >= n
-                    || !(i..v)
-                        .all(|j| &self.text[self.words[j].end..self.words[j + 1].start] == " ")
-                {
+                if v >= n || !(i..v).all(|j| self.one_space_between(j, j + 1)) {
                     continue;
                 }
                 let Some(pos) = COMPANION_VERBS
@@ -4462,6 +4456,15 @@ mod tests {
             .filter(|s| s.category == Category::Name)
             .map(|s| text[s.start..s.end].to_string())
             .collect()
+    }
+
+    #[test]
+    fn form_fields_end_at_a_column_gap_or_the_next_label() {
+        assert_eq!(names("Surname: HORNE   Forename: Gina"), ["HORNE", "Gina"]);
+        assert_eq!(
+            names("Name: Ahmed Al-Farouk Dob: 1/1/50"),
+            ["Ahmed", "Al-Farouk"]
+        );
     }
 
     #[test]
