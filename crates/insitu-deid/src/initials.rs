@@ -287,8 +287,9 @@ fn signing_off(text: &str, out: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// Labels for the member of staff who did a task, before their initials.
-const STAFF_LABELS: &[&str] = &[
+/// Labels for the member of staff who did a task, before their initials
+/// (not `cues::STAFF_LABELS`, roles written before a first name).
+const TASK_LABELS: &[&str] = &[
     "tech",
     "technician",
     "rph",
@@ -346,7 +347,7 @@ fn after_staff_labels(text: &str, out: &mut Vec<(usize, usize)>) {
         let label = &text[label_start..colon];
         if label.len() < 2
             || label.len() > 13
-            || !STAFF_LABELS.iter().any(|l| l.eq_ignore_ascii_case(label))
+            || !TASK_LABELS.iter().any(|l| l.eq_ignore_ascii_case(label))
         {
             continue;
         }
