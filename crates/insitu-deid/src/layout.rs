@@ -53,6 +53,7 @@ pub(crate) fn scan(text: &str, spans: &[Span]) -> Vec<Span> {
         before = Some(line);
     }
     comma_pairs(text, spans, &mut out);
+    trailing_initials(text, spans, &mut out);
     middle_names(text, spans, &mut out);
     id_prefixes(text, spans, &mut out);
     out
@@ -636,6 +637,64 @@ fn comma_pairs(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     }
 }
 
+/// "Adebayo, F", "Castellano, R, DDS", "WHITLOCK, CORA J", "OSTROWSKI,
+/// ADAM J MD": the initial that closes a name written surname first, in a
+/// list, a table cell or a banner. The initial must be closed off (by the
+/// end of the line or cell, a bracket, a comma, a full stop or a grade),
+/// so "Smith, I think" and "Jones, A and E" keep their words.
+fn trailing_initials(text: &str, spans: &[Span], out: &mut Vec<Span>) {
+    let closed = |at: usize| {
+        let rest = &text[at..];
+        rest.is_empty()
+            || rest.starts_with(['\n', '\r', '\t', '|', '.', ',', ')'])
+            || rest.starts_with(" (")
+            || rest.starts_with(" |")
+            || rest.starts_with("  ")
+            || rest.strip_prefix(' ').is_some_and(grade_word)
+    };
+    let opens_field = |at: usize| {
+        let head = text[..at].trim_end_matches([' ', '\t']);
+        head.is_empty() || head.ends_with(['\n', '-', ':', '|', '–'])
+    };
+    // The capital letter `at` holds, if it stands alone there.
+    let initial_at = |at: usize| {
+        let b = text.as_bytes();
+        at < b.len()
+            && b[at].is_ascii_uppercase()
+            && !b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+            && closed(at + 1)
+    };
+    for (i, s) in spans.iter().enumerate() {
+        if s.category != Category::Name {
+            continue;
+        }
+        let word = &text[s.start..s.end];
+        // "Adebayo, F": a lone surname at a field's head, then its initial.
+        if !word.contains([' ', ',']) && opens_field(s.start) && text[s.end..].starts_with(", ") {
+            let at = s.end + 2;
+            if initial_at(at) {
+                out.push(name(at, at + 1, "surname_initial"));
+            }
+            continue;
+        }
+        // "WHITLOCK, CORA J": a surname-first pair, then the initial.
+        let surname_first = word.contains(", ")
+            || i.checked_sub(1).is_some_and(|p| {
+                let prev = &spans[p];
+                prev.category == Category::Name
+                    && prev.end + 2 == s.start
+                    && text[prev.end..s.start] == *", "
+                    && opens_field(prev.start)
+            });
+        if surname_first && text[s.end..].starts_with(' ') {
+            let at = s.end + 1;
+            if initial_at(at) {
+                out.push(name(at, at + 1, "surname_initial"));
+            }
+        }
+    }
+}
+
 /// "Justin Will Maddox": a capitalised word between two name words.
 fn middle_names(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     for pair in spans.windows(2) {
@@ -711,6 +770,25 @@ mod tests {
         crate::scan(text)
             .iter()
             .any(|s| s.start <= at && at + word.len() <= s.end)
+    }
+
+    #[test]
+    fn initials_close_surname_first_names() {
+        assert!(covered(
+            "| 28 | Adebayo, F         | Tri-State Pharmacy |",
+            "F"
+        ));
+        assert!(covered("| Castellano, R, DDS | Riverbend Drug |", "R"));
+        assert!(covered(
+            "REFILLS: 3\nJOHANSEN, BRIGID K\n455 CANYON RD",
+            "K"
+        ));
+        assert!(covered("CONFIRMED BY: OSTROWSKI, ADAM J MD", "J"));
+        // A pronoun or "A and E" after a comma is not an initial.
+        assert!(!covered("Smith, I think he went home", "I"));
+        assert!(!covered("Jones, A and E attender", "A"));
+        // Nor a capital that opens a word.
+        assert!(!covered("Okafor, Family present", "Family"));
     }
 
     #[test]

@@ -2169,7 +2169,10 @@ fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
                 .trim_start_matches("'s")
                 .trim_start_matches("’s")
                 .trim_start_matches(['\'', '’']);
-            if between.trim().is_empty() || between.trim() == "-" {
+            // "Mbeki-Carter   Grade 7": a run of spaces or a tab parts
+            // table columns; an eponym's noun follows on one space.
+            let column_gap = between.contains("  ") || between.contains('\t');
+            if !column_gap && (between.trim().is_empty() || between.trim() == "-") {
                 return true;
             }
         }
@@ -4534,6 +4537,13 @@ mod tests {
     fn eponyms_are_not_names() {
         assert!(names("History of Parkinson's disease and Crohn's.").is_empty());
         assert!(names("Bell's palsy on the left, Babinski negative").is_empty());
+        assert!(names("Gleason grade 2, Fisher - grade 3").is_empty());
+        // A noun across a column gap belongs to the next column: the name
+        // before it is a name ("Student: Elijah Mbeki   Grade 7").
+        assert_eq!(
+            names("Student: Elijah Mbeki   Grade 7"),
+            vec!["Elijah", "Mbeki"]
+        );
     }
 
     #[test]
