@@ -3013,7 +3013,17 @@ impl Ctx<'_> {
                     let initial = single_char(&w.key) && w.shape != Shape::Lower;
                     let namey = self.in_names(j) || !w.has(COMMON);
                     // "Jane Smith" and "Smith, Jane" both; sentence starts only when namey.
-                    if guessed && !initial && w.has(COMMON | CLINICAL) {
+                    // A first name that is also a word may still open a
+                    // guessed surname mid-sentence ("Witnesses: Hope
+                    // Oyelaran (HCA)"): forename then surname is a name's
+                    // own order.
+                    let forename = j < i
+                        && w.has(FIRST)
+                        && !w.has(CLINICAL)
+                        && w.shape == Shape::Title
+                        && w.cased_line
+                        && !w.sentence_start;
+                    if guessed && !initial && !forename && w.has(COMMON | CLINICAL) {
                         continue;
                     }
                     if initial || (namey && !w.has(CLINICAL)) || self.in_names(j) {
@@ -4531,6 +4541,13 @@ mod tests {
         );
         assert_eq!(names("Dear Dr Hope,"), vec!["Hope"]);
         assert_eq!(names("NOK: daughter May Brown"), vec!["May", "Brown"]);
+        // A forename that is a word, before a surname no list knows.
+        assert_eq!(
+            names("Witnesses: Hope Oyelaran (HCA)"),
+            vec!["Hope", "Oyelaran"]
+        );
+        // Not from the sentence's first word, nor from a word alone.
+        assert_eq!(names("Will Oyelaran attend?"), vec!["Oyelaran"]);
     }
 
     #[test]
