@@ -2209,6 +2209,15 @@ mod tests {
         );
         assert_eq!(found("Since Easter."), vec![("Easter", Category::Date)]);
         assert_eq!(
+            found("Review next Easter Monday."),
+            vec![("Easter Monday", Category::Date)]
+        );
+        // A weekday's letters inside a word do not open a date.
+        assert_eq!(
+            found("Reviewed Mar. 12th, '24 by GP."),
+            vec![("Mar. 12th, '24", Category::Date)]
+        );
+        assert_eq!(
             found("Date of death: twenty third of June."),
             vec![("twenty third of June", Category::Date)]
         );

@@ -78,7 +78,9 @@ pub(crate) enum Kind {
 const B: &str = r"(?-u:\b)";
 const MONTH: &str = r"(?:[Jj]an(?:uary)?|[Ff]eb(?:ruary)?|[Mm]ar(?:ch)?|[Aa]pr(?:il)?|[Mm]ay|[Jj]une?|[Jj]uly?|[Aa]ug(?:ust)?|[Ss]ep(?:t(?:ember)?)?|[Oo]ct(?:ober)?|[Nn]ov(?:ember)?|[Dd]ec(?:ember)?|JAN(?:UARY)?|FEB(?:RUARY)?|MAR(?:CH)?|APR(?:IL)?|MAY|JUNE?|JULY?|AUG(?:UST)?|SEP(?:T(?:EMBER)?)?|OCT(?:OBER)?|NOV(?:EMBER)?|DEC(?:EMBER)?)";
 const ORD: &str = r"(?:st|nd|rd|th|ST|ND|RD|TH)";
-const WEEKDAY: &str = r"(?:[Mm]on|MON|[Tt]ues?|TUES?|[Ww]ed|WED|[Tt]hurs?|THURS?|[Tt]hu|THU|[Ff]ri|FRI|[Ss]at|SAT|[Ss]un|SUN)(?:day|DAY)?";
+/// Weekday names and their short forms ("Wed", "Weds", "Thur", "Thurs"),
+/// capitalised or in capitals; "Wednesday" and "Saturday" in full too.
+const WEEKDAY: &str = r"(?:[Mm]on(?:day)?|MON(?:DAY)?|[Tt]ue(?:s(?:day)?)?|TUE(?:S(?:DAY)?)?|[Ww]ed(?:s|nesday)?|WED(?:S|NESDAY)?|[Tt]hu(?:rs?(?:day)?)?|THU(?:RS?(?:DAY)?)?|[Ff]ri(?:day)?|FRI(?:DAY)?|[Ss]at(?:urday)?|SAT(?:URDAY)?|[Ss]un(?:day)?|SUN(?:DAY)?)";
 const STATES: &str = "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY";
 
 fn pattern_list() -> Vec<(Kind, String)> {
@@ -250,13 +252,13 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::DateDayMonth,
             format!(
-                r"(?:{WEEKDAY}\.?,?\s+)?{B}[0-9]{{1,2}}{ORD}?(?:[ \t]+of)?[ \t\-/.]*{MONTH}\.?(?:,?[ \t\-/.]*(?:[0-9]{{4}}|'[0-9]{{2}}|[0-9]{{2}}))?{B}"
+                r"(?:{B}{WEEKDAY}\.?,?\s+)?{B}[0-9]{{1,2}}{ORD}?(?:[ \t]+of)?[ \t\-/.]*{MONTH}\.?(?:,?[ \t\-/.]*(?:[0-9]{{4}}|'[0-9]{{2}}|[0-9]{{2}}))?{B}"
             ),
         ),
         (
             Kind::DateMonthDay,
             format!(
-                r"(?:{WEEKDAY}\.?,?\s+)?{B}{MONTH}\.?[ \t]+[0-9]{{1,2}}{ORD}?(?:,?[ \t]*(?:[0-9]{{4}}|'[0-9]{{2}}))?{B}"
+                r"(?:{B}{WEEKDAY}\.?,?\s+)?{B}{MONTH}\.?[ \t]+[0-9]{{1,2}}{ORD}?(?:,?[ \t]*(?:[0-9]{{4}}|'[0-9]{{2}}))?{B}"
             ),
         ),
         (
@@ -1430,7 +1432,13 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
                 None
             }
         }
-        Kind::WeekdayDay => v(Category::Date, "weekday_date", 0.85),
+        Kind::WeekdayDay => {
+            // "pt sat 3 hours in chair": a verb before a quantity.
+            if followed_by_unit(text, end) || word_after(text, end) == "days" {
+                return None;
+            }
+            v(Category::Date, "weekday_date", 0.85)
+        }
         Kind::Weekday | Kind::WeekdayAbbrev => v(Category::Date, "weekday", 0.7),
         Kind::OrdinalDay => {
             // "on the 5th" is a day of the month; "on the 4th floor" is not.
@@ -1470,7 +1478,7 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
             }
         }
         Kind::MonthName => v(Category::Date, "month_name", 0.7),
-        Kind::Holiday => v(Category::Date, "holiday", 0.7),
+        Kind::Holiday => v(Category::Date, "holiday", 0.8),
         Kind::Year => {
             if s.starts_with('\'') {
                 let prev = text[..start].chars().next_back();
@@ -1812,6 +1820,10 @@ mod tests {
             "4th of July 2023",
             "Mar '24",
             "March 2019",
+            "Wednesday 14th March 2024",
+            "Saturday 3rd",
+            "Weds 14th",
+            "Thur 4th",
         ] {
             let got = found(&format!("seen {d} in clinic"));
             assert_eq!(got, vec![(d.to_string(), Category::Date)], "{d}");
@@ -1828,6 +1840,7 @@ mod tests {
             "BP 120/80",
             "paracetamol 1000mg",
             "may 2 weeks",
+            "pt sat 3 hours in chair",
         ] {
             let got: Vec<_> = found(t)
                 .into_iter()
