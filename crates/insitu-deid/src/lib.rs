@@ -1019,10 +1019,22 @@ fn ages_after_pronouns(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Spa
         LazyLock::new(|| memchr::memmem::Finder::new(b" is "));
     static APOSTROPHE_S: LazyLock<memchr::memmem::Finder<'static>> =
         LazyLock::new(|| memchr::memmem::Finder::new(b"'s "));
-    let verbs = IS.find_iter(b).chain(APOSTROPHE_S.find_iter(b));
+    // "He was 74 at the time", "Mum was 61 when diagnosed".
+    static WAS: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b" was "));
+    let verbs = IS
+        .find_iter(b)
+        .chain(APOSTROPHE_S.find_iter(b))
+        .chain(WAS.find_iter(b));
     for verb in verbs {
+        let verb_len = match b[verb + 1] {
+            b'i' => 4,
+            b'w' => 5,
+            _ => 3,
+        };
+        let past = verb_len == 5;
         // A number (or "now") must follow: most "is" are ruled out here.
-        let after = verb + if b[verb] == b' ' { 4 } else { 3 };
+        let after = verb + verb_len;
         if !b
             .get(after)
             .is_some_and(|c| c.is_ascii_digit() || *c == b'n')
@@ -1036,14 +1048,11 @@ fn ages_after_pronouns(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Spa
             .unwrap_or("");
         let pronoun = subject.eq_ignore_ascii_case("he") || subject.eq_ignore_ascii_case("she");
         // "Wife is 61 and well", "Mum is 92 and lives in a care home".
-        let relative = subject.len() > 2
-            && verb + 4 <= text.len()
-            && text[verb..].starts_with(" is ")
-            && is_relative(subject);
+        let relative = subject.len() > 2 && verb_len >= 4 && is_relative(subject);
         // "Mr Jones is 84 and lives alone": a name found just before "is".
         let named = || {
             let i = spans.partition_point(|s| s.start < verb);
-            text[verb..].starts_with(" is ")
+            verb_len >= 4
                 && spans[..i]
                     .last()
                     .is_some_and(|s| s.category == Category::Name && s.end == verb)
@@ -1051,13 +1060,8 @@ fn ages_after_pronouns(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Spa
         if !(pronoun || relative || named()) {
             continue;
         }
-        let mut pos = verb
-            + if text[verb..].starts_with(" is ") {
-                4
-            } else {
-                3
-            };
-        if text[pos..].starts_with("now ") {
+        let mut pos = verb + verb_len;
+        if !past && text[pos..].starts_with("now ") {
             pos += 4;
         }
         let digits = b[pos..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -1065,7 +1069,22 @@ fn ages_after_pronouns(text: &str, spans: &[Span], policy: AgePolicy) -> Vec<Spa
             continue;
         }
         let tail = &text[pos + digits..];
-        let closed = tail.starts_with(" and ")
+        // The past tense only with a time it refers to: "was 74 at the
+        // time", not "was 7 and a half kilos".
+        let then = [
+            " when ",
+            " at the time",
+            " at diagnosis",
+            " at death",
+            " at onset",
+        ]
+        .iter()
+        .any(|t| tail.starts_with(t));
+        if past && !then {
+            continue;
+        }
+        let closed = then
+            || tail.starts_with(" and ")
             || tail.starts_with(", ")
             || tail.starts_with(". ")
             || tail.starts_with(".\n")
@@ -2116,6 +2135,12 @@ mod tests {
         let f = found("Mr Jones is 84 and lives alone.");
         assert!(f.contains(&("84", Category::Age)), "{f:?}");
         assert!(!found("Room is 12 and clean.").contains(&("12", Category::Age)));
+        // The past tense, with the time the age refers to.
+        let f = found("He was 74 at the time of the fall.");
+        assert!(f.contains(&("74", Category::Age)), "{f:?}");
+        let f = found("Mum was 61 when diagnosed.");
+        assert!(f.contains(&("61", Category::Age)), "{f:?}");
+        assert!(found("She was 7 and a half kilos.").is_empty());
     }
 
     #[test]

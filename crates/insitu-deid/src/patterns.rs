@@ -833,6 +833,16 @@ fn valid_ni(s: &str) -> bool {
     s.bytes().take(2).all(|b| b.is_ascii_uppercase())
 }
 
+/// "20240312": eight digits that read as a date of 1900–2099 in ISO order
+/// (year, month, day) with no separators, as systems stamp them.
+fn compact_date(s: &str) -> bool {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let n = |r: std::ops::Range<usize>| s[r].parse::<u32>().unwrap_or(0);
+    (1900..=2099).contains(&n(0..4)) && valid_day_month(n(6..8), n(4..6))
+}
+
 fn valid_day_month(day: u32, month: u32) -> bool {
     (1..=12).contains(&month) && (1..=31).contains(&day)
 }
@@ -1002,9 +1012,10 @@ fn short_date_ok(text: &str, start: usize, end: usize) -> bool {
     }
     // "last dose 1/13": no dose is a thirteenth; a day over 12 makes it a date.
     let dose_date = before.starts_with("dose") && (a > 12 || b > 12);
-    // "(02/02 and 23/02)": no score follows "and" with a zero-padded month.
-    let padded_after_and = zero_month && before == "and";
-    if SCORE_WORDS.contains(&before.as_str()) && !dose_date && !padded_after_and {
+    // "(02/02 and 23/02)": no score follows "and" with a zero-padded month,
+    // nor with more points than the scale has ("… and 15/3 at 0800").
+    let date_after_and = before == "and" && (zero_month || (a > 12 && a > b));
+    if SCORE_WORDS.contains(&before.as_str()) && !dose_date && !date_after_and {
         return false;
     }
     let after = word_after(text, end);
@@ -1579,6 +1590,8 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
         Kind::LongNumber => {
             if followed_by_unit(text, end) || preceded_by_number_glue(text, start) {
                 None
+            } else if compact_date(s) {
+                v(Category::Date, "date_compact", 0.6)
             } else {
                 v(Category::Id, "long_number", 0.6)
             }
@@ -1824,6 +1837,7 @@ mod tests {
             "Saturday 3rd",
             "Weds 14th",
             "Thur 4th",
+            "20240312",
         ] {
             let got = found(&format!("seen {d} in clinic"));
             assert_eq!(got, vec![(d.to_string(), Category::Date)], "{d}");
@@ -1841,6 +1855,7 @@ mod tests {
             "paracetamol 1000mg",
             "may 2 weeks",
             "pt sat 3 hours in chair",
+            "power 4/5 and 5/5",
         ] {
             let got: Vec<_> = found(t)
                 .into_iter()

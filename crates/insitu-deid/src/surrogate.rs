@@ -883,6 +883,12 @@ fn render_month(model: &str, month: u32) -> String {
 /// Shifts a written date by `days`, keeping its format. None when `s` has
 /// no recognisable day, month or year.
 fn shift_date(s: &str, days: i64, order: DateOrder) -> Option<String> {
+    // "20240312": a compact ISO date keeps its form.
+    if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let date = NaiveDate::parse_from_str(s, "%Y%m%d").ok()?;
+        let shifted = date.checked_add_signed(Duration::days(days))?;
+        return Some(shifted.format("%Y%m%d").to_string());
+    }
     let mut ps = pieces(s);
     let has_month_word = ps.iter().any(|p| matches!(p, Piece::Month { .. }));
     let nums: Vec<usize> = ps
@@ -1177,6 +1183,10 @@ mod tests {
         let pa = NaiveDate::parse_from_str(&a, "%d/%m/%Y").unwrap();
         let pb = NaiveDate::parse_from_str(&b, "%d/%m/%Y").unwrap();
         assert_eq!((pb - pa).num_days(), 7);
+        assert_eq!(
+            shift_date("20240312", 20, DateOrder::DayFirst).as_deref(),
+            Some("20240401")
+        );
         let s = shift_date("12th March 2024", 3, DateOrder::DayFirst).unwrap();
         assert_eq!(s, "15th March 2024");
         assert_eq!(
