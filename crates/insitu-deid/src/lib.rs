@@ -119,6 +119,9 @@ impl Detector {
         // instead of growing the vector push by push.
         let mut spans = Vec::with_capacity(text.len() / 64 + 8);
         self.patterns.scan(text, &self.config, &mut spans);
+        for s in spans.iter_mut().filter(|s| s.detector == "institution") {
+            s.start = institution_start(text, s.start, s.end);
+        }
         names::scan(text, &mut spans);
         let mut spans = merge(text, spans);
         let mut ages = ages_beside_names(text, &spans, self.config.ages);
@@ -165,6 +168,55 @@ pub fn scan(text: &str) -> Vec<Span> {
 /// missed names or places). Counts only; never returns the words.
 pub fn unexplained_capitalised_words(text: &str, spans: &[Span]) -> usize {
     names::unexplained_capitalised(text, spans)
+}
+
+/// Verbs that open a sentence of a note, capitalised there, before the
+/// place they act on ("Visited Mayo Clinic", "Attended Riverside Surgery"):
+/// not part of an institution's name (sorted for binary search).
+const OPENING_VERBS: &[&str] = &[
+    "admitted",
+    "arrived",
+    "attended",
+    "booked",
+    "brought",
+    "called",
+    "collected",
+    "contacted",
+    "discharged",
+    "emailed",
+    "faxed",
+    "moved",
+    "phoned",
+    "presented",
+    "rang",
+    "referred",
+    "returned",
+    "reviewed",
+    "seen",
+    "sent",
+    "telephoned",
+    "transferred",
+    "visited",
+    "went",
+];
+
+/// Where an institution's name found by its suffix starts once a verb
+/// opening the sentence is left out ("Visited Mayo Clinic" → "Mayo
+/// Clinic").
+fn institution_start(text: &str, start: usize, end: usize) -> usize {
+    let span = &text[start..end];
+    let Some(space) = span.find(' ') else {
+        return start;
+    };
+    let mut buf = [0u8; 16];
+    let verb = lexicon::ascii_lowercase_in(&span[..space], &mut buf)
+        .is_some_and(|w| OPENING_VERBS.binary_search(&w).is_ok());
+    // Keep two words at least: the name and its suffix.
+    if verb && span[space + 1..].contains(' ') {
+        start + space + 1
+    } else {
+        start
+    }
 }
 
 /// "Mrs Patience Addo, 45, presented": a bare number set off right after a
@@ -2267,6 +2319,13 @@ mod tests {
         assert!(names("Seen by reg (Cardiology) today.").is_empty());
         assert!(names("Spoke to nurse (Night) re fluids.").is_empty());
         assert!(names("Discussed with consultant (see plan below).").is_empty());
+    }
+
+    #[test]
+    fn opening_verbs_are_sorted_for_binary_search() {
+        assert!(OPENING_VERBS.windows(2).all(|w| w[0] < w[1]));
+        let f = found("Visited Mayo Clinic in Rochester.");
+        assert!(f.contains(&("Mayo Clinic", Category::Location)), "{f:?}");
     }
 
     #[test]
