@@ -2183,6 +2183,17 @@ mod tests {
     }
 
     #[test]
+    fn hyphenated_forenames_are_forenames() {
+        assert_eq!(
+            found("Jean-Pierre Dubois, 67, admitted."),
+            vec![
+                ("Jean-Pierre Dubois", Category::Name),
+                ("67", Category::Age)
+            ]
+        );
+    }
+
+    #[test]
     fn an_age_after_a_named_person_and_is() {
         let f = found("Mr Jones is 84 and lives alone.");
         assert!(f.contains(&("84", Category::Age)), "{f:?}");

@@ -103,10 +103,15 @@ impl Word<'_> {
         if cached != NOT_LOOKED_UP {
             return cached;
         }
-        let flags = lexicon_flag_map()
-            .get(self.key.as_str())
-            .copied()
-            .unwrap_or(0);
+        let key = self.key.as_str();
+        let mut flags = lexicon_flag_map().get(key).copied().unwrap_or(0);
+        // "Jean-Pierre", "Mary-Jane", "Anne-Marie": a forename of forenames.
+        if flags & FIRST == 0 && key.contains('-') {
+            let first = |p: &str| lexicon_flag_map().get(p).is_some_and(|f| f & FIRST != 0);
+            if key.split('-').all(first) {
+                flags |= FIRST;
+            }
+        }
         self.lexicon.set(flags);
         flags
     }
