@@ -2128,6 +2128,35 @@ const PLACE_PREPOSITIONS: &[&str] = &[
 /// "Kirkby-in-Ashfield", "Stratford-upon-Avon", "Newcastle-under-Lyme",
 /// "Weston-super-Mare", "Chapel-en-le-Frith": capitalised parts joined by a
 /// lower-case place connector.
+/// Lower-case particles inside a name ("de la Cruz", "van der Merwe",
+/// "bin Rashid").
+fn is_particle(k: &str) -> bool {
+    matches!(
+        k,
+        "de" | "la"
+            | "del"
+            | "della"
+            | "van"
+            | "von"
+            | "der"
+            | "den"
+            | "da"
+            | "di"
+            | "dos"
+            | "das"
+            | "du"
+            | "le"
+            | "ter"
+            | "ten"
+            | "bin"
+            | "ibn"
+            | "al"
+            | "el"
+            | "ap"
+            | "y"
+    )
+}
+
 fn hyphenated_place(surface: &str) -> bool {
     let parts: Vec<&str> = surface.split('-').collect();
     parts.len() >= 3
@@ -3294,36 +3323,30 @@ impl Ctx<'_> {
             if !is_name(&self.tag[i]) {
                 continue;
             }
+            // "Dr van der Merwe": particles between a title and the name.
+            let mut k = i;
+            while k > 0
+                && k + 2 > i
+                && self.tag[k - 1].is_none()
+                && self.words[k - 1].shape == Shape::Lower
+                && self.words[k - 1].cased_line
+                && is_particle(&self.words[k - 1].key)
+                && self.adjacent(k - 1, k, false)
+            {
+                k -= 1;
+            }
+            if k < i && k > 0 && self.adjacent(k - 1, k, false) && self.words[k - 1].has(TITLE) {
+                for p in k..i {
+                    self.set(p, Category::Name, "name_particle", 0.75);
+                }
+            }
             // Particles: one or two lower-case words, then a capitalised one.
             let mut j = i + 1;
             while j < n
                 && j < i + 3
                 && self.words[j].line == self.words[i].line
                 && self.words[j].cased_line
-                && matches!(
-                    self.words[j].key.as_str(),
-                    "de" | "la"
-                        | "del"
-                        | "della"
-                        | "van"
-                        | "von"
-                        | "der"
-                        | "den"
-                        | "da"
-                        | "di"
-                        | "dos"
-                        | "das"
-                        | "du"
-                        | "le"
-                        | "ter"
-                        | "ten"
-                        | "bin"
-                        | "ibn"
-                        | "al"
-                        | "el"
-                        | "ap"
-                        | "y"
-                )
+                && is_particle(&self.words[j].key)
                 && self.words[j].shape == Shape::Lower
                 && self.adjacent(j - 1, j, false)
             {
@@ -4546,6 +4569,11 @@ mod tests {
         );
         assert_eq!(names("Dear Dr Hope,"), vec!["Hope"]);
         assert_eq!(names("NOK: daughter May Brown"), vec!["May", "Brown"]);
+        // Particles between a title and the surname.
+        assert_eq!(
+            names("Referred by Dr van der Merwe."),
+            vec!["van", "der", "Merwe"]
+        );
         // A forename that is a word, before a surname no list knows.
         assert_eq!(
             names("Witnesses: Hope Oyelaran (HCA)"),
