@@ -662,6 +662,8 @@ fn trailing_initials(text: &str, spans: &[Span], out: &mut Vec<Span>) {
         at < b.len()
             && b[at].is_ascii_uppercase()
             && !b.get(at + 1).is_some_and(u8::is_ascii_alphanumeric)
+            // "M.D.": a dotted credential, not an initial.
+            && !(b.get(at + 1) == Some(&b'.') && b.get(at + 2).is_some_and(u8::is_ascii_alphabetic))
             && closed(at + 1)
     };
     for (i, s) in spans.iter().enumerate() {
@@ -784,6 +786,7 @@ mod tests {
             "K"
         ));
         assert!(covered("CONFIRMED BY: OSTROWSKI, ADAM J MD", "J"));
+        assert!(!covered("ATTENDING: KIRK, JANE M.D.", "M"));
         // A pronoun or "A and E" after a comma is not an initial.
         assert!(!covered("Smith, I think he went home", "I"));
         assert!(!covered("Jones, A and E attender", "A"));

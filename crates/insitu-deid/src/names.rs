@@ -2285,9 +2285,59 @@ impl Ctx<'_> {
     }
 
     /// A word that may be part of a name once context says a name is here.
+    /// Whether word `i` is a letter of a dotted credential after a name
+    /// ("KIRK, JANE M.D.", "NIXON, M.D.", "R.N."): its letters, read
+    /// together, are a credential, so none of them is an initial.
+    fn in_dotted_credential(&self, i: usize) -> bool {
+        let b = self.text.as_bytes();
+        let w = &self.words[i];
+        let dotted = b.get(w.end) == Some(&b'.') || b[..w.start].ends_with(b".");
+        if w.end - w.start > 2 || !dotted {
+            return false;
+        }
+        // The run of letters joined by full stops around the word.
+        let mut from = w.start;
+        while from >= 2 && b[from - 1] == b'.' && b[from - 2].is_ascii_alphabetic() {
+            let mut k = from - 2;
+            while k > 0 && b[k - 1].is_ascii_alphabetic() {
+                k -= 1;
+            }
+            if from - 1 - k > 2 {
+                break;
+            }
+            from = k;
+        }
+        let mut to = w.end;
+        while to + 1 < b.len() && b[to] == b'.' && b[to + 1].is_ascii_alphabetic() {
+            let mut k = to + 1;
+            while k < b.len() && b[k].is_ascii_alphabetic() {
+                k += 1;
+            }
+            if k - to - 1 > 2 {
+                break;
+            }
+            to = k;
+        }
+        if from == w.start && to == w.end {
+            return false;
+        }
+        let mut letters = [0u8; 8];
+        let mut n = 0;
+        for &c in &b[from..to] {
+            if c.is_ascii_alphabetic() {
+                if n == letters.len() {
+                    return false;
+                }
+                letters[n] = c.to_ascii_lowercase();
+                n += 1;
+            }
+        }
+        std::str::from_utf8(&letters[..n]).is_ok_and(is_credential)
+    }
+
     fn name_candidate(&self, i: usize) -> bool {
         let w = &self.words[i];
-        if self.is_stop(i) || w.glued_digit || w.has(ROLE) {
+        if self.is_stop(i) || w.glued_digit || w.has(ROLE) || self.in_dotted_credential(i) {
             return false;
         }
         // Specialties and clinical words end a name run unless they are names too.
@@ -2335,7 +2385,8 @@ impl Ctx<'_> {
             let w = &self.words[j];
             let initial = single_char(&w.key)
                 && w.shape != Shape::Lower
-                && self.words.get(j + 1).is_some_and(|n| n.line == w.line);
+                && self.words.get(j + 1).is_some_and(|n| n.line == w.line)
+                && !self.in_dotted_credential(j);
             if !initial && (!self.name_candidate(j) || w.has(CREDENTIAL)) {
                 break;
             }
@@ -2380,6 +2431,10 @@ impl Ctx<'_> {
             let k = w.key.as_str();
             // "U&E": a letter joined to "&" or "/" is an abbreviation.
             if single_char(k) && self.text[w.end..].starts_with(['&', '/']) {
+                break;
+            }
+            // "KIRK, JANE M.D.": the credential ends the name.
+            if self.in_dotted_credential(j) {
                 break;
             }
             let initial = single_char(k) && w.shape != Shape::Lower;
@@ -3304,6 +3359,7 @@ impl Ctx<'_> {
                     && self.tag[j].is_none()
                     && (initials || (self.name_candidate(j) && self.looks_capitalised(j)))
                     && !w.has(ROLE | CREDENTIAL | TITLE | STOP_WORD)
+                    && !self.in_dotted_credential(j)
                 {
                     self.set(j, Category::Name, "attendance", 0.75);
                 }
@@ -4569,6 +4625,12 @@ mod tests {
         );
         assert_eq!(names("Dear Dr Hope,"), vec!["Hope"]);
         assert_eq!(names("NOK: daughter May Brown"), vec!["May", "Brown"]);
+        // A dotted credential after a name is no initial.
+        assert_eq!(
+            names("Attending: IRVING L. NIXON, M.D."),
+            vec!["IRVING", "L", "NIXON"]
+        );
+        assert_eq!(names("Name: J.D. Salinger"), vec!["J", "D", "Salinger"]);
         // Particles between a title and the surname.
         assert_eq!(
             names("Referred by Dr van der Merwe."),
