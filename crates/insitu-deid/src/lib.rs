@@ -119,10 +119,10 @@ impl Detector {
         // instead of growing the vector push by push.
         let mut spans = Vec::with_capacity(text.len() / 64 + 8);
         self.patterns.scan(text, &self.config, &mut spans);
+        names::scan(text, &mut spans);
         for s in spans.iter_mut().filter(|s| s.detector == "institution") {
             s.start = institution_start(text, s.start, s.end);
         }
-        names::scan(text, &mut spans);
         let mut spans = merge(text, spans);
         let mut ages = ages_beside_names(text, &spans, self.config.ages);
         ages.extend(ages_beside_people(text, self.config.ages));
@@ -204,18 +204,24 @@ const OPENING_VERBS: &[&str] = &[
 /// opening the sentence is left out ("Visited Mayo Clinic" → "Mayo
 /// Clinic").
 fn institution_start(text: &str, start: usize, end: usize) -> usize {
-    let span = &text[start..end];
-    let Some(space) = span.find(' ') else {
-        return start;
-    };
-    let mut buf = [0u8; 16];
-    let verb = lexicon::ascii_lowercase_in(&span[..space], &mut buf)
-        .is_some_and(|w| OPENING_VERBS.binary_search(&w).is_ok());
-    // Keep two words at least: the name and its suffix.
-    if verb && span[space + 1..].contains(' ') {
-        start + space + 1
-    } else {
-        start
+    let mut start = start;
+    // "ADMITTED FROM GREENACRES NURSING HOME": on a line in capitals the
+    // verb and the preposition after it are capitalised too.
+    loop {
+        let span = &text[start..end];
+        let Some(space) = span.find(' ') else {
+            return start;
+        };
+        let mut buf = [0u8; 16];
+        let opening = lexicon::ascii_lowercase_in(&span[..space], &mut buf).is_some_and(|w| {
+            OPENING_VERBS.binary_search(&w).is_ok()
+                || matches!(w, "from" | "to" | "at" | "in" | "into")
+        });
+        // Keep two words at least: the name and its suffix.
+        if !opening || !span[space + 1..].contains(' ') {
+            return start;
+        }
+        start += space + 1;
     }
 }
 
@@ -1509,19 +1515,31 @@ fn places_after_institutions(text: &str, spans: &[Span]) -> Vec<Span> {
         if place.is_empty() || !address_locality(place) || place.split_whitespace().count() > 2 {
             continue;
         }
-        let start = s.end + 2;
-        if spans
-            .iter()
-            .any(|o| o.start < start + place.len() && start < o.end)
-        {
-            continue;
-        }
+        let (start, end) = (s.end + 2, s.end + 2 + place.len());
+        let mut overlapping = spans.iter().filter(|o| o.start < end && start < o.end);
+        // "GREENACRES NURSING HOME, BRADFORD": a town that a name list
+        // also holds was only guessed a name from the list; the place it
+        // stands in says it is the town.
+        let guessed_name = |o: &Span| {
+            o.category == Category::Name
+                && o.start >= start
+                && o.end <= end
+                && matches!(
+                    o.detector,
+                    "first_name" | "surname" | "name_shape" | "unknown_capitalised"
+                )
+        };
+        let confidence = match overlapping.next() {
+            None => 0.6,
+            Some(o) if guessed_name(o) && overlapping.all(guessed_name) => 0.8,
+            Some(_) => continue,
+        };
         out.push(Span {
             start,
-            end: start + place.len(),
+            end,
             category: Category::Location,
             detector: "place_after_institution",
-            confidence: 0.6,
+            confidence,
         });
     }
     out
@@ -2337,6 +2355,15 @@ mod tests {
         assert!(OPENING_VERBS.windows(2).all(|w| w[0] < w[1]));
         let f = found("Visited Mayo Clinic in Rochester.");
         assert!(f.contains(&("Mayo Clinic", Category::Location)), "{f:?}");
+        // On a line in capitals, the preposition too; the town after the
+        // home is a town although a forename list holds it.
+        assert_eq!(
+            found("ADMITTED FROM GREENACRES NURSING HOME, BRADFORD"),
+            vec![
+                ("GREENACRES NURSING HOME", Category::Location),
+                ("BRADFORD", Category::Location)
+            ]
+        );
     }
 
     #[test]

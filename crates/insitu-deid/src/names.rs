@@ -2337,7 +2337,13 @@ impl Ctx<'_> {
 
     fn name_candidate(&self, i: usize) -> bool {
         let w = &self.words[i];
-        if self.is_stop(i) || w.glued_digit || w.has(ROLE) || self.in_dotted_credential(i) {
+        // "son gary", "husband pat": a kin word is never part of the name
+        // it introduces (even "Son", also a surname).
+        if self.is_stop(i)
+            || w.glued_digit
+            || w.has(ROLE | RELATION)
+            || self.in_dotted_credential(i)
+        {
             return false;
         }
         // Specialties and clinical words end a name run unless they are names too.
@@ -4625,6 +4631,8 @@ mod tests {
         );
         assert_eq!(names("Dear Dr Hope,"), vec!["Hope"]);
         assert_eq!(names("NOK: daughter May Brown"), vec!["May", "Brown"]);
+        // A kin word is not part of the name after it.
+        assert_eq!(names("nocte: pt settled, son gary phoned x2"), vec!["gary"]);
         // A dotted credential after a name is no initial.
         assert_eq!(
             names("Attending: IRVING L. NIXON, M.D."),
