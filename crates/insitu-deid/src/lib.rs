@@ -122,6 +122,7 @@ impl Detector {
         names::scan(text, &mut spans);
         for s in spans.iter_mut().filter(|s| s.detector == "institution") {
             s.start = institution_start(text, s.start, s.end);
+            s.end = institution_end(text, s.end);
         }
         let mut spans = merge(text, spans);
         let mut ages = ages_beside_names(text, &spans, self.config.ages);
@@ -132,6 +133,7 @@ impl Detector {
         ages.extend(ages_at_milestones(text, self.config.ages));
         ages.extend(towns_before_postcodes(text, &spans));
         ages.extend(places_after_institutions(text, &spans));
+        ages.extend(county_prefixes(text, &spans));
         ages.extend(initials::signed_and_mc_initials(text));
         ages.extend(initials::staff_initials(text));
         ages.extend(initials::names_before_dob(text));
@@ -177,6 +179,7 @@ const OPENING_VERBS: &[&str] = &[
     "admitted",
     "arrived",
     "attended",
+    "attends",
     "booked",
     "brought",
     "called",
@@ -223,6 +226,26 @@ fn institution_start(text: &str, start: usize, end: usize) -> usize {
         }
         start += space + 1;
     }
+}
+
+/// Where an institution's name found by its suffix ends: "St Mary's RC
+/// Primary" runs on to the "School" after it (the pattern allows only so
+/// many words before its suffix).
+fn institution_end(text: &str, end: usize) -> usize {
+    let rest = &text[end..];
+    for tail in [" School", " SCHOOL", " Academy", " College"] {
+        if rest.starts_with(tail) && !rest[tail.len()..].starts_with(|c: char| c.is_alphanumeric())
+        {
+            let last = text[..end].rsplit(' ').next().unwrap_or("");
+            if matches!(
+                last.to_ascii_lowercase().as_str(),
+                "primary" | "junior" | "infant" | "infants" | "secondary" | "high" | "middle"
+            ) {
+                return end + tail.len();
+            }
+        }
+    }
+    end
 }
 
 /// "Mrs Patience Addo, 45, presented": a bare number set off right after a
@@ -1496,6 +1519,37 @@ fn names_in_brackets_after_roles(text: &str) -> Vec<Span> {
     out
 }
 
+/// "Co. Cork", "Co Tyrone", "County Mayo": the county word before a place
+/// found on its own belongs to it (Irish and Northern Irish addresses).
+fn county_prefixes(text: &str, spans: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for s in spans.iter().filter(|s| s.category == Category::Location) {
+        let head = &text[..s.start];
+        let Some(prefix) = ["Co. ", "Co ", "CO. ", "County ", "COUNTY "]
+            .iter()
+            .find(|p| head.ends_with(*p))
+        else {
+            continue;
+        };
+        let start = s.start - prefix.len();
+        if text[..start]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+        {
+            continue;
+        }
+        out.push(Span {
+            start,
+            end: s.end,
+            category: Category::Location,
+            detector: "county",
+            confidence: 0.85,
+        });
+    }
+    out
+}
+
 /// "St Columba's Primary School, Andersonstown", "Mourne View Surgery,
 /// Newry": a capitalised word or two after an institution and a comma, at
 /// the end of the line or clause, is the place it is in.
@@ -2355,6 +2409,21 @@ mod tests {
         assert!(OPENING_VERBS.windows(2).all(|w| w[0] < w[1]));
         let f = found("Visited Mayo Clinic in Rochester.");
         assert!(f.contains(&("Mayo Clinic", Category::Location)), "{f:?}");
+        assert_eq!(
+            found("Pt from Co. Cork, now in Kilburn."),
+            vec![
+                ("Co. Cork", Category::Location),
+                ("Kilburn", Category::Location)
+            ]
+        );
+        assert_eq!(
+            found("Attends St Mary's RC Primary School."),
+            vec![("St Mary's RC Primary School", Category::Organization)]
+        );
+        assert_eq!(
+            found("Holiday in Tenerife last month."),
+            vec![("Tenerife", Category::Location)]
+        );
         // On a line in capitals, the preposition too; the town after the
         // home is a town although a forename list holds it.
         assert_eq!(

@@ -3056,8 +3056,23 @@ impl Ctx<'_> {
             {
                 // A capitalised word mid-sentence that no list knows
                 // ("Message left for Thandiwe"): more often a name than
-                // anything else in a note; a missed name costs more.
-                self.set(i, Category::Name, "unknown_capitalised", 0.5);
+                // anything else in a note; a missed name costs more. After
+                // "in" or "near" ("holiday in Tenerife", "lives in the
+                // Bronx") it is a place.
+                let mut p = i;
+                if p > 0 && self.words[p - 1].key.as_str() == "the" {
+                    p -= 1;
+                }
+                let place = p > 0
+                    && matches!(self.words[p - 1].key.as_str(), "in" | "near")
+                    && self.words[p - 1].shape == Shape::Lower
+                    && (p - 1..i).all(|k| self.one_space_between(k, k + 1))
+                    && !w.possessive;
+                if place {
+                    self.set(i, Category::Location, "unknown_place", 0.5);
+                } else {
+                    self.set(i, Category::Name, "unknown_capitalised", 0.5);
+                }
             }
         }
     }
