@@ -2068,6 +2068,17 @@ const PROFESSION_MODIFIERS: &[&str] = &[
     "steel",
     "dock",
     "hgv",
+    // Degrees and years of study before "student", "researcher".
+    "phd",
+    "msc",
+    "postgraduate",
+    "undergraduate",
+    "graduate",
+    "doctoral",
+    "postdoctoral",
+    "mature",
+    "university",
+    "college",
 ];
 
 const PROFESSION_TRIGGERS: &[&[&str]] = &[
