@@ -3110,6 +3110,11 @@ impl Ctx<'_> {
                     if eponym_follows(self.text, &self.words, j) {
                         continue;
                     }
+                    // "Dear Simon": the label that found the name is not
+                    // part of it, even where a surname list holds it.
+                    if j < i && self.words[j].has(LABEL_HEAD) && !self.words[j].has(FIRST) {
+                        continue;
+                    }
                     // Not past a full stop after a whole word ("… Liverpool.
                     // Letrozole to start"), nor from "Easpaig's" to what is
                     // hers ("Easpaig's OGTT").
@@ -4657,6 +4662,8 @@ mod tests {
         );
         assert_eq!(names("Dear Dr Hope,"), vec!["Hope"]);
         assert_eq!(names("NOK: daughter May Brown"), vec!["May", "Brown"]);
+        // Nor is the label that found it.
+        assert_eq!(names("Dear Simon,\nThank you."), vec!["Simon"]);
         // A kin word is not part of the name after it.
         assert_eq!(names("nocte: pt settled, son gary phoned x2"), vec!["gary"]);
         // A dotted credential after a name is no initial.
