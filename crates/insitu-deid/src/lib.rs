@@ -175,7 +175,7 @@ pub fn unexplained_capitalised_words(text: &str, spans: &[Span]) -> usize {
 /// Verbs that open a sentence of a note, capitalised there, before the
 /// place they act on ("Visited Mayo Clinic", "Attended Riverside Surgery"):
 /// not part of an institution's name (sorted for binary search).
-const OPENING_VERBS: &[&str] = &[
+pub(crate) const OPENING_VERBS: &[&str] = &[
     "admitted",
     "arrived",
     "attended",
