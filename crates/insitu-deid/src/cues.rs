@@ -621,14 +621,25 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
 /// end of such a run: "Little Sprouts Daycare", "Union Gospel Mission",
 /// "Ashby Pryce Solicitors", "Desert Sun Builders".
 const KIND_TAILS: &[&str] = &[
+    "barbers",
     "builders",
+    "butchers",
+    "chapel",
     "charities",
     "daycare",
+    "foodbank",
+    "gurdwara",
+    "haulage",
+    "hostel",
+    "logistics",
     "ministries",
     "mission",
+    "mosque",
     "preschool",
+    "salon",
     "shelter",
     "solicitors",
+    "synagogue",
 ];
 
 /// "Attends Little Sprouts Daycare", "staying at Union Gospel Mission": one
@@ -649,7 +660,7 @@ fn organisations_by_kind(text: &str, out: &mut Vec<Span>) {
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
         at = start + len.max(1);
-        if !(6..=11).contains(&len) || (start > 0 && b[start - 1].is_ascii_alphanumeric()) {
+        if !(5..=11).contains(&len) || (start > 0 && b[start - 1].is_ascii_alphanumeric()) {
             continue;
         }
         let mut buf = [0u8; 16];
