@@ -40,7 +40,6 @@ pub(crate) fn scan(text: &str, spans: &[Span], ages: AgePolicy) -> Vec<Span> {
     first_names_with_ages(text, ages, &mut out);
     first_names_after_staff_labels(text, &mut out);
     organisation_tails(text, spans, &mut out);
-    organisations_by_kind(text, &mut out);
     user_names(text, &mut out);
     out
 }
@@ -616,107 +615,6 @@ fn organisation_tails(text: &str, spans: &[Span], out: &mut Vec<Span>) {
     }
 }
 
-/// Words that say what kind of organisation the capitalised words before
-/// them name, and are rarely anything else written with a capital at the
-/// end of such a run: "Little Sprouts Daycare", "Union Gospel Mission",
-/// "Ashby Pryce Solicitors", "Desert Sun Builders".
-const KIND_TAILS: &[&str] = &[
-    "barbers",
-    "builders",
-    "butchers",
-    "chapel",
-    "charities",
-    "daycare",
-    "foodbank",
-    "gurdwara",
-    "haulage",
-    "hostel",
-    "logistics",
-    "ministries",
-    "mission",
-    "mosque",
-    "preschool",
-    "salon",
-    "shelter",
-    "solicitors",
-    "synagogue",
-];
-
-/// "Attends Little Sprouts Daycare", "staying at Union Gospel Mission": one
-/// to three capitalised words on one line before a word for a kind of
-/// organisation ([`KIND_TAILS`]) are its name. Words that open a sentence
-/// as a verb or a function word are not part of it.
-fn organisations_by_kind(text: &str, out: &mut Vec<Span>) {
-    let b = text.as_bytes();
-    let mut at = 0;
-    while at < b.len() {
-        // The next capitalised word.
-        let Some(off) = b[at..].iter().position(u8::is_ascii_uppercase) else {
-            break;
-        };
-        let start = at + off;
-        let len = b[start..]
-            .iter()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .count();
-        at = start + len.max(1);
-        if !(5..=11).contains(&len) || (start > 0 && b[start - 1].is_ascii_alphanumeric()) {
-            continue;
-        }
-        let mut buf = [0u8; 16];
-        let Some(tail) = crate::lexicon::ascii_lowercase_in(&text[start..start + len], &mut buf)
-        else {
-            continue;
-        };
-        if !KIND_TAILS.contains(&tail)
-            || b[start + 1..start + len].iter().any(u8::is_ascii_uppercase)
-        {
-            continue;
-        }
-        // Up to three capitalised words before it, one space apart.
-        let mut from = start;
-        for _ in 0..3 {
-            let Some(head) = text[..from].strip_suffix(' ') else {
-                break;
-            };
-            let w_start = word_start(text, head.len());
-            let w = &head[w_start..];
-            let capitalised = w.len() >= 2
-                && w.starts_with(|c: char| c.is_ascii_uppercase())
-                && w[1..].bytes().all(|c| c.is_ascii_lowercase() || c == b'\'');
-            let mut lower = [0u8; 16];
-            let function = crate::lexicon::ascii_lowercase_in(w, &mut lower).is_some_and(|k| {
-                matches!(
-                    k,
-                    "the"
-                        | "at"
-                        | "in"
-                        | "to"
-                        | "from"
-                        | "and"
-                        | "of"
-                        | "with"
-                        | "for"
-                        | "a"
-                        | "an"
-                ) || crate::OPENING_VERBS.binary_search(&k).is_ok()
-            });
-            if !capitalised || function {
-                break;
-            }
-            from = w_start;
-        }
-        if from < start {
-            out.push(span(
-                from,
-                start + len,
-                Category::Organization,
-                "organisation_kind",
-            ));
-        }
-    }
-}
-
 static USER: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"ser"));
 
@@ -784,27 +682,6 @@ mod tests {
         assert_eq!(ids("Username: kfoss2"), ["kfoss2"]);
         // Words after "user" are not logins.
         assert!(ids("the user reported an error; user error").is_empty());
-    }
-
-    #[test]
-    fn organisations_named_by_their_kind() {
-        let orgs = |t: &str| -> Vec<String> {
-            found(t, &[])
-                .into_iter()
-                .filter(|(_, c)| *c == Category::Organization)
-                .map(|(s, _)| s)
-                .collect()
-        };
-        assert_eq!(
-            orgs("Attends Little Sprouts Daycare."),
-            ["Little Sprouts Daycare"]
-        );
-        assert_eq!(
-            orgs("staying at Union Gospel Mission today"),
-            ["Union Gospel Mission"]
-        );
-        // The word alone, or after a function word, names nothing.
-        assert!(orgs("The Mission was closed. At Shelter, no beds.").is_empty());
     }
 
     #[test]

@@ -2255,6 +2255,27 @@ mod tests {
     }
 
     #[test]
+    fn organisations_named_by_their_kind() {
+        let orgs = |t: &str| -> Vec<String> {
+            found(t)
+                .into_iter()
+                .filter(|(_, c)| *c == Category::Organization)
+                .map(|(s, _)| s.to_string())
+                .collect()
+        };
+        assert_eq!(
+            orgs("Attends Little Sprouts Daycare."),
+            ["Little Sprouts Daycare"]
+        );
+        assert_eq!(
+            orgs("staying at Union Gospel Mission today"),
+            ["Union Gospel Mission"]
+        );
+        // The word alone, or after a function word, names nothing.
+        assert!(orgs("The Mission was closed. At Mission, no beds.").is_empty());
+    }
+
+    #[test]
     fn hyphenated_forenames_are_forenames() {
         assert_eq!(
             found("Jean-Pierre Dubois, 67, admitted."),

@@ -149,6 +149,33 @@ const RULE_CUE: u32 = 1 << 19;
 const LOOP_CUE: u32 = 1 << 20;
 /// The words with [`LOOP_CUE`].
 const LOOP_CUES: &[&str] = &["yours", "kind", "best", "many", "regards", "bed"];
+/// A word for a kind of organisation that ends its name ([`KIND_TAILS`]).
+const KIND_TAIL: u32 = 1 << 21;
+/// Words that say what kind of organisation the capitalised words before
+/// them name, and are rarely anything else written with a capital at the
+/// end of such a run: "Little Sprouts Daycare", "Union Gospel Mission",
+/// "Ashby Pryce Solicitors", "Desert Sun Builders".
+const KIND_TAILS: &[&str] = &[
+    "barbers",
+    "builders",
+    "butchers",
+    "chapel",
+    "charities",
+    "daycare",
+    "foodbank",
+    "gurdwara",
+    "haulage",
+    "hostel",
+    "logistics",
+    "ministries",
+    "mission",
+    "mosque",
+    "preschool",
+    "salon",
+    "shelter",
+    "solicitors",
+    "synagogue",
+];
 /// The bits that live in the big dictionary table.
 const LEXICON_BITS: u32 = FIRST | SURNAME | COMMON | CLINICAL | PLACE_START | ORG_LIST_START;
 /// Any bit that says what a word is (so not an unknown capitalised word).
@@ -188,6 +215,7 @@ fn flag_map() -> &'static FlagTable {
             (&sets.trade_heads, TRADE_HEAD),
             (&sets.rule_cues, RULE_CUE),
             (&sets.loop_cues, LOOP_CUE),
+            (&sets.kind_tails, KIND_TAIL),
         ]))
     })
 }
@@ -770,6 +798,7 @@ struct Sets {
     trade_heads: WordSet,
     rule_cues: WordSet,
     loop_cues: WordSet,
+    kind_tails: WordSet,
 }
 
 /// Word phrases by their first word, each list in the phrases' order.
@@ -818,6 +847,7 @@ fn sets() -> &'static Sets {
         trade_heads: TRADE_HEADS.iter().copied().collect(),
         rule_cues: RULE_CUES.iter().copied().collect(),
         loop_cues: LOOP_CUES.iter().copied().collect(),
+        kind_tails: KIND_TAILS.iter().copied().collect(),
     })
 }
 
@@ -4031,6 +4061,43 @@ impl Ctx<'_> {
         }
     }
 
+    /// "Attends Little Sprouts Daycare", "staying at Union Gospel Mission":
+    /// one to three capitalised words on one line before a word for a kind
+    /// of organisation ([`KIND_TAILS`]), all one space apart, are its name.
+    /// Words that open a sentence as a verb, and function words, are not
+    /// part of it.
+    fn organisations_by_kind(&mut self) {
+        for i in 1..self.words.len() {
+            let w = &self.words[i];
+            if !w.has(KIND_TAIL) || w.shape != Shape::Title || !w.cased_line {
+                continue;
+            }
+            let mut from = i;
+            while from > 0 && from + 3 > i {
+                let p = &self.words[from - 1];
+                let function =
+                    p.has(STOP_WORD) || crate::OPENING_VERBS.binary_search(&p.key.as_str()).is_ok();
+                if p.shape != Shape::Title
+                    || p.line != w.line
+                    || function
+                    || !self.adjacent(from - 1, from, false)
+                {
+                    break;
+                }
+                from -= 1;
+            }
+            if from < i {
+                self.extra.push(Span {
+                    start: self.words[from].start,
+                    end: w.end,
+                    category: Category::Organization,
+                    detector: "organisation_kind",
+                    confidence: 0.7,
+                });
+            }
+        }
+    }
+
     fn organisations(&mut self) {
         for i in 0..self.words.len() {
             if !self.words[i].has(ORG_HEAD) {
@@ -4098,6 +4165,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     ctx.standalone_professions();
     ctx.professions_before_employment();
     ctx.organisations();
+    ctx.organisations_by_kind();
     for (i, t) in ctx.tag.iter().enumerate() {
         if let Some((category, detector, confidence)) = *t {
             if category == Category::Other {
