@@ -447,24 +447,25 @@ pub(crate) struct PatternSet {
     /// `None` where one does not build (a pattern from the configuration
     /// too big for the default cache): the combined regex answers there.
     starts: Vec<Option<regex_automata::hybrid::dfa::DFA>>,
-    start_caches: StartCaches,
+    scratch: ScratchPool,
     kinds: Vec<Kind>,
 }
 
-/// A cache per pattern whose reverse automaton built.
-type StartCachesFn = Box<
-    dyn Fn() -> Vec<Option<regex_automata::hybrid::dfa::Cache>>
-        + Send
-        + Sync
-        + std::panic::UnwindSafe
-        + std::panic::RefUnwindSafe,
->;
+/// What one thread's scan writes into, kept between notes so that no
+/// search allocates: a cache per reverse automaton that built, and for
+/// each pattern with a value group its capture regex's cache and captures
+/// (a fresh `Captures` per match was an allocation and a free each time).
+struct Scratch {
+    starts: Vec<Option<regex_automata::hybrid::dfa::Cache>>,
+    alone: Vec<Option<(regex_automata::meta::Cache, Captures)>>,
+}
 
-/// One cache per reverse automaton, for each thread that scans.
-type StartCaches = regex_automata::util::pool::Pool<
-    Vec<Option<regex_automata::hybrid::dfa::Cache>>,
-    StartCachesFn,
->;
+/// Makes a thread's [`Scratch`].
+type ScratchFn =
+    Box<dyn Fn() -> Scratch + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
+
+/// One [`Scratch`] for each thread that scans.
+type ScratchPool = regex_automata::util::pool::Pool<Scratch, ScratchFn>;
 
 impl PatternSet {
     pub(crate) fn new(config: &DetectorConfig) -> Result<PatternSet, crate::Error> {
@@ -539,19 +540,24 @@ impl PatternSet {
                     .ok()
             })
             .collect::<Vec<_>>();
-        let for_caches = starts.clone();
-        let start_caches = StartCaches::new(Box::new(move || {
-            for_caches
+        let for_starts = starts.clone();
+        let for_alone = alone.clone();
+        let scratch = ScratchPool::new(Box::new(move || Scratch {
+            starts: for_starts
                 .iter()
                 .map(|d| d.as_ref().map(|d| d.create_cache()))
-                .collect()
+                .collect(),
+            alone: for_alone
+                .iter()
+                .map(|r| r.as_ref().map(|r| (r.create_cache(), r.create_captures())))
+                .collect(),
         }));
         Ok(PatternSet {
             re,
             which,
             alone,
             starts,
-            start_caches,
+            scratch,
             kinds,
         })
     }
@@ -559,17 +565,21 @@ impl PatternSet {
     /// The leftmost-first match in `text[at..]`: the combined regex finds
     /// its end and pattern, the pattern's own reverse automaton its start
     /// (as [`Regex::search`] would, with the combined reverse automaton).
-    fn search(&self, text: &str, at: usize) -> Option<regex_automata::Match> {
+    fn search(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        at: usize,
+    ) -> Option<regex_automata::Match> {
         let input = Input::new(text).span(at..text.len());
         let end = self.re.search_half(&input)?;
         let (pid, e) = (end.pattern(), end.offset());
         if e == at {
             return Some(regex_automata::Match::new(pid, e..e));
         }
-        let mut caches = self.start_caches.get();
         let (Some(dfa), Some(cache)) = (
             &self.starts[pid.as_usize()],
-            caches[pid.as_usize()].as_mut(),
+            scratch.starts[pid.as_usize()].as_mut(),
         ) else {
             return self.re.search(&input);
         };
@@ -587,15 +597,18 @@ impl PatternSet {
 
     /// Appends validated spans found in `text` to `out`.
     pub(crate) fn scan(&self, text: &str, config: &DetectorConfig, out: &mut Vec<Span>) {
+        let mut scratch = self.scratch.get();
+        let scratch = &mut *scratch;
         let mut at = 0;
         while at < text.len() {
             // Most patterns have no groups: the match alone says where the
             // value is, and the capture engine runs only for the rest.
-            let Some(m) = self.search(text, at) else {
+            let Some(m) = self.search(scratch, text, at) else {
                 break;
             };
             let kind = self.kinds[m.pattern().as_usize()];
-            let (start, end) = self.value_of(text, m.pattern().as_usize(), m.start(), m.end());
+            let (start, end) =
+                self.value_of(scratch, text, m.pattern().as_usize(), m.start(), m.end());
             match validate(kind, text, start, end, config) {
                 Some((category, detector, confidence)) => {
                     // "Windsor Lane Medical Practice": a street name that
@@ -620,7 +633,7 @@ impl PatternSet {
                     // The winner was refused; a lower-priority pattern may
                     // still match here ("Ref NW/22" is an ID if not a postcode).
                     if let Some(span) =
-                        self.fallback(text, config, m.start(), m.pattern().as_usize())
+                        self.fallback(scratch, text, config, m.start(), m.pattern().as_usize())
                     {
                         at = span.end.max(at + 1);
                         out.push(span);
@@ -664,6 +677,7 @@ impl PatternSet {
     /// Tries every other pattern anchored at `start`, in priority order.
     fn fallback(
         &self,
+        scratch: &mut Scratch,
         text: &str,
         config: &DetectorConfig,
         start: usize,
@@ -690,7 +704,7 @@ impl PatternSet {
             let Some(m) = self.re.search(&input) else {
                 continue;
             };
-            let (s, e) = self.value_of(text, pid, m.start(), m.end());
+            let (s, e) = self.value_of(scratch, text, pid, m.start(), m.end());
             if let Some((category, detector, confidence)) =
                 validate(self.kinds[pid], text, s, e, config)
             {
@@ -711,17 +725,25 @@ impl PatternSet {
     /// The value part of pattern `pid`'s match at `start..end`: the whole
     /// match, or its value group, resolved by that pattern alone on the
     /// match bounds only.
-    fn value_of(&self, text: &str, pid: usize, start: usize, end: usize) -> (usize, usize) {
-        let Some(alone) = &self.alone[pid] else {
+    fn value_of(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        pid: usize,
+        start: usize,
+        end: usize,
+    ) -> (usize, usize) {
+        let (Some(alone), Some((cache, caps))) = (&self.alone[pid], scratch.alone[pid].as_mut())
+        else {
             return (start, end);
         };
-        let mut caps = alone.create_captures();
-        alone.search_captures(
+        alone.search_captures_with(
+            cache,
             &Input::new(text).span(start..end).anchored(Anchored::Yes),
-            &mut caps,
+            caps,
         );
         match caps.get_match() {
-            Some(c) => value_range(&caps, c.start(), c.end()),
+            Some(c) => value_range(caps, c.start(), c.end()),
             None => (start, end),
         }
     }
