@@ -11,6 +11,7 @@ use insitu_types::Category;
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// What a pattern claims before validation; the validator may refine it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -435,7 +436,7 @@ pub(crate) struct PatternSet {
     /// are resolved on it, because the bounded backtracker clears a bitset
     /// of (NFA states × match length) per search, and the NFA of all the
     /// patterns together is hundreds of times bigger than one pattern's.
-    alone: Vec<Option<Regex>>,
+    alone: Vec<Option<ValueRegexes>>,
     /// For each pattern, a reverse lazy DFA of that pattern alone, to find
     /// where a match starts once the forward search has found its end and
     /// pattern. The combined regex runs one reverse automaton of every
@@ -457,7 +458,218 @@ pub(crate) struct PatternSet {
 /// (a fresh `Captures` per match was an allocation and a free each time).
 struct Scratch {
     starts: Vec<Option<regex_automata::hybrid::dfa::Cache>>,
-    alone: Vec<Option<(regex_automata::meta::Cache, Captures)>>,
+    /// Made for a capture regex the first time this thread uses it.
+    alone: Vec<Option<Vec<Option<CaptureScratch>>>>,
+}
+
+/// A capture regex's cache and the captures it fills.
+type CaptureScratch = (regex_automata::meta::Cache, Captures);
+
+/// One pattern's capture regexes, each the pattern without the opening
+/// alternatives that cannot begin with a given byte. The label list of
+/// [`Kind::LabelledId`] has over a hundred alternatives, and the bounded
+/// backtracker tried each at the match start and cleared a visited bitset
+/// as wide as all of them; a match starting with "M" needs only the labels
+/// that start with "M". The captures are the same: an alternative that
+/// cannot take the match's first byte never matches there, and the rest
+/// keep their order, so leftmost-first picks the same one.
+///
+/// Each regex is built the first time a match needs it: most bytes begin
+/// no match of most patterns, and building them all up front cost more than
+/// the first pass over a corpus saved.
+struct ValueRegexes {
+    /// The pattern as parsed, pruned when a regex is first needed.
+    hir: Hir,
+    builder: regex_automata::meta::Builder,
+    /// For each first byte, its slot in `regexes`: slot 0 is the whole
+    /// pattern (for a byte no match can begin with, or an empty match).
+    by_first: [u16; 256],
+    /// For each slot, a byte that selects it (what to prune for).
+    bytes: Vec<Option<u8>>,
+    /// `None` inside if the regex failed to build (it cannot: it is a part
+    /// of a pattern that built); the match is then its own value.
+    regexes: Vec<std::sync::OnceLock<Option<Regex>>>,
+}
+
+impl ValueRegexes {
+    fn new(
+        pattern: &str,
+        syntax: regex_automata::util::syntax::Config,
+        builder: &regex_automata::meta::Builder,
+    ) -> Result<ValueRegexes, crate::Error> {
+        let hir = regex_automata::util::syntax::parse_with(pattern, &syntax)
+            .map_err(|e| crate::Error::Pattern(e.to_string()))?;
+        let mut points = Vec::new();
+        decision_points(&hir, &mut points);
+        let mut opening = [false; 256];
+        first_bytes(&hir, &mut opening);
+        // Bytes whose every keep-or-drop decision agrees share a regex.
+        let mut signatures: Vec<Vec<bool>> = Vec::new();
+        let mut bytes = vec![None];
+        let mut by_first = [0u16; 256];
+        for byte in 0..=255u8 {
+            if !opening[usize::from(byte)] {
+                continue;
+            }
+            let signature: Vec<bool> = points
+                .iter()
+                .map(|(set, empty)| *empty || set[usize::from(byte)])
+                .collect();
+            let slot = match signatures.iter().position(|s| *s == signature) {
+                Some(i) => i + 1,
+                None => {
+                    signatures.push(signature);
+                    bytes.push(Some(byte));
+                    bytes.len() - 1
+                }
+            };
+            by_first[usize::from(byte)] =
+                u16::try_from(slot).map_err(|e| crate::Error::Pattern(e.to_string()))?;
+        }
+        Ok(ValueRegexes {
+            hir,
+            builder: builder.clone(),
+            by_first,
+            regexes: bytes.iter().map(|_| std::sync::OnceLock::new()).collect(),
+            bytes,
+        })
+    }
+
+    /// The regex in `slot`, built now if this is its first use.
+    fn get(&self, slot: usize) -> Option<&Regex> {
+        let lock = self.regexes.get(slot)?;
+        let byte = *self.bytes.get(slot)?;
+        lock.get_or_init(|| {
+            let hir = match byte {
+                Some(b) => prune(&self.hir, b),
+                None => self.hir.clone(),
+            };
+            self.builder.build_from_hir(&hir).ok()
+        })
+        .as_ref()
+    }
+}
+
+/// The bytes a match of `hir` can begin with (into `set`), and whether it
+/// can match the empty string. More bytes than can really begin a match
+/// are harmless (fewer alternatives are dropped); fewer would not be.
+fn first_bytes(hir: &Hir, set: &mut [bool; 256]) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(lit) => match lit.0.first() {
+            Some(&b) => {
+                set[usize::from(b)] = true;
+                false
+            }
+            None => true,
+        },
+        HirKind::Class(Class::Bytes(class)) => {
+            for r in class.ranges() {
+                for b in r.start()..=r.end() {
+                    set[usize::from(b)] = true;
+                }
+            }
+            false
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            for r in class.ranges() {
+                for c in u32::from(r.start())..=u32::from(r.end()).min(0x7F) {
+                    set[c as usize] = true;
+                }
+                if u32::from(r.end()) >= 0x80 {
+                    // Any lead byte of a longer UTF-8 sequence.
+                    set[0xC0..].fill(true);
+                }
+            }
+            false
+        }
+        HirKind::Repetition(rep) => first_bytes(&rep.sub, set) || rep.min == 0,
+        HirKind::Capture(cap) => first_bytes(&cap.sub, set),
+        HirKind::Concat(subs) => subs.iter().all(|s| first_bytes(s, set)),
+        HirKind::Alternation(subs) => {
+            let mut empty = false;
+            for s in subs {
+                empty |= first_bytes(s, set);
+            }
+            empty
+        }
+    }
+}
+
+/// Whether `hir` only ever matches the empty string (an assertion), so
+/// that what follows it in a concatenation still begins the match.
+fn zero_width(hir: &Hir) -> bool {
+    matches!(hir.kind(), HirKind::Empty | HirKind::Look(_))
+}
+
+/// Every alternative [`prune`] may drop, in a fixed order, with the bytes
+/// it can begin with and whether it can be empty (then it is kept).
+fn decision_points(hir: &Hir, out: &mut Vec<([bool; 256], bool)>) {
+    match hir.kind() {
+        HirKind::Alternation(subs) => {
+            for s in subs {
+                let mut set = [false; 256];
+                let empty = first_bytes(s, &mut set);
+                out.push((set, empty));
+                decision_points(s, out);
+            }
+        }
+        HirKind::Concat(subs) => {
+            for s in subs {
+                decision_points(s, out);
+                if !zero_width(s) {
+                    break;
+                }
+            }
+        }
+        HirKind::Capture(cap) => decision_points(&cap.sub, out),
+        _ => {}
+    }
+}
+
+/// `hir` without the alternatives at the start of a match that cannot
+/// begin with `byte`. Only alternatives that start where the match starts
+/// are looked at (inside groups and after assertions, not inside
+/// repetitions or after anything that consumes input); the rest keep their
+/// order, and every capture group that can still take part keeps its index.
+fn prune(hir: &Hir, byte: u8) -> Hir {
+    match hir.kind() {
+        HirKind::Alternation(subs) => {
+            let kept: Vec<Hir> = subs
+                .iter()
+                .filter(|s| {
+                    let mut set = [false; 256];
+                    first_bytes(s, &mut set) || set[usize::from(byte)]
+                })
+                .map(|s| prune(s, byte))
+                .collect();
+            if kept.is_empty() {
+                // No match can begin with this byte: nothing to choose.
+                hir.clone()
+            } else {
+                Hir::alternation(kept)
+            }
+        }
+        HirKind::Concat(subs) => {
+            let mut out = Vec::with_capacity(subs.len());
+            let mut at_start = true;
+            for s in subs {
+                if at_start {
+                    out.push(prune(s, byte));
+                    at_start = zero_width(s);
+                } else {
+                    out.push(s.clone());
+                }
+            }
+            Hir::concat(out)
+        }
+        HirKind::Capture(cap) => Hir::capture(regex_syntax::hir::Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(prune(&cap.sub, byte)),
+        }),
+        _ => hir.clone(),
+    }
 }
 
 /// Makes a thread's [`Scratch`].
@@ -482,35 +694,39 @@ impl PatternSet {
         }
         let kinds: Vec<Kind> = list.iter().map(|(k, _)| *k).collect();
         let pats: Vec<&str> = list.iter().map(|(_, p)| p.as_str()).collect();
-        let build = |kind: MatchKind, lazy_dfa: bool, pats: &[&str]| {
-            Regex::builder()
-                // ASCII-only classes and case folding keep the lazy DFA small
-                // enough to stay in its cache; every negated class still
-                // swallows whole UTF-8 sequences, so matches end on char boundaries.
-                .syntax(
-                    regex_automata::util::syntax::Config::new()
-                        .unicode(false)
-                        .utf8(false),
-                )
-                .configure(
-                    Regex::config()
-                        .match_kind(kind)
-                        .nfa_size_limit(Some(64 << 20))
-                        .hybrid(lazy_dfa)
-                        .hybrid_cache_capacity(32 << 20),
-                )
+        // ASCII-only classes and case folding keep the lazy DFA small
+        // enough to stay in its cache; every negated class still
+        // swallows whole UTF-8 sequences, so matches end on char boundaries.
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(false)
+            .utf8(false);
+        let builder = |kind: MatchKind, lazy_dfa: bool| {
+            let mut builder = Regex::builder();
+            builder.syntax(syntax).configure(
+                Regex::config()
+                    .match_kind(kind)
+                    .nfa_size_limit(Some(64 << 20))
+                    .hybrid(lazy_dfa)
+                    .auto_prefilter(lazy_dfa)
+                    .hybrid_cache_capacity(32 << 20),
+            );
+            builder
+        };
+        let build = |kind: MatchKind, pats: &[&str]| {
+            builder(kind, true)
                 .build_many(pats)
                 .map_err(|e| crate::Error::Pattern(e.to_string()))
         };
-        let re = build(MatchKind::LeftmostFirst, true, &pats)?;
-        let which = build(MatchKind::All, true, &pats)?;
+        let re = build(MatchKind::LeftmostFirst, &pats)?;
+        let which = build(MatchKind::All, &pats)?;
+        // No lazy DFA: the match bounds are already known, so a DFA pass
+        // to find them again before the capture engine runs would only
+        // repeat work.
+        let capture_builder = builder(MatchKind::LeftmostFirst, false);
         let alone = (0..pats.len())
             .map(|p| {
                 if re.group_info().group_len(PatternID::new_unchecked(p)) > 1 {
-                    // No lazy DFA: the match bounds are already known, so
-                    // a DFA pass to find them again before the capture
-                    // engine runs would only repeat work.
-                    build(MatchKind::LeftmostFirst, false, &pats[p..=p]).map(Some)
+                    ValueRegexes::new(pats[p], syntax, &capture_builder).map(Some)
                 } else {
                     Ok(None)
                 }
@@ -541,15 +757,18 @@ impl PatternSet {
             })
             .collect::<Vec<_>>();
         let for_starts = starts.clone();
-        let for_alone = alone.clone();
+        let slots: Vec<Option<usize>> = alone
+            .iter()
+            .map(|v| v.as_ref().map(|v| v.regexes.len()))
+            .collect();
         let scratch = ScratchPool::new(Box::new(move || Scratch {
             starts: for_starts
                 .iter()
                 .map(|d| d.as_ref().map(|d| d.create_cache()))
                 .collect(),
-            alone: for_alone
+            alone: slots
                 .iter()
-                .map(|r| r.as_ref().map(|r| (r.create_cache(), r.create_captures())))
+                .map(|n| n.map(|n| (0..n).map(|_| None).collect()))
                 .collect(),
         }));
         Ok(PatternSet {
@@ -733,11 +952,21 @@ impl PatternSet {
         start: usize,
         end: usize,
     ) -> (usize, usize) {
-        let (Some(alone), Some((cache, caps))) = (&self.alone[pid], scratch.alone[pid].as_mut())
-        else {
+        let (Some(alone), Some(scratch)) = (&self.alone[pid], scratch.alone[pid].as_mut()) else {
             return (start, end);
         };
-        alone.search_captures_with(
+        // The regex for the match's first byte (the whole pattern for an
+        // empty match, which has none).
+        let i = match text.as_bytes().get(start) {
+            Some(&b) if start < end => usize::from(alone.by_first[usize::from(b)]),
+            _ => 0,
+        };
+        let (Some(regex), Some(slot)) = (alone.get(i), scratch.get_mut(i)) else {
+            return (start, end);
+        };
+        let (cache, caps) =
+            slot.get_or_insert_with(|| (regex.create_cache(), regex.create_captures()));
+        regex.search_captures_with(
             cache,
             &Input::new(text).span(start..end).anchored(Anchored::Yes),
             caps,
@@ -1761,6 +1990,50 @@ mod tests {
             orgs("PCP: Dr. Nguyen, Pittsburgh Family Physicians"),
             ["Pittsburgh Family Physicians"]
         );
+    }
+
+    #[test]
+    fn a_pruned_capture_regex_captures_what_the_whole_pattern_does() {
+        // Every start in these texts, every pattern with a value group:
+        // the regex for the start's byte and the whole pattern agree on
+        // whether a match starts there, where it ends and every group that
+        // takes part.
+        let texts = [
+            "MRN: 1234567 seen; Hosp No. A123456, NHS no 943 476 5919, ref no1, Ref NW1/22",
+            "medicare id 12345 member no. 42 MCP 77 m.r.n. 99 ID: X12 id no 3 s/n AB-12",
+            "Age: 73 aged 41 age 12 yrs 45 yo M, 17 y/o F in her 40s 3 weeks old (14 yr)",
+            "ext. 4412 bleep 2231 (x4412) key safe code is 1234; door code: 9911",
+            "Ward: Beech Ward at 1430 seen 0915: in May; summer of 2021 zip 90210",
+        ];
+        let set = PatternSet::new(&DetectorConfig::default()).unwrap();
+        for text in texts {
+            for (pid, values) in set.alone.iter().enumerate() {
+                let Some(values) = values else { continue };
+                let whole = values.get(0).unwrap();
+                for start in 0..text.len() {
+                    let slot = usize::from(values.by_first[usize::from(text.as_bytes()[start])]);
+                    let pruned = values.get(slot).unwrap();
+                    let input = Input::new(text)
+                        .span(start..text.len())
+                        .anchored(Anchored::Yes);
+                    let (mut a, mut b) = (whole.create_captures(), pruned.create_captures());
+                    whole.search_captures(&input, &mut a);
+                    pruned.search_captures(&input, &mut b);
+                    // Groups keep their indices; those of dropped
+                    // alternatives are simply absent.
+                    let groups = |c: &Captures| {
+                        (0..c.group_len())
+                            .filter_map(|g| c.get_group(g).map(|m| (g, m)))
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(
+                        groups(&a),
+                        groups(&b),
+                        "pattern {pid} at {start} of {text:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
