@@ -700,6 +700,10 @@ impl PatternSet {
         let syntax = regex_automata::util::syntax::Config::new()
             .unicode(false)
             .utf8(false);
+        // No prefilter: the capture regexes only run anchored, where none
+        // is used, and the combined patterns begin with digits and classes
+        // of letters, too many prefixes for one; extracting literals to
+        // find that out was a fifth of building the set.
         let builder = |kind: MatchKind, lazy_dfa: bool| {
             let mut builder = Regex::builder();
             builder.syntax(syntax).configure(
@@ -707,7 +711,7 @@ impl PatternSet {
                     .match_kind(kind)
                     .nfa_size_limit(Some(64 << 20))
                     .hybrid(lazy_dfa)
-                    .auto_prefilter(lazy_dfa)
+                    .auto_prefilter(false)
                     .hybrid_cache_capacity(32 << 20),
             );
             builder
