@@ -493,16 +493,13 @@ struct ValueRegexes {
 
 impl ValueRegexes {
     fn new(
-        pattern: &str,
-        syntax: regex_automata::util::syntax::Config,
+        hir: &Hir,
         builder: &regex_automata::meta::Builder,
     ) -> Result<ValueRegexes, crate::Error> {
-        let hir = regex_automata::util::syntax::parse_with(pattern, &syntax)
-            .map_err(|e| crate::Error::Pattern(e.to_string()))?;
         let mut points = Vec::new();
-        decision_points(&hir, &mut points);
+        decision_points(hir, &mut points);
         let mut opening = [false; 256];
-        first_bytes(&hir, &mut opening);
+        first_bytes(hir, &mut opening);
         // Bytes whose every keep-or-drop decision agrees share a regex.
         let mut signatures: Vec<Vec<bool>> = Vec::new();
         let mut bytes = vec![None];
@@ -527,7 +524,7 @@ impl ValueRegexes {
                 u16::try_from(slot).map_err(|e| crate::Error::Pattern(e.to_string()))?;
         }
         Ok(ValueRegexes {
-            hir,
+            hir: hir.clone(),
             builder: builder.clone(),
             by_first,
             regexes: bytes.iter().map(|_| std::sync::OnceLock::new()).collect(),
@@ -716,13 +713,21 @@ impl PatternSet {
             );
             builder
         };
-        let build = |kind: MatchKind, pats: &[&str]| {
+        // Each pattern is parsed once, for all the automata built from it.
+        let parsed = pats
+            .iter()
+            .map(|p| {
+                regex_automata::util::syntax::parse_with(p, &syntax)
+                    .map_err(|e| crate::Error::Pattern(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let build = |kind: MatchKind| {
             builder(kind, true)
-                .build_many(pats)
+                .build_many_from_hir(&parsed)
                 .map_err(|e| crate::Error::Pattern(e.to_string()))
         };
-        let re = build(MatchKind::LeftmostFirst, &pats)?;
-        let which = build(MatchKind::All, &pats)?;
+        let re = build(MatchKind::LeftmostFirst)?;
+        let which = build(MatchKind::All)?;
         // No lazy DFA: the match bounds are already known, so a DFA pass
         // to find them again before the capture engine runs would only
         // repeat work.
@@ -730,33 +735,31 @@ impl PatternSet {
         let alone = (0..pats.len())
             .map(|p| {
                 if re.group_info().group_len(PatternID::new_unchecked(p)) > 1 {
-                    ValueRegexes::new(pats[p], syntax, &capture_builder).map(Some)
+                    ValueRegexes::new(&parsed[p], &capture_builder).map(Some)
                 } else {
                     Ok(None)
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let starts = pats
+        let starts = parsed
             .iter()
-            .map(|p| {
-                regex_automata::hybrid::dfa::Builder::new()
-                    .syntax(
-                        regex_automata::util::syntax::Config::new()
-                            .unicode(false)
-                            .utf8(false),
-                    )
-                    .thompson(
+            .map(|h| {
+                let nfa = regex_automata::nfa::thompson::Compiler::new()
+                    .configure(
                         regex_automata::nfa::thompson::Config::new()
                             .reverse(true)
                             .nfa_size_limit(Some(64 << 20))
                             .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
                     )
+                    .build_from_hir(h)
+                    .ok()?;
+                regex_automata::hybrid::dfa::Builder::new()
                     .configure(
                         regex_automata::hybrid::dfa::DFA::config()
                             .match_kind(MatchKind::All)
                             .minimum_cache_clear_count(Some(3)),
                     )
-                    .build(p)
+                    .build_from_nfa(nfa)
                     .ok()
             })
             .collect::<Vec<_>>();
