@@ -593,6 +593,122 @@ fn first_bytes(hir: &Hir, set: &mut [bool; 256]) -> bool {
     }
 }
 
+/// `hir` with the alternatives of every alternation that begin with the
+/// same class, byte or assertion brought together and that first element
+/// written once: `[Mm]RN|[Mm]\.R…|[Hh]osp…|[Mm]edicare…` becomes
+/// `[Mm](?:RN|\.R…|edicare…)|[Hh]osp…`. The lazy DFA of an unanchored
+/// search carries every alternative's first state in each of its states,
+/// and building a state walks them all; factored, there are far fewer.
+///
+/// Leftmost-first is kept exactly: an alternative only moves past others
+/// whose first bytes it cannot share (so at any position at most one of
+/// the two can match, and which is tried first is moot), and `cX|cY` tries
+/// the same paths in the same order as `c(?:X|Y)` when `c` matches one way
+/// only, which a class, a byte or an assertion does.
+fn factor(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Alternation(subs) => factor_alternatives(subs.iter().map(factor).collect()),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(factor).collect()),
+        HirKind::Capture(cap) => Hir::capture(regex_syntax::hir::Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(factor(&cap.sub)),
+        }),
+        HirKind::Repetition(rep) => Hir::repetition(regex_syntax::hir::Repetition {
+            min: rep.min,
+            max: rep.max,
+            greedy: rep.greedy,
+            sub: Box::new(factor(&rep.sub)),
+        }),
+        _ => hir.clone(),
+    }
+}
+
+/// `hir` split into a first element that matches in one way only (a
+/// class, one byte of a literal, an assertion) and the rest.
+fn head(hir: &Hir) -> Option<(Hir, Hir)> {
+    match hir.kind() {
+        HirKind::Class(_) | HirKind::Look(_) => Some((hir.clone(), Hir::empty())),
+        HirKind::Literal(lit) => {
+            let (first, rest) = lit.0.split_first()?;
+            Some((Hir::literal([*first]), Hir::literal(rest)))
+        }
+        HirKind::Concat(subs) => {
+            let (first, rest) = subs.split_first()?;
+            let (h, r) = head(first)?;
+            let mut tail = Vec::with_capacity(subs.len());
+            tail.push(r);
+            tail.extend(rest.iter().cloned());
+            Some((h, Hir::concat(tail)))
+        }
+        _ => None,
+    }
+}
+
+/// The alternation of `subs` (already factored inside), grouped and
+/// factored by first element as [`factor`] describes.
+fn factor_alternatives(subs: Vec<Hir>) -> Hir {
+    let firsts: Vec<([bool; 256], bool)> = subs
+        .iter()
+        .map(|s| {
+            let mut set = [false; 256];
+            let empty = first_bytes(s, &mut set);
+            (set, empty)
+        })
+        .collect();
+    // Two alternatives may trade places if no position can start both.
+    let apart = |a: usize, b: usize| {
+        let ((sa, ea), (sb, eb)) = (&firsts[a], &firsts[b]);
+        !ea && !eb && !sa.iter().zip(sb.iter()).any(|(x, y)| *x && *y)
+    };
+    let heads: Vec<Option<(Hir, Hir)>> = subs.iter().map(head).collect();
+    // Groups in order, each its members' indices in order.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in 0..subs.len() {
+        let mut joined = false;
+        if let Some((h, _)) = &heads[i] {
+            for g in (0..groups.len()).rev() {
+                let same = heads[groups[g][0]]
+                    .as_ref()
+                    .is_some_and(|(other, _)| other == h);
+                if same {
+                    groups[g].push(i);
+                    joined = true;
+                    break;
+                }
+                if !groups[g].iter().all(|&m| apart(m, i)) {
+                    break;
+                }
+            }
+        }
+        if !joined {
+            groups.push(vec![i]);
+        }
+    }
+    if groups.len() == subs.len() {
+        return Hir::alternation(subs);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        // A group of two or more shares a head (only a head joins one).
+        let rests: Option<Vec<Hir>> = if group.len() > 1 {
+            group
+                .iter()
+                .map(|&m| heads[m].as_ref().map(|(_, r)| r.clone()))
+                .collect()
+        } else {
+            None
+        };
+        match (rests, &heads[group[0]]) {
+            (Some(rests), Some((h, _))) => {
+                out.push(Hir::concat(vec![h.clone(), factor_alternatives(rests)]))
+            }
+            _ => out.extend(group.iter().map(|&m| subs[m].clone())),
+        }
+    }
+    Hir::alternation(out)
+}
+
 /// Whether `hir` only ever matches the empty string (an assertion), so
 /// that what follows it in a concatenation still begins the match.
 fn zero_width(hir: &Hir) -> bool {
@@ -721,9 +837,10 @@ impl PatternSet {
                     .map_err(|e| crate::Error::Pattern(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let factored: Vec<Hir> = parsed.iter().map(factor).collect();
         let build = |kind: MatchKind| {
             builder(kind, true)
-                .build_many_from_hir(&parsed)
+                .build_many_from_hir(&factored)
                 .map_err(|e| crate::Error::Pattern(e.to_string()))
         };
         let re = build(MatchKind::LeftmostFirst)?;
@@ -2039,6 +2156,68 @@ mod tests {
                         "pattern {pid} at {start} of {text:?}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn factoring_keeps_the_first_alternative_that_matches() {
+        // "a" may not jump "[a-z]c" to join "ab" (both can start at "a"),
+        // so "ac" is still found whole; "x" is no obstacle to "(?i:ma)".
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(false)
+            .utf8(false);
+        for (pattern, text, want) in [
+            (r"ab|[a-z]c|a", "ac", "ac"),
+            (r"ab|[a-z]c|a", "ab", "ab"),
+            (r"(?i:mrn|x|ma|m)\w*", "Max1", "Max1"),
+            (r"\bab|\bc|\ba(?:bc)?", "abc", "ab"),
+        ] {
+            let hir = regex_automata::util::syntax::parse_with(pattern, &syntax).unwrap();
+            let re = Regex::builder().build_from_hir(&factor(&hir)).unwrap();
+            let m = re.find(text).unwrap();
+            assert_eq!(
+                &text[m.range()],
+                want,
+                "{pattern} on {text}: {}",
+                factor(&hir)
+            );
+        }
+    }
+
+    #[test]
+    fn factored_patterns_match_what_the_written_ones_do() {
+        // Every match in turn through the fixture notes, and the match
+        // anchored at every start, for each pattern written and factored.
+        let text = [
+            include_str!("../tests/fixtures/adversarial.txt"),
+            include_str!("../tests/fixtures/holdout.txt"),
+            include_str!("../tests/fixtures/holdout3.txt"),
+        ]
+        .concat();
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(false)
+            .utf8(false);
+        let build = |h: &Hir| {
+            Regex::builder()
+                .configure(Regex::config().auto_prefilter(false))
+                .build_from_hir(h)
+                .unwrap()
+        };
+        for (kind, pattern) in pattern_list() {
+            let hir = regex_automata::util::syntax::parse_with(&pattern, &syntax).unwrap();
+            let (written, factored) = (build(&hir), build(&factor(&hir)));
+            let all = |re: &Regex| re.find_iter(text.as_bytes()).collect::<Vec<_>>();
+            assert_eq!(all(&written), all(&factored), "{kind:?}");
+            for start in 0..text.len() {
+                let input = Input::new(&text)
+                    .span(start..text.len())
+                    .anchored(Anchored::Yes);
+                assert_eq!(
+                    written.search(&input),
+                    factored.search(&input),
+                    "{kind:?} from {start}"
+                );
             }
         }
     }
