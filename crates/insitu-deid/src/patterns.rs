@@ -11,6 +11,7 @@ use insitu_types::Category;
 use regex_automata::meta::Regex;
 use regex_automata::util::captures::Captures;
 use regex_automata::{Anchored, Input, MatchKind, PatternID};
+use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// What a pattern claims before validation; the validator may refine it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -437,7 +438,7 @@ pub(crate) struct PatternSet {
     /// are resolved on it, because the bounded backtracker clears a bitset
     /// of (NFA states × match length) per search, and the NFA of all the
     /// patterns together is hundreds of times bigger than one pattern's.
-    alone: Vec<Option<Regex>>,
+    alone: Vec<Option<ValueRegexes>>,
     /// For each pattern, a reverse lazy DFA of that pattern alone, to find
     /// where a match starts once the forward search has found its end and
     /// pattern. The combined regex runs one reverse automaton of every
@@ -449,24 +450,349 @@ pub(crate) struct PatternSet {
     /// `None` where one does not build (a pattern from the configuration
     /// too big for the default cache): the combined regex answers there.
     starts: Vec<Option<regex_automata::hybrid::dfa::DFA>>,
-    start_caches: StartCaches,
+    scratch: ScratchPool,
     kinds: Vec<Kind>,
 }
 
-/// A cache per pattern whose reverse automaton built.
-type StartCachesFn = Box<
-    dyn Fn() -> Vec<Option<regex_automata::hybrid::dfa::Cache>>
-        + Send
-        + Sync
-        + std::panic::UnwindSafe
-        + std::panic::RefUnwindSafe,
->;
+/// What one thread's scan writes into, kept between notes so that no
+/// search allocates: a cache per reverse automaton that built, and for
+/// each pattern with a value group its capture regex's cache and captures
+/// (a fresh `Captures` per match was an allocation and a free each time).
+struct Scratch {
+    starts: Vec<Option<regex_automata::hybrid::dfa::Cache>>,
+    /// Made for a capture regex the first time this thread uses it.
+    alone: Vec<Option<Vec<Option<CaptureScratch>>>>,
+}
 
-/// One cache per reverse automaton, for each thread that scans.
-type StartCaches = regex_automata::util::pool::Pool<
-    Vec<Option<regex_automata::hybrid::dfa::Cache>>,
-    StartCachesFn,
->;
+/// A capture regex's cache and the captures it fills.
+type CaptureScratch = (regex_automata::meta::Cache, Captures);
+
+/// One pattern's capture regexes, each the pattern without the opening
+/// alternatives that cannot begin with a given byte. The label list of
+/// [`Kind::LabelledId`] has over a hundred alternatives, and the bounded
+/// backtracker tried each at the match start and cleared a visited bitset
+/// as wide as all of them; a match starting with "M" needs only the labels
+/// that start with "M". The captures are the same: an alternative that
+/// cannot take the match's first byte never matches there, and the rest
+/// keep their order, so leftmost-first picks the same one.
+///
+/// Each regex is built the first time a match needs it: most bytes begin
+/// no match of most patterns, and building them all up front cost more than
+/// the first pass over a corpus saved.
+struct ValueRegexes {
+    /// The pattern as parsed, pruned when a regex is first needed.
+    hir: Hir,
+    builder: regex_automata::meta::Builder,
+    /// For each first byte, its slot in `regexes`: slot 0 is the whole
+    /// pattern (for a byte no match can begin with, or an empty match).
+    by_first: [u16; 256],
+    /// For each slot, a byte that selects it (what to prune for).
+    bytes: Vec<Option<u8>>,
+    /// `None` inside if the regex failed to build (it cannot: it is a part
+    /// of a pattern that built); the match is then its own value.
+    regexes: Vec<std::sync::OnceLock<Option<Regex>>>,
+}
+
+impl ValueRegexes {
+    fn new(
+        hir: &Hir,
+        builder: &regex_automata::meta::Builder,
+    ) -> Result<ValueRegexes, crate::Error> {
+        let mut points = Vec::new();
+        decision_points(hir, &mut points);
+        let mut opening = [false; 256];
+        first_bytes(hir, &mut opening);
+        // Bytes whose every keep-or-drop decision agrees share a regex.
+        let mut signatures: Vec<Vec<bool>> = Vec::new();
+        let mut bytes = vec![None];
+        let mut by_first = [0u16; 256];
+        for byte in 0..=255u8 {
+            if !opening[usize::from(byte)] {
+                continue;
+            }
+            let signature: Vec<bool> = points
+                .iter()
+                .map(|(set, empty)| *empty || set[usize::from(byte)])
+                .collect();
+            let slot = match signatures.iter().position(|s| *s == signature) {
+                Some(i) => i + 1,
+                None => {
+                    signatures.push(signature);
+                    bytes.push(Some(byte));
+                    bytes.len() - 1
+                }
+            };
+            by_first[usize::from(byte)] =
+                u16::try_from(slot).map_err(|e| crate::Error::Pattern(e.to_string()))?;
+        }
+        Ok(ValueRegexes {
+            hir: hir.clone(),
+            builder: builder.clone(),
+            by_first,
+            regexes: bytes.iter().map(|_| std::sync::OnceLock::new()).collect(),
+            bytes,
+        })
+    }
+
+    /// The regex in `slot`, built now if this is its first use.
+    fn get(&self, slot: usize) -> Option<&Regex> {
+        let lock = self.regexes.get(slot)?;
+        let byte = *self.bytes.get(slot)?;
+        lock.get_or_init(|| {
+            let hir = match byte {
+                Some(b) => prune(&self.hir, b),
+                None => self.hir.clone(),
+            };
+            self.builder.build_from_hir(&hir).ok()
+        })
+        .as_ref()
+    }
+}
+
+/// The bytes a match of `hir` can begin with (into `set`), and whether it
+/// can match the empty string. More bytes than can really begin a match
+/// are harmless (fewer alternatives are dropped); fewer would not be.
+fn first_bytes(hir: &Hir, set: &mut [bool; 256]) -> bool {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => true,
+        HirKind::Literal(lit) => match lit.0.first() {
+            Some(&b) => {
+                set[usize::from(b)] = true;
+                false
+            }
+            None => true,
+        },
+        HirKind::Class(Class::Bytes(class)) => {
+            for r in class.ranges() {
+                for b in r.start()..=r.end() {
+                    set[usize::from(b)] = true;
+                }
+            }
+            false
+        }
+        HirKind::Class(Class::Unicode(class)) => {
+            for r in class.ranges() {
+                for c in u32::from(r.start())..=u32::from(r.end()).min(0x7F) {
+                    set[c as usize] = true;
+                }
+                if u32::from(r.end()) >= 0x80 {
+                    // Any lead byte of a longer UTF-8 sequence.
+                    set[0xC0..].fill(true);
+                }
+            }
+            false
+        }
+        HirKind::Repetition(rep) => first_bytes(&rep.sub, set) || rep.min == 0,
+        HirKind::Capture(cap) => first_bytes(&cap.sub, set),
+        HirKind::Concat(subs) => subs.iter().all(|s| first_bytes(s, set)),
+        HirKind::Alternation(subs) => {
+            let mut empty = false;
+            for s in subs {
+                empty |= first_bytes(s, set);
+            }
+            empty
+        }
+    }
+}
+
+/// `hir` with the alternatives of every alternation that begin with the
+/// same class, byte or assertion brought together and that first element
+/// written once: `[Mm]RN|[Mm]\.R…|[Hh]osp…|[Mm]edicare…` becomes
+/// `[Mm](?:RN|\.R…|edicare…)|[Hh]osp…`. The lazy DFA of an unanchored
+/// search carries every alternative's first state in each of its states,
+/// and building a state walks them all; factored, there are far fewer.
+///
+/// Leftmost-first is kept exactly: an alternative only moves past others
+/// whose first bytes it cannot share (so at any position at most one of
+/// the two can match, and which is tried first is moot), and `cX|cY` tries
+/// the same paths in the same order as `c(?:X|Y)` when `c` matches one way
+/// only, which a class, a byte or an assertion does.
+fn factor(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Alternation(subs) => factor_alternatives(subs.iter().map(factor).collect()),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(factor).collect()),
+        HirKind::Capture(cap) => Hir::capture(regex_syntax::hir::Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(factor(&cap.sub)),
+        }),
+        HirKind::Repetition(rep) => Hir::repetition(regex_syntax::hir::Repetition {
+            min: rep.min,
+            max: rep.max,
+            greedy: rep.greedy,
+            sub: Box::new(factor(&rep.sub)),
+        }),
+        _ => hir.clone(),
+    }
+}
+
+/// `hir` split into a first element that matches in one way only (a
+/// class, one byte of a literal, an assertion) and the rest.
+fn head(hir: &Hir) -> Option<(Hir, Hir)> {
+    match hir.kind() {
+        HirKind::Class(_) | HirKind::Look(_) => Some((hir.clone(), Hir::empty())),
+        HirKind::Literal(lit) => {
+            let (first, rest) = lit.0.split_first()?;
+            Some((Hir::literal([*first]), Hir::literal(rest)))
+        }
+        HirKind::Concat(subs) => {
+            let (first, rest) = subs.split_first()?;
+            let (h, r) = head(first)?;
+            let mut tail = Vec::with_capacity(subs.len());
+            tail.push(r);
+            tail.extend(rest.iter().cloned());
+            Some((h, Hir::concat(tail)))
+        }
+        _ => None,
+    }
+}
+
+/// The alternation of `subs` (already factored inside), grouped and
+/// factored by first element as [`factor`] describes.
+fn factor_alternatives(subs: Vec<Hir>) -> Hir {
+    let firsts: Vec<([bool; 256], bool)> = subs
+        .iter()
+        .map(|s| {
+            let mut set = [false; 256];
+            let empty = first_bytes(s, &mut set);
+            (set, empty)
+        })
+        .collect();
+    // Two alternatives may trade places if no position can start both.
+    let apart = |a: usize, b: usize| {
+        let ((sa, ea), (sb, eb)) = (&firsts[a], &firsts[b]);
+        !ea && !eb && !sa.iter().zip(sb.iter()).any(|(x, y)| *x && *y)
+    };
+    let heads: Vec<Option<(Hir, Hir)>> = subs.iter().map(head).collect();
+    // Groups in order, each its members' indices in order.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in 0..subs.len() {
+        let mut joined = false;
+        if let Some((h, _)) = &heads[i] {
+            for g in (0..groups.len()).rev() {
+                let same = heads[groups[g][0]]
+                    .as_ref()
+                    .is_some_and(|(other, _)| other == h);
+                if same {
+                    groups[g].push(i);
+                    joined = true;
+                    break;
+                }
+                if !groups[g].iter().all(|&m| apart(m, i)) {
+                    break;
+                }
+            }
+        }
+        if !joined {
+            groups.push(vec![i]);
+        }
+    }
+    if groups.len() == subs.len() {
+        return Hir::alternation(subs);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    for group in groups {
+        // A group of two or more shares a head (only a head joins one).
+        let rests: Option<Vec<Hir>> = if group.len() > 1 {
+            group
+                .iter()
+                .map(|&m| heads[m].as_ref().map(|(_, r)| r.clone()))
+                .collect()
+        } else {
+            None
+        };
+        match (rests, &heads[group[0]]) {
+            (Some(rests), Some((h, _))) => {
+                out.push(Hir::concat(vec![h.clone(), factor_alternatives(rests)]))
+            }
+            _ => out.extend(group.iter().map(|&m| subs[m].clone())),
+        }
+    }
+    Hir::alternation(out)
+}
+
+/// Whether `hir` only ever matches the empty string (an assertion), so
+/// that what follows it in a concatenation still begins the match.
+fn zero_width(hir: &Hir) -> bool {
+    matches!(hir.kind(), HirKind::Empty | HirKind::Look(_))
+}
+
+/// Every alternative [`prune`] may drop, in a fixed order, with the bytes
+/// it can begin with and whether it can be empty (then it is kept).
+fn decision_points(hir: &Hir, out: &mut Vec<([bool; 256], bool)>) {
+    match hir.kind() {
+        HirKind::Alternation(subs) => {
+            for s in subs {
+                let mut set = [false; 256];
+                let empty = first_bytes(s, &mut set);
+                out.push((set, empty));
+                decision_points(s, out);
+            }
+        }
+        HirKind::Concat(subs) => {
+            for s in subs {
+                decision_points(s, out);
+                if !zero_width(s) {
+                    break;
+                }
+            }
+        }
+        HirKind::Capture(cap) => decision_points(&cap.sub, out),
+        _ => {}
+    }
+}
+
+/// `hir` without the alternatives at the start of a match that cannot
+/// begin with `byte`. Only alternatives that start where the match starts
+/// are looked at (inside groups and after assertions, not inside
+/// repetitions or after anything that consumes input); the rest keep their
+/// order, and every capture group that can still take part keeps its index.
+fn prune(hir: &Hir, byte: u8) -> Hir {
+    match hir.kind() {
+        HirKind::Alternation(subs) => {
+            let kept: Vec<Hir> = subs
+                .iter()
+                .filter(|s| {
+                    let mut set = [false; 256];
+                    first_bytes(s, &mut set) || set[usize::from(byte)]
+                })
+                .map(|s| prune(s, byte))
+                .collect();
+            if kept.is_empty() {
+                // No match can begin with this byte: nothing to choose.
+                hir.clone()
+            } else {
+                Hir::alternation(kept)
+            }
+        }
+        HirKind::Concat(subs) => {
+            let mut out = Vec::with_capacity(subs.len());
+            let mut at_start = true;
+            for s in subs {
+                if at_start {
+                    out.push(prune(s, byte));
+                    at_start = zero_width(s);
+                } else {
+                    out.push(s.clone());
+                }
+            }
+            Hir::concat(out)
+        }
+        HirKind::Capture(cap) => Hir::capture(regex_syntax::hir::Capture {
+            index: cap.index,
+            name: cap.name.clone(),
+            sub: Box::new(prune(&cap.sub, byte)),
+        }),
+        _ => hir.clone(),
+    }
+}
+
+/// Makes a thread's [`Scratch`].
+type ScratchFn =
+    Box<dyn Fn() -> Scratch + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
+
+/// One [`Scratch`] for each thread that scans.
+type ScratchPool = regex_automata::util::pool::Pool<Scratch, ScratchFn>;
 
 impl PatternSet {
     pub(crate) fn new(config: &DetectorConfig) -> Result<PatternSet, crate::Error> {
@@ -483,77 +809,100 @@ impl PatternSet {
         }
         let kinds: Vec<Kind> = list.iter().map(|(k, _)| *k).collect();
         let pats: Vec<&str> = list.iter().map(|(_, p)| p.as_str()).collect();
-        let build = |kind: MatchKind, lazy_dfa: bool, pats: &[&str]| {
-            Regex::builder()
-                // ASCII-only classes and case folding keep the lazy DFA small
-                // enough to stay in its cache; every negated class still
-                // swallows whole UTF-8 sequences, so matches end on char boundaries.
-                .syntax(
-                    regex_automata::util::syntax::Config::new()
-                        .unicode(false)
-                        .utf8(false),
-                )
-                .configure(
-                    Regex::config()
-                        .match_kind(kind)
-                        .nfa_size_limit(Some(64 << 20))
-                        .hybrid(lazy_dfa)
-                        .hybrid_cache_capacity(32 << 20),
-                )
-                .build_many(pats)
+        // ASCII-only classes and case folding keep the lazy DFA small
+        // enough to stay in its cache; every negated class still
+        // swallows whole UTF-8 sequences, so matches end on char boundaries.
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(false)
+            .utf8(false);
+        // No prefilter: the capture regexes only run anchored, where none
+        // is used, and the combined patterns begin with digits and classes
+        // of letters, too many prefixes for one; extracting literals to
+        // find that out was a fifth of building the set.
+        let builder = |kind: MatchKind, lazy_dfa: bool| {
+            let mut builder = Regex::builder();
+            builder.syntax(syntax).configure(
+                Regex::config()
+                    .match_kind(kind)
+                    .nfa_size_limit(Some(64 << 20))
+                    .hybrid(lazy_dfa)
+                    .auto_prefilter(false)
+                    .hybrid_cache_capacity(32 << 20),
+            );
+            builder
+        };
+        // Each pattern is parsed once, for all the automata built from it.
+        let parsed = pats
+            .iter()
+            .map(|p| {
+                regex_automata::util::syntax::parse_with(p, &syntax)
+                    .map_err(|e| crate::Error::Pattern(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let factored: Vec<Hir> = parsed.iter().map(factor).collect();
+        let build = |kind: MatchKind| {
+            builder(kind, true)
+                .build_many_from_hir(&factored)
                 .map_err(|e| crate::Error::Pattern(e.to_string()))
         };
-        let re = build(MatchKind::LeftmostFirst, true, &pats)?;
-        let which = build(MatchKind::All, true, &pats)?;
+        let re = build(MatchKind::LeftmostFirst)?;
+        let which = build(MatchKind::All)?;
+        // No lazy DFA: the match bounds are already known, so a DFA pass
+        // to find them again before the capture engine runs would only
+        // repeat work.
+        let capture_builder = builder(MatchKind::LeftmostFirst, false);
         let alone = (0..pats.len())
             .map(|p| {
                 if re.group_info().group_len(PatternID::new_unchecked(p)) > 1 {
-                    // No lazy DFA: the match bounds are already known, so
-                    // a DFA pass to find them again before the capture
-                    // engine runs would only repeat work.
-                    build(MatchKind::LeftmostFirst, false, &pats[p..=p]).map(Some)
+                    ValueRegexes::new(&parsed[p], &capture_builder).map(Some)
                 } else {
                     Ok(None)
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let starts = pats
+        let starts = parsed
             .iter()
-            .map(|p| {
-                regex_automata::hybrid::dfa::Builder::new()
-                    .syntax(
-                        regex_automata::util::syntax::Config::new()
-                            .unicode(false)
-                            .utf8(false),
-                    )
-                    .thompson(
+            .map(|h| {
+                let nfa = regex_automata::nfa::thompson::Compiler::new()
+                    .configure(
                         regex_automata::nfa::thompson::Config::new()
                             .reverse(true)
                             .nfa_size_limit(Some(64 << 20))
                             .which_captures(regex_automata::nfa::thompson::WhichCaptures::None),
                     )
+                    .build_from_hir(h)
+                    .ok()?;
+                regex_automata::hybrid::dfa::Builder::new()
                     .configure(
                         regex_automata::hybrid::dfa::DFA::config()
                             .match_kind(MatchKind::All)
                             .minimum_cache_clear_count(Some(3)),
                     )
-                    .build(p)
+                    .build_from_nfa(nfa)
                     .ok()
             })
             .collect::<Vec<_>>();
-        let for_caches = starts.clone();
-        let start_caches = StartCaches::new(Box::new(move || {
-            for_caches
+        let for_starts = starts.clone();
+        let slots: Vec<Option<usize>> = alone
+            .iter()
+            .map(|v| v.as_ref().map(|v| v.regexes.len()))
+            .collect();
+        let scratch = ScratchPool::new(Box::new(move || Scratch {
+            starts: for_starts
                 .iter()
                 .map(|d| d.as_ref().map(|d| d.create_cache()))
-                .collect()
+                .collect(),
+            alone: slots
+                .iter()
+                .map(|n| n.map(|n| (0..n).map(|_| None).collect()))
+                .collect(),
         }));
         Ok(PatternSet {
             re,
             which,
             alone,
             starts,
-            start_caches,
+            scratch,
             kinds,
         })
     }
@@ -561,17 +910,21 @@ impl PatternSet {
     /// The leftmost-first match in `text[at..]`: the combined regex finds
     /// its end and pattern, the pattern's own reverse automaton its start
     /// (as [`Regex::search`] would, with the combined reverse automaton).
-    fn search(&self, text: &str, at: usize) -> Option<regex_automata::Match> {
+    fn search(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        at: usize,
+    ) -> Option<regex_automata::Match> {
         let input = Input::new(text).span(at..text.len());
         let end = self.re.search_half(&input)?;
         let (pid, e) = (end.pattern(), end.offset());
         if e == at {
             return Some(regex_automata::Match::new(pid, e..e));
         }
-        let mut caches = self.start_caches.get();
         let (Some(dfa), Some(cache)) = (
             &self.starts[pid.as_usize()],
-            caches[pid.as_usize()].as_mut(),
+            scratch.starts[pid.as_usize()].as_mut(),
         ) else {
             return self.re.search(&input);
         };
@@ -589,15 +942,18 @@ impl PatternSet {
 
     /// Appends validated spans found in `text` to `out`.
     pub(crate) fn scan(&self, text: &str, config: &DetectorConfig, out: &mut Vec<Span>) {
+        let mut scratch = self.scratch.get();
+        let scratch = &mut *scratch;
         let mut at = 0;
         while at < text.len() {
             // Most patterns have no groups: the match alone says where the
             // value is, and the capture engine runs only for the rest.
-            let Some(m) = self.search(text, at) else {
+            let Some(m) = self.search(scratch, text, at) else {
                 break;
             };
             let kind = self.kinds[m.pattern().as_usize()];
-            let (start, end) = self.value_of(text, m.pattern().as_usize(), m.start(), m.end());
+            let (start, end) =
+                self.value_of(scratch, text, m.pattern().as_usize(), m.start(), m.end());
             match validate(kind, text, start, end, config) {
                 Some((category, detector, confidence)) => {
                     // "Windsor Lane Medical Practice": a street name that
@@ -622,7 +978,7 @@ impl PatternSet {
                     // The winner was refused; a lower-priority pattern may
                     // still match here ("Ref NW/22" is an ID if not a postcode).
                     if let Some(span) =
-                        self.fallback(text, config, m.start(), m.pattern().as_usize())
+                        self.fallback(scratch, text, config, m.start(), m.pattern().as_usize())
                     {
                         at = span.end.max(at + 1);
                         out.push(span);
@@ -666,6 +1022,7 @@ impl PatternSet {
     /// Tries every other pattern anchored at `start`, in priority order.
     fn fallback(
         &self,
+        scratch: &mut Scratch,
         text: &str,
         config: &DetectorConfig,
         start: usize,
@@ -692,7 +1049,7 @@ impl PatternSet {
             let Some(m) = self.re.search(&input) else {
                 continue;
             };
-            let (s, e) = self.value_of(text, pid, m.start(), m.end());
+            let (s, e) = self.value_of(scratch, text, pid, m.start(), m.end());
             if let Some((category, detector, confidence)) =
                 validate(self.kinds[pid], text, s, e, config)
             {
@@ -713,17 +1070,35 @@ impl PatternSet {
     /// The value part of pattern `pid`'s match at `start..end`: the whole
     /// match, or its value group, resolved by that pattern alone on the
     /// match bounds only.
-    fn value_of(&self, text: &str, pid: usize, start: usize, end: usize) -> (usize, usize) {
-        let Some(alone) = &self.alone[pid] else {
+    fn value_of(
+        &self,
+        scratch: &mut Scratch,
+        text: &str,
+        pid: usize,
+        start: usize,
+        end: usize,
+    ) -> (usize, usize) {
+        let (Some(alone), Some(scratch)) = (&self.alone[pid], scratch.alone[pid].as_mut()) else {
             return (start, end);
         };
-        let mut caps = alone.create_captures();
-        alone.search_captures(
+        // The regex for the match's first byte (the whole pattern for an
+        // empty match, which has none).
+        let i = match text.as_bytes().get(start) {
+            Some(&b) if start < end => usize::from(alone.by_first[usize::from(b)]),
+            _ => 0,
+        };
+        let (Some(regex), Some(slot)) = (alone.get(i), scratch.get_mut(i)) else {
+            return (start, end);
+        };
+        let (cache, caps) =
+            slot.get_or_insert_with(|| (regex.create_cache(), regex.create_captures()));
+        regex.search_captures_with(
+            cache,
             &Input::new(text).span(start..end).anchored(Anchored::Yes),
-            &mut caps,
+            caps,
         );
         match caps.get_match() {
-            Some(c) => value_range(&caps, c.start(), c.end()),
+            Some(c) => value_range(caps, c.start(), c.end()),
             None => (start, end),
         }
     }
@@ -1760,6 +2135,112 @@ mod tests {
             orgs("PCP: Dr. Nguyen, Pittsburgh Family Physicians"),
             ["Pittsburgh Family Physicians"]
         );
+    }
+
+    #[test]
+    fn a_pruned_capture_regex_captures_what_the_whole_pattern_does() {
+        // Every start in these texts, every pattern with a value group:
+        // the regex for the start's byte and the whole pattern agree on
+        // whether a match starts there, where it ends and every group that
+        // takes part.
+        let texts = [
+            "MRN: 1234567 seen; Hosp No. A123456, NHS no 943 476 5919, ref no1, Ref NW1/22",
+            "medicare id 12345 member no. 42 MCP 77 m.r.n. 99 ID: X12 id no 3 s/n AB-12",
+            "Age: 73 aged 41 age 12 yrs 45 yo M, 17 y/o F in her 40s 3 weeks old (14 yr)",
+            "ext. 4412 bleep 2231 (x4412) key safe code is 1234; door code: 9911",
+            "Ward: Beech Ward at 1430 seen 0915: in May; summer of 2021 zip 90210",
+        ];
+        let set = PatternSet::new(&DetectorConfig::default()).unwrap();
+        for text in texts {
+            for (pid, values) in set.alone.iter().enumerate() {
+                let Some(values) = values else { continue };
+                let whole = values.get(0).unwrap();
+                for start in 0..text.len() {
+                    let slot = usize::from(values.by_first[usize::from(text.as_bytes()[start])]);
+                    let pruned = values.get(slot).unwrap();
+                    let input = Input::new(text)
+                        .span(start..text.len())
+                        .anchored(Anchored::Yes);
+                    let (mut a, mut b) = (whole.create_captures(), pruned.create_captures());
+                    whole.search_captures(&input, &mut a);
+                    pruned.search_captures(&input, &mut b);
+                    // Groups keep their indices; those of dropped
+                    // alternatives are simply absent.
+                    let groups = |c: &Captures| {
+                        (0..c.group_len())
+                            .filter_map(|g| c.get_group(g).map(|m| (g, m)))
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(
+                        groups(&a),
+                        groups(&b),
+                        "pattern {pid} at {start} of {text:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn factoring_keeps_the_first_alternative_that_matches() {
+        // "a" may not jump "[a-z]c" to join "ab" (both can start at "a"),
+        // so "ac" is still found whole; "x" is no obstacle to "(?i:ma)".
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(false)
+            .utf8(false);
+        for (pattern, text, want) in [
+            (r"ab|[a-z]c|a", "ac", "ac"),
+            (r"ab|[a-z]c|a", "ab", "ab"),
+            (r"(?i:mrn|x|ma|m)\w*", "Max1", "Max1"),
+            (r"\bab|\bc|\ba(?:bc)?", "abc", "ab"),
+        ] {
+            let hir = regex_automata::util::syntax::parse_with(pattern, &syntax).unwrap();
+            let re = Regex::builder().build_from_hir(&factor(&hir)).unwrap();
+            let m = re.find(text).unwrap();
+            assert_eq!(
+                &text[m.range()],
+                want,
+                "{pattern} on {text}: {}",
+                factor(&hir)
+            );
+        }
+    }
+
+    #[test]
+    fn factored_patterns_match_what_the_written_ones_do() {
+        // Every match in turn through the fixture notes, and the match
+        // anchored at every start, for each pattern written and factored.
+        let text = [
+            include_str!("../tests/fixtures/adversarial.txt"),
+            include_str!("../tests/fixtures/holdout.txt"),
+            include_str!("../tests/fixtures/holdout3.txt"),
+        ]
+        .concat();
+        let syntax = regex_automata::util::syntax::Config::new()
+            .unicode(false)
+            .utf8(false);
+        let build = |h: &Hir| {
+            Regex::builder()
+                .configure(Regex::config().auto_prefilter(false))
+                .build_from_hir(h)
+                .unwrap()
+        };
+        for (kind, pattern) in pattern_list() {
+            let hir = regex_automata::util::syntax::parse_with(&pattern, &syntax).unwrap();
+            let (written, factored) = (build(&hir), build(&factor(&hir)));
+            let all = |re: &Regex| re.find_iter(text.as_bytes()).collect::<Vec<_>>();
+            assert_eq!(all(&written), all(&factored), "{kind:?}");
+            for start in 0..text.len() {
+                let input = Input::new(&text)
+                    .span(start..text.len())
+                    .anchored(Anchored::Yes);
+                assert_eq!(
+                    written.search(&input),
+                    factored.search(&input),
+                    "{kind:?} from {start}"
+                );
+            }
+        }
     }
 
     #[test]
