@@ -3173,13 +3173,15 @@ impl Ctx<'_> {
                     // guessed surname mid-sentence ("Witnesses: Hope
                     // Oyelaran (HCA)"): forename then surname is a name's
                     // own order.
-                    let forename = j < i
-                        && w.has(FIRST)
-                        && !w.has(CLINICAL)
-                        && w.shape == Shape::Title
-                        && w.cased_line
-                        && !w.sentence_start;
-                    if guessed && !initial && !forename && w.has(COMMON | CLINICAL) {
+                    let forename = || {
+                        j < i
+                            && w.shape == Shape::Title
+                            && w.cased_line
+                            && !w.sentence_start
+                            && w.has(FIRST)
+                            && !w.has(CLINICAL)
+                    };
+                    if guessed && !initial && w.has(COMMON | CLINICAL) && !forename() {
                         continue;
                     }
                     if initial || (namey && !w.has(CLINICAL)) || self.in_names(j) {
@@ -4069,7 +4071,7 @@ impl Ctx<'_> {
     fn organisations_by_kind(&mut self) {
         for i in 1..self.words.len() {
             let w = &self.words[i];
-            if !w.has(KIND_TAIL) || w.shape != Shape::Title || !w.cased_line {
+            if w.flags & KIND_TAIL == 0 || w.shape != Shape::Title || !w.cased_line {
                 continue;
             }
             let mut from = i;
