@@ -1828,6 +1828,32 @@ const RELATIONS: &[&str] = &[
     "daughter-in-law",
     "sister-in-law",
     "brother-in-law",
+    "mother-in-law",
+    "father-in-law",
+    "step-son",
+    "step-daughter",
+    "step-dad",
+    "step-mum",
+    "step-mom",
+    "step-father",
+    "step-mother",
+    "stepbrother",
+    "stepsister",
+    "step-brother",
+    "step-sister",
+    "half-brother",
+    "half-sister",
+    "ex-wife",
+    "ex-husband",
+    "ex-partner",
+    "ex-boyfriend",
+    "ex-girlfriend",
+    "foster-mother",
+    "foster-father",
+    "godmother",
+    "godfather",
+    "goddaughter",
+    "godson",
 ];
 
 const PROFESSIONS: &[&str] = &[
@@ -4736,6 +4762,7 @@ mod tests {
         assert_eq!(names("Dear Simon,\nThank you."), vec!["Simon"]);
         // A kin word is not part of the name after it.
         assert_eq!(names("nocte: pt settled, son gary phoned x2"), vec!["gary"]);
+        assert_eq!(names("Step-son Liam, 14, lives with them."), vec!["Liam"]);
         // A dotted credential after a name is no initial.
         assert_eq!(
             names("Attending: IRVING L. NIXON, M.D."),
