@@ -134,6 +134,8 @@ impl Detector {
         ages.extend(towns_before_postcodes(text, &spans));
         ages.extend(places_after_institutions(text, &spans));
         ages.extend(county_prefixes(text, &spans));
+        ages.extend(day_ranges(text, &spans));
+        ages.extend(decades_in_words(text, self.config.ages));
         ages.extend(initials::signed_and_mc_initials(text));
         ages.extend(initials::staff_initials(text));
         ages.extend(initials::names_before_dob(text));
@@ -1538,6 +1540,108 @@ fn names_in_brackets_after_roles(text: &str) -> Vec<Span> {
     out
 }
 
+/// "from 3rd to 5th March", "1-3 Feb", "2nd and 4th May": the first day of
+/// a range or pair belongs to the month written after the second.
+fn day_ranges(text: &str, spans: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    for s in spans.iter().filter(|s| s.category == Category::Date) {
+        // The date must open with its day: "5th March", "3 Feb".
+        if !b[s.start].is_ascii_digit()
+            || !text[s.start..s.end].contains(|c: char| c.is_alphabetic())
+        {
+            continue;
+        }
+        let head = &text[..s.start];
+        let Some(joined) = [" to ", "-", "–", " - ", " and ", " & "]
+            .iter()
+            .find_map(|j| head.strip_suffix(j))
+        else {
+            continue;
+        };
+        let ordinal = joined
+            .strip_suffix("st")
+            .or_else(|| joined.strip_suffix("nd"))
+            .or_else(|| joined.strip_suffix("rd"))
+            .or_else(|| joined.strip_suffix("th"))
+            .unwrap_or(joined);
+        let digits = ordinal.bytes().rev().take_while(u8::is_ascii_digit).count();
+        let start = ordinal.len() - digits;
+        if !(1..=2).contains(&digits)
+            || text[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '/' || c == '.')
+        {
+            continue;
+        }
+        let day: u32 = ordinal[start..].parse().unwrap_or(0);
+        if !(1..=31).contains(&day) {
+            continue;
+        }
+        out.push(Span {
+            start,
+            end: joined.len(),
+            category: Category::Date,
+            detector: "day_range",
+            confidence: 0.7,
+        });
+    }
+    out
+}
+
+/// "in her nineties", "in his late eighties": an age by its decade, in
+/// words ("in her 90s" is a pattern).
+fn decades_in_words(text: &str, policy: AgePolicy) -> Vec<Span> {
+    static TIES: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"ties"));
+    let mut out = Vec::new();
+    for at in TIES.find_iter(text.as_bytes()) {
+        let end = at + "ties".len();
+        if text[end..].starts_with(|c: char| c.is_alphanumeric()) {
+            continue;
+        }
+        let start = text[..at]
+            .rfind(|c: char| !c.is_ascii_alphabetic())
+            .map_or(0, |i| i + 1);
+        let mut buf = [0u8; 16];
+        let Some(word) = lexicon::ascii_lowercase_in(&text[start..end], &mut buf) else {
+            continue;
+        };
+        let decade = match word {
+            "twenties" | "thirties" | "forties" | "fifties" | "sixties" | "seventies"
+            | "eighties" => policy == AgePolicy::All,
+            "nineties" => true,
+            _ => false,
+        };
+        if !decade {
+            continue;
+        }
+        // "in her (early|mid|late) nineties".
+        let mut head = text[..start].trim_end_matches(' ');
+        for q in ["early", "mid", "late", "mid-"] {
+            if let Some(h) = head.strip_suffix(q) {
+                head = h.trim_end_matches(' ');
+                break;
+            }
+        }
+        let lower_head = head.to_ascii_lowercase();
+        let person = ["in his", "in her", "in their", "in my", "in your"]
+            .iter()
+            .any(|p| lower_head.ends_with(p));
+        if person {
+            out.push(Span {
+                start,
+                end,
+                category: Category::Age,
+                detector: "age_decade_words",
+                confidence: 0.7,
+            });
+        }
+    }
+    out
+}
+
 /// "Co. Cork", "Co Tyrone", "County Mayo": the county word before a place
 /// found on its own belongs to it (Irish and Northern Irish addresses).
 fn county_prefixes(text: &str, spans: &[Span]) -> Vec<Span> {
@@ -2271,6 +2375,25 @@ mod tests {
         let letter = "Mrs Valentina Rossi\nOrchard House\nBishops Lydeard\nTaunton\nTA4 3BQ\n";
         house(letter, "Orchard House");
         assert!(found(letter).contains(&("Valentina Rossi", Category::Name)));
+    }
+
+    #[test]
+    fn day_ranges_and_decades_in_words() {
+        assert_eq!(
+            found("Away from 3rd to 5th March."),
+            vec![("3rd", Category::Date), ("5th March", Category::Date)]
+        );
+        assert_eq!(
+            found("Admitted 1-3 Feb."),
+            vec![("1", Category::Date), ("3 Feb", Category::Date)]
+        );
+        assert_eq!(found("Results Jan-03."), vec![("Jan-03", Category::Date)]);
+        assert_eq!(
+            found("A lady in her late nineties."),
+            vec![("nineties", Category::Age)]
+        );
+        // A decade that is no one's age.
+        assert!(found("Built in the sixties.").is_empty());
     }
 
     #[test]

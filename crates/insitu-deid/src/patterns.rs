@@ -259,7 +259,7 @@ fn pattern_list() -> Vec<(Kind, String)> {
         (
             Kind::DateMonthDay,
             format!(
-                r"(?:{B}{WEEKDAY}\.?,?\s+)?{B}{MONTH}\.?[ \t]+[0-9]{{1,2}}{ORD}?(?:,?[ \t]*(?:[0-9]{{4}}|'[0-9]{{2}}))?{B}"
+                r"(?:{B}{WEEKDAY}\.?,?\s+)?{B}{MONTH}\.?(?:[ \t]+|-)[0-9]{{1,2}}{ORD}?(?:,?[ \t]*(?:[0-9]{{4}}|'[0-9]{{2}}))?{B}"
             ),
         ),
         (
