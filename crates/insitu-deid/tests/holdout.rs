@@ -20,4 +20,4 @@ fn holdout_fixtures_meet_the_floors() {
 
 // Floors sit just under the measured figures so a regression fails the build.
 const RECALL_FLOOR: f64 = 0.96;
-const PRECISION_FLOOR: f64 = 0.955;
+const PRECISION_FLOOR: f64 = 0.96;

@@ -21,4 +21,4 @@ fn blind_holdout_fixtures_meet_the_floors() {
 
 // Floors sit just under the measured figures so a regression fails the build.
 const RECALL_FLOOR: f64 = 0.965;
-const PRECISION_FLOOR: f64 = 0.95;
+const PRECISION_FLOOR: f64 = 0.955;

@@ -20,4 +20,4 @@ fn blind_holdout_3_meets_the_floors() {
 
 // Floors sit just under the measured figures (docs/deid.md) so a regression fails the build.
 const RECALL_FLOOR: f64 = 0.90;
-const PRECISION_FLOOR: f64 = 0.93;
+const PRECISION_FLOOR: f64 = 0.935;

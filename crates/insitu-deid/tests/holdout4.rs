@@ -19,5 +19,5 @@ fn blind_holdout_fixtures_meet_the_floors() {
 }
 
 // Floors sit just under the measured figures so a regression fails the build.
-const RECALL_FLOOR: f64 = 0.91;
-const PRECISION_FLOOR: f64 = 0.935;
+const RECALL_FLOOR: f64 = 0.915;
+const PRECISION_FLOOR: f64 = 0.94;

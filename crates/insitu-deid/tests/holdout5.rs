@@ -48,6 +48,6 @@ fn holdout_5_blind_half_meets_the_floors() {
 
 // Floors sit just under the measured figures (docs/deid.md) so a regression fails the build.
 const TUNING_RECALL_FLOOR: f64 = 0.97;
-const TUNING_PRECISION_FLOOR: f64 = 0.965;
-const BLIND_RECALL_FLOOR: f64 = 0.945;
-const BLIND_PRECISION_FLOOR: f64 = 0.95;
+const TUNING_PRECISION_FLOOR: f64 = 0.97;
+const BLIND_RECALL_FLOOR: f64 = 0.95;
+const BLIND_PRECISION_FLOOR: f64 = 0.955;
