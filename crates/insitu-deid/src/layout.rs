@@ -738,9 +738,41 @@ fn id_prefixes(text: &str, spans: &[Span], out: &mut Vec<Span>) {
                 });
             }
         }
-        let Some(head) = text[..s.start].strip_suffix('/') else {
+        // "RTH/9254316", and "A-998877", "S24-12345" (the letters, or
+        // letters and digits, that open a hyphenated number).
+        let Some(head) = text[..s.start]
+            .strip_suffix('/')
+            .or_else(|| text[..s.start].strip_suffix('-'))
+        else {
             continue;
         };
+        let hyphen = text.as_bytes()[head.len()] == b'-';
+        if hyphen {
+            let code = head
+                .bytes()
+                .rev()
+                .take_while(u8::is_ascii_alphanumeric)
+                .count();
+            let from = head.len() - code;
+            let opens_with_capital = head
+                .as_bytes()
+                .get(from)
+                .is_some_and(u8::is_ascii_uppercase);
+            let bounded = head[..from]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || matches!(c, '#' | ':' | '(' | '|'));
+            if (1..=4).contains(&code) && opens_with_capital && bounded {
+                out.push(Span {
+                    start: from,
+                    end: s.end,
+                    category: Category::Id,
+                    detector: "id_prefix",
+                    confidence: 0.8,
+                });
+            }
+            continue;
+        }
         let letters = head
             .bytes()
             .rev()
@@ -845,6 +877,8 @@ mod tests {
             "Justin Will Maddox"
         ));
         assert!(covered("Mr Jefferson (64) RTH/1877933", "RTH/1877933"));
+        assert!(covered("Order #A-998877 placed.", "A-998877"));
+        assert!(!covered("Covid-19 test 123456 done", "Covid"));
         assert!(covered(
             "PC Shields, incident log NP-230203-0871) informed",
             "NP-230203-0871"
