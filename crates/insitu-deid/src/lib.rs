@@ -2378,6 +2378,12 @@ mod tests {
     }
 
     #[test]
+    fn services_and_virtual_wards_are_no_one() {
+        assert!(found("Discussed with Medical Registrar on call.").is_empty());
+        assert!(found("Hospital at Home declined. Virtual Ward considered.").is_empty());
+    }
+
+    #[test]
     fn day_ranges_and_decades_in_words() {
         assert_eq!(
             found("Away from 3rd to 5th March."),

@@ -1768,6 +1768,7 @@ fn validate(kind: Kind, text: &str, start: usize, end: usize, config: &DetectorC
                 "review",
                 "discharge",
                 "moves",
+                "virtual",
             ];
             if words.iter().any(|w| NOT_A_WARD.contains(&w.as_str())) {
                 None
