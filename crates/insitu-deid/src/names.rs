@@ -2764,6 +2764,14 @@ impl Ctx<'_> {
                 }
                 let colon = colon || gap.trim() == "|";
                 let conf = if colon { 0.9 } else { 0.8 };
+                // "re: appt 2morrow", "confused re: name of gp": in lower-case
+                // writing "re:" is "about", and only a known name after it is one.
+                if label[0] == "re"
+                    && self.words[next].shape == Shape::Lower
+                    && !self.in_names(next)
+                {
+                    continue;
+                }
                 if sets().weak_labels.contains(&label[0]) {
                     let n = next;
                     let strong = self.words[n].has(TITLE)
@@ -4089,6 +4097,36 @@ impl Ctx<'_> {
         }
     }
 
+    /// "dean's dad", "Amy's mum called": the person whose relative is named
+    /// by a kin word after a possessive is named by the word before it,
+    /// when a forename list knows it (or, in mixed case, when it is
+    /// capitalised and no everyday word).
+    fn possessors_of_kin(&mut self) {
+        for i in 0..self.words.len().saturating_sub(1) {
+            let w = &self.words[i];
+            if !w.possessive
+                || self.tag[i].is_some()
+                || w.flags & (STOP_WORD | TITLE | ROLE | RELATION) != 0
+            {
+                continue;
+            }
+            let kin = &self.words[i + 1];
+            if kin.flags & RELATION == 0 || kin.line != w.line || !self.adjacent(i, i + 1, false) {
+                continue;
+            }
+            let named = if w.cased_line {
+                w.shape == Shape::Title
+                    && !w.has(CLINICAL)
+                    && (w.has(FIRST | SURNAME) || (!w.sentence_start && !w.has(COMMON)))
+            } else {
+                w.has(FIRST) && !w.has(CLINICAL)
+            };
+            if named && w.key.len() >= 2 {
+                self.set(i, Category::Name, "possessor_of_kin", 0.7);
+            }
+        }
+    }
+
     /// "Attends Little Sprouts Daycare", "staying at Union Gospel Mission":
     /// one to three capitalised words on one line before a word for a kind
     /// of organisation ([`KIND_TAILS`]), all one space apart, are its name.
@@ -4184,6 +4222,7 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     ctx.self_introductions();
     ctx.names_before_dob();
     ctx.companions();
+    ctx.possessors_of_kin();
     ctx.attendance_lists();
     ctx.extend();
     ctx.particles_and_nicknames();
@@ -4760,6 +4799,10 @@ mod tests {
         assert_eq!(names("NOK: daughter May Brown"), vec!["May", "Brown"]);
         // Nor is the label that found it.
         assert_eq!(names("Dear Simon,\nThank you."), vec!["Simon"]);
+        // The person whose relative is named.
+        assert_eq!(names("kev here (dean's dad), he is poorly"), vec!["dean"]);
+        assert_eq!(names("Smith's daughter rang."), vec!["Smith"]);
+        assert!(names("The patient's son attended.").is_empty());
         // A kin word is not part of the name after it.
         assert_eq!(names("nocte: pt settled, son gary phoned x2"), vec!["gary"]);
         assert_eq!(names("Step-son Liam, 14, lives with them."), vec!["Liam"]);
@@ -4769,6 +4812,9 @@ mod tests {
             vec!["IRVING", "L", "NIXON"]
         );
         assert_eq!(names("Name: J.D. Salinger"), vec!["J", "D", "Salinger"]);
+        // In lower-case writing "re:" is "about".
+        assert!(names("re: appt 2morrow, pt confused re: name of gp").is_empty());
+        assert_eq!(names("re: john smith"), vec!["john", "smith"]);
         // Particles between a title and the surname.
         assert_eq!(
             names("Referred by Dr van der Merwe."),
