@@ -1697,8 +1697,12 @@ fn places_after_institutions(text: &str, spans: &[Span]) -> Vec<Span> {
         // "GREENACRES NURSING HOME, BRADFORD": a town that a name list
         // also holds was only guessed a name from the list; the place it
         // stands in says it is the town.
+        // Only after an institution, which stands somewhere; a listed
+        // organisation is followed as often by its worker ("from Mencap,
+        // Jordan").
         let guessed_name = |o: &Span| {
-            o.category == Category::Name
+            s.detector == "institution"
+                && o.category == Category::Name
                 && o.start >= start
                 && o.end <= end
                 && matches!(
@@ -2592,6 +2596,14 @@ mod tests {
         assert_eq!(
             found("Holiday in Tenerife last month."),
             vec![("Tenerife", Category::Location)]
+        );
+        // After a listed organisation, a forename is its worker.
+        assert_eq!(
+            found("Came with her support worker from Mencap, Jordan."),
+            vec![
+                ("Mencap", Category::Organization),
+                ("Jordan", Category::Name)
+            ]
         );
         // On a line in capitals, the preposition too; the town after the
         // home is a town although a forename list holds it.
