@@ -136,6 +136,7 @@ impl Detector {
         ages.extend(county_prefixes(text, &spans));
         ages.extend(day_ranges(text, &spans));
         ages.extend(decades_in_words(text, self.config.ages));
+        ages.extend(sex_then_age(text, self.config.ages));
         ages.extend(initials::signed_and_mc_initials(text));
         ages.extend(initials::staff_initials(text));
         ages.extend(initials::names_before_dob(text));
@@ -1308,7 +1309,13 @@ fn ages_after_comma(text: &str, comma: usize, policy: AgePolicy, out: &mut Vec<S
     if word.len() < 3 || !is_relative(word) {
         return;
     }
-    let at = comma + 2;
+    // "Patient, now 84, lives alone".
+    let at = comma
+        + if text[comma..].starts_with(", now ") {
+            6
+        } else {
+            2
+        };
     let digits = b[at..].iter().take_while(|c| c.is_ascii_digit()).count();
     if !(1..=3).contains(&digits) {
         return;
@@ -1590,6 +1597,78 @@ fn day_ranges(text: &str, spans: &[Span]) -> Vec<Span> {
     out
 }
 
+/// "F 84 presenting with falls", "Pt: M 67,", "84 ♀ with SOB": a bare
+/// number beside a sex written as a letter or a sign, at a line's or a
+/// field's head (as "84F" and "84 F" are patterns).
+fn sex_then_age(text: &str, policy: AgePolicy) -> Vec<Span> {
+    let mut out = Vec::new();
+    let keep = |n: u32| n <= 125 && (policy == AgePolicy::All || n > 89);
+    for (at, line) in lines_at(text) {
+        let body = line.trim_start();
+        let mut starts = vec![at + (line.len() - body.len())];
+        if let Some(i) = line.find(": ") {
+            starts.push(at + i + 2);
+        }
+        for start in starts {
+            let rest = &text[start..];
+            let Some(after) = ["F ", "M ", "Female ", "Male "]
+                .iter()
+                .find_map(|p| rest.strip_prefix(p))
+            else {
+                continue;
+            };
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let tail = &after[digits..];
+            let closed = tail.is_empty()
+                || tail.starts_with([' ', ',', '\n', ';', ')'])
+                    && !tail.trim_start().starts_with(|c: char| c.is_ascii_digit());
+            // "F 12 catheter": a French gauge, not an age.
+            let next = tail
+                .trim_start()
+                .split([' ', ',', '.'])
+                .next()
+                .unwrap_or("");
+            let device = [
+                "catheter", "cannula", "tube", "foley", "ngt", "drain", "fr", "ch", "gauge", "g",
+                "sheath", "stent",
+            ]
+            .iter()
+            .any(|d| next.eq_ignore_ascii_case(d));
+            let n: u32 = after[..digits].parse().unwrap_or(999);
+            if (1..=3).contains(&digits) && closed && !device && keep(n) {
+                let s = start + (rest.len() - after.len());
+                out.push(Span {
+                    start: s,
+                    end: s + digits,
+                    category: Category::Age,
+                    detector: "age_after_sex",
+                    confidence: 0.65,
+                });
+            }
+        }
+    }
+    // "84 ♀": a number before a sex sign.
+    for sign in ["♀", "♂"] {
+        for (i, _) in text.match_indices(sign) {
+            let head = text[..i].strip_suffix(' ').unwrap_or(&text[..i]);
+            let digits = head.bytes().rev().take_while(u8::is_ascii_digit).count();
+            let start = head.len() - digits;
+            let bounded = !text[..start].ends_with(|c: char| c.is_alphanumeric() || c == '.');
+            let n: u32 = head[start..].parse().unwrap_or(999);
+            if (1..=3).contains(&digits) && bounded && keep(n) {
+                out.push(Span {
+                    start,
+                    end: head.len(),
+                    category: Category::Age,
+                    detector: "age_before_sex_sign",
+                    confidence: 0.65,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// "in her nineties", "in his late eighties": an age by its decade, in
 /// words ("in her 90s" is a pattern).
 fn decades_in_words(text: &str, policy: AgePolicy) -> Vec<Span> {
@@ -1817,6 +1896,11 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
             (b' ', b'(') => pos - 2,
             (b',', b' ') => {
                 ages_after_comma(text, pos - 2, policy, &mut out);
+                continue;
+            }
+            // "Patient, now 84, lives alone".
+            (b'w', b' ') if text[..pos].ends_with(", now ") => {
+                ages_after_comma(text, pos - 6, policy, &mut out);
                 continue;
             }
             (_, b' ') => pos - 1,
@@ -2379,6 +2463,20 @@ mod tests {
         let letter = "Mrs Valentina Rossi\nOrchard House\nBishops Lydeard\nTaunton\nTA4 3BQ\n";
         house(letter, "Orchard House");
         assert!(found(letter).contains(&("Valentina Rossi", Category::Name)));
+    }
+
+    #[test]
+    fn ages_beside_a_sex_written_first_or_as_a_sign() {
+        assert_eq!(
+            found("F 84 presenting with falls"),
+            vec![("84", Category::Age)]
+        );
+        assert_eq!(found("84 ♀ with SOB"), vec![("84", Category::Age)]);
+        assert_eq!(
+            found("Patient, now 84, lives alone."),
+            vec![("84", Category::Age)]
+        );
+        assert!(found("F 12 catheter inserted").is_empty());
     }
 
     #[test]
