@@ -1601,69 +1601,81 @@ fn day_ranges(text: &str, spans: &[Span]) -> Vec<Span> {
 /// number beside a sex written as a letter or a sign, at a line's or a
 /// field's head (as "84F" and "84 F" are patterns).
 fn sex_then_age(text: &str, policy: AgePolicy) -> Vec<Span> {
+    static FIELD: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b": "));
+    // The first two bytes of "♀" and "♂" in UTF-8.
+    static SIGN: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(b"\xe2\x99"));
     let mut out = Vec::new();
+    let b = text.as_bytes();
     let keep = |n: u32| n <= 125 && (policy == AgePolicy::All || n > 89);
-    for (at, line) in lines_at(text) {
-        let body = line.trim_start();
-        let mut starts = vec![at + (line.len() - body.len())];
-        if let Some(i) = line.find(": ") {
-            starts.push(at + i + 2);
+    let sex_at = |start: usize, out: &mut Vec<Span>| {
+        // Most candidates fail on their first byte.
+        if !matches!(b.get(start), Some(b'F' | b'M')) {
+            return;
         }
-        for start in starts {
-            let rest = &text[start..];
-            let Some(after) = ["F ", "M ", "Female ", "Male "]
-                .iter()
-                .find_map(|p| rest.strip_prefix(p))
-            else {
-                continue;
-            };
-            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            let tail = &after[digits..];
-            let closed = tail.is_empty()
-                || tail.starts_with([' ', ',', '\n', ';', ')'])
-                    && !tail.trim_start().starts_with(|c: char| c.is_ascii_digit());
-            // "F 12 catheter": a French gauge, not an age.
-            let next = tail
-                .trim_start()
-                .split([' ', ',', '.'])
-                .next()
-                .unwrap_or("");
-            let device = [
-                "catheter", "cannula", "tube", "foley", "ngt", "drain", "fr", "ch", "gauge", "g",
-                "sheath", "stent",
-            ]
+        let rest = &text[start..];
+        let Some(after) = ["F ", "M ", "Female ", "Male "]
             .iter()
-            .any(|d| next.eq_ignore_ascii_case(d));
-            let n: u32 = after[..digits].parse().unwrap_or(999);
-            if (1..=3).contains(&digits) && closed && !device && keep(n) {
-                let s = start + (rest.len() - after.len());
-                out.push(Span {
-                    start: s,
-                    end: s + digits,
-                    category: Category::Age,
-                    detector: "age_after_sex",
-                    confidence: 0.65,
-                });
-            }
+            .find_map(|p| rest.strip_prefix(p))
+        else {
+            return;
+        };
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let tail = &after[digits..];
+        let closed = tail.is_empty()
+            || tail.starts_with([' ', ',', '\n', ';', ')'])
+                && !tail.trim_start().starts_with(|c: char| c.is_ascii_digit());
+        // "F 12 catheter": a French gauge, not an age.
+        let next = tail
+            .trim_start()
+            .split([' ', ',', '.'])
+            .next()
+            .unwrap_or("");
+        let device = [
+            "catheter", "cannula", "tube", "foley", "ngt", "drain", "fr", "ch", "gauge", "g",
+            "sheath", "stent",
+        ]
+        .iter()
+        .any(|d| next.eq_ignore_ascii_case(d));
+        let n: u32 = after[..digits].parse().unwrap_or(999);
+        if (1..=3).contains(&digits) && closed && !device && keep(n) {
+            let s = start + (rest.len() - after.len());
+            out.push(Span {
+                start: s,
+                end: s + digits,
+                category: Category::Age,
+                detector: "age_after_sex",
+                confidence: 0.65,
+            });
         }
+    };
+    // At a line's head (after its indent) or a field's ("Pt: M 67").
+    for (at, line) in lines_at(text) {
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        sex_at(at + indent, &mut out);
+    }
+    for at in FIELD.find_iter(b) {
+        sex_at(at + 2, &mut out);
     }
     // "84 ♀": a number before a sex sign.
-    for sign in ["♀", "♂"] {
-        for (i, _) in text.match_indices(sign) {
-            let head = text[..i].strip_suffix(' ').unwrap_or(&text[..i]);
-            let digits = head.bytes().rev().take_while(u8::is_ascii_digit).count();
-            let start = head.len() - digits;
-            let bounded = !text[..start].ends_with(|c: char| c.is_alphanumeric() || c == '.');
-            let n: u32 = head[start..].parse().unwrap_or(999);
-            if (1..=3).contains(&digits) && bounded && keep(n) {
-                out.push(Span {
-                    start,
-                    end: head.len(),
-                    category: Category::Age,
-                    detector: "age_before_sex_sign",
-                    confidence: 0.65,
-                });
-            }
+    for i in SIGN.find_iter(b) {
+        if !matches!(b.get(i + 2), Some(0x80 | 0x82)) {
+            continue;
+        }
+        let head = text[..i].strip_suffix(' ').unwrap_or(&text[..i]);
+        let digits = head.bytes().rev().take_while(u8::is_ascii_digit).count();
+        let start = head.len() - digits;
+        let bounded = !text[..start].ends_with(|c: char| c.is_alphanumeric() || c == '.');
+        let n: u32 = head[start..].parse().unwrap_or(999);
+        if (1..=3).contains(&digits) && bounded && keep(n) {
+            out.push(Span {
+                start,
+                end: head.len(),
+                category: Category::Age,
+                detector: "age_before_sex_sign",
+                confidence: 0.65,
+            });
         }
     }
     out
