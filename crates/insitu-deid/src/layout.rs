@@ -566,6 +566,13 @@ fn signed(text: &str, spans: &[Span], rest_at: usize, rest: &str, out: &mut Vec<
     }
 }
 
+/// Whether byte `at` opens a field: the line start, or after "- ", ": ",
+/// "| " or "– " (spaces and tabs between).
+fn opens_field(text: &str, at: usize) -> bool {
+    let head = text[..at].trim_end_matches([' ', '\t']);
+    head.is_empty() || head.ends_with(['\n', '-', ':', '|', '–'])
+}
+
 /// "Sweet, Bernice Staff Nurse", "Snider, Duane (partner)", "NOVÁKOVÁ,
 /// Flora", "KOVAČ, Latoya, 15-10-2001": a surname and forename joined by a
 /// comma at the head of a line or field, one of them already found as a
@@ -584,11 +591,7 @@ fn comma_pairs(text: &str, spans: &[Span], out: &mut Vec<Span>) {
                 .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
             || rest.strip_prefix(' ').is_some_and(grade_word)
     };
-    // A field's head: the line start, or after "- ", ": " or "| ".
-    let opens_field = |at: usize| {
-        let head = text[..at].trim_end_matches([' ', '\t']);
-        head.is_empty() || head.ends_with(['\n', '-', ':', '|', '–'])
-    };
+    let opens_field = |at: usize| opens_field(text, at);
     for s in spans.iter().filter(|s| s.category == Category::Name) {
         let word = &text[s.start..s.end];
         if word.contains(' ') {
@@ -652,10 +655,7 @@ fn trailing_initials(text: &str, spans: &[Span], out: &mut Vec<Span>) {
             || rest.starts_with("  ")
             || rest.strip_prefix(' ').is_some_and(grade_word)
     };
-    let opens_field = |at: usize| {
-        let head = text[..at].trim_end_matches([' ', '\t']);
-        head.is_empty() || head.ends_with(['\n', '-', ':', '|', '–'])
-    };
+    let opens_field = |at: usize| opens_field(text, at);
     // The capital letter `at` holds, if it stands alone there.
     let initial_at = |at: usize| {
         let b = text.as_bytes();
@@ -738,16 +738,15 @@ fn id_prefixes(text: &str, spans: &[Span], out: &mut Vec<Span>) {
                 });
             }
         }
-        // "RTH/9254316", and "A-998877", "S24-12345" (the letters, or
-        // letters and digits, that open a hyphenated number).
+        // "RTH/9254316": capitals and a slash; "Order #A-998877": a short
+        // code opening with a capital, and a hyphen.
         let Some(head) = text[..s.start]
             .strip_suffix('/')
             .or_else(|| text[..s.start].strip_suffix('-'))
         else {
             continue;
         };
-        let hyphen = text.as_bytes()[head.len()] == b'-';
-        if hyphen {
+        let prefix = if text.as_bytes()[head.len()] == b'-' {
             let code = head
                 .bytes()
                 .rev()
@@ -762,28 +761,21 @@ fn id_prefixes(text: &str, spans: &[Span], out: &mut Vec<Span>) {
                 .chars()
                 .next_back()
                 .is_none_or(|c| c.is_whitespace() || matches!(c, '#' | ':' | '(' | '|'));
-            if (1..=4).contains(&code) && opens_with_capital && bounded {
-                out.push(Span {
-                    start: from,
-                    end: s.end,
-                    category: Category::Id,
-                    detector: "id_prefix",
-                    confidence: 0.8,
-                });
-            }
-            continue;
-        }
-        let letters = head
-            .bytes()
-            .rev()
-            .take_while(u8::is_ascii_uppercase)
-            .count();
-        let from = head.len() - letters;
-        let bounded = head[..from]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric() && c != '/');
-        if (1..=4).contains(&letters) && bounded {
+            ((1..=4).contains(&code) && opens_with_capital && bounded).then_some(from)
+        } else {
+            let letters = head
+                .bytes()
+                .rev()
+                .take_while(u8::is_ascii_uppercase)
+                .count();
+            let from = head.len() - letters;
+            let bounded = head[..from]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '/');
+            ((1..=4).contains(&letters) && bounded).then_some(from)
+        };
+        if let Some(from) = prefix {
             out.push(Span {
                 start: from,
                 end: s.end,
