@@ -2260,6 +2260,12 @@ fn hyphenated_place(surface: &str) -> bool {
         })
 }
 
+/// Whether the text between two words parts table columns or form fields:
+/// a run of spaces or a tab ("Tucker   Ward: 7B", "Mbeki   Grade 7").
+fn column_gap(gap: &str) -> bool {
+    gap.contains("  ") || gap.contains('\t')
+}
+
 /// Words kept when a place-dictionary hit is in fact the start of an eponym
 /// or a common clinical phrase ("Down syndrome", "Reading glasses").
 fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
@@ -2270,10 +2276,8 @@ fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
                 .trim_start_matches("'s")
                 .trim_start_matches("’s")
                 .trim_start_matches(['\'', '’']);
-            // "Mbeki-Carter   Grade 7": a run of spaces or a tab parts
-            // table columns; an eponym's noun follows on one space.
-            let column_gap = between.contains("  ") || between.contains('\t');
-            if !column_gap && (between.trim().is_empty() || between.trim() == "-") {
+            // "Mbeki-Carter   Grade 7": the noun is in the next column.
+            if !column_gap(between) && (between.trim().is_empty() || between.trim() == "-") {
                 return true;
             }
         }
@@ -2338,7 +2342,7 @@ impl Ctx<'_> {
         };
         // "Tucker   Ward: 7B": a run of spaces or a tab parts table columns
         // and form fields, never the words of one name.
-        if gap.len() > 4 || gap.contains("  ") || gap.contains('\t') {
+        if gap.len() > 4 || column_gap(gap) {
             return false;
         }
         // At most one separator among the spaces (no allocation: this runs per word pair).
@@ -4129,7 +4133,8 @@ impl Ctx<'_> {
 
     /// "Attends Little Sprouts Daycare", "staying at Union Gospel Mission":
     /// one to three capitalised words on one line before a word for a kind
-    /// of organisation ([`KIND_TAILS`]), all one space apart, are its name.
+    /// of organisation ([`KIND_TAILS`]), adjacent on one line ("St Mary's
+    /// Chapel"), are its name.
     /// Words that open a sentence as a verb, and function words, are not
     /// part of it.
     fn organisations_by_kind(&mut self) {
