@@ -89,15 +89,18 @@ fn single_char(s: &str) -> bool {
 }
 
 impl Word<'_> {
-    /// Whether the word is in any of the lists in `mask`.
+    /// Whether the word is in any of the lists in `mask`. Inlined: most
+    /// masks are constants without dictionary bits, so the test folds to
+    /// one AND; the dictionary look-up stays out of line.
+    #[inline(always)]
     fn has(&self, mask: u32) -> bool {
-        let mut flags = self.flags;
-        if mask & LEXICON_BITS != 0 {
-            flags |= self.lexicon_flags();
+        if mask & LEXICON_BITS == 0 {
+            return self.flags & mask != 0;
         }
-        flags & mask != 0
+        (self.flags | self.lexicon_flags()) & mask != 0
     }
 
+    #[inline(never)]
     fn lexicon_flags(&self) -> u32 {
         let cached = self.lexicon.get();
         if cached != NOT_LOOKED_UP {
@@ -274,6 +277,31 @@ fn letter_at(text: &str, i: usize) -> Option<usize> {
 /// kept). `lower` is [`lowered`]`(text)`: keys of ASCII words are borrowed
 /// from it. Bytewise, decoding a character only where a byte is not ASCII.
 fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
+    words_and_triggers(text, lower, None)
+}
+
+/// Words that can open a rule (see [`Ctx::triggers`]): in a list the rules
+/// start from, possessive ("dean's dad") or hyphenated ("ex-miner",
+/// "37-year-old").
+const TRIGGER_BITS: u32 = TITLE
+    | CREDENTIAL
+    | RELATION
+    | PROF_HEAD
+    | LABEL_HEAD
+    | RULE_CUE
+    | LOOP_CUE
+    | KIND_TAIL
+    | TRADE
+    | TRADE_HEAD
+    | ORG_HEAD;
+
+/// [`words`], also filling `triggers` (when given) with the indices of the
+/// words that can open a rule, in order.
+fn words_and_triggers<'a>(
+    text: &'a str,
+    lower: &'a str,
+    mut triggers: Option<&mut Vec<u32>>,
+) -> Vec<Word<'a>> {
     debug_assert_eq!(text.len(), lower.len());
     let b = text.as_bytes();
     let n = b.len();
@@ -331,6 +359,7 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
         // and for the word's shape when it is ASCII).
         let start = i;
         let mut ascii = true;
+        let mut hyphen = false;
         let (mut letters, mut uppers) = (0usize, 0usize);
         let first_upper = b[i] < 0x80 && b[i].is_ascii_uppercase();
         loop {
@@ -354,6 +383,7 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
             if c < 0x80 {
                 // Keep "O'Brien", "Smith-Jones" and "Parkinson's" together.
                 if (c == b'\'' || c == b'-') && i + 1 < n && letter_at(text, i + 1).is_some() {
+                    hyphen |= c == b'-';
                     i += 1;
                     continue;
                 }
@@ -404,6 +434,11 @@ fn words<'a>(text: &'a str, lower: &'a str) -> Vec<Word<'a>> {
         let mut f = flags.get(key.as_str()).copied().unwrap_or(0);
         if is_role_word(&key) {
             f |= ROLE;
+        }
+        if let Some(t) = triggers.as_deref_mut() {
+            if f & TRIGGER_BITS != 0 || possessive || hyphen {
+                t.push(out.len() as u32);
+            }
         }
         out.push(Word {
             start,
@@ -924,6 +959,11 @@ const RULE_CUES: &[&str] = &[
     "attending",
     "apologies",
     "in",
+    // Employment after a job: "teacher, works …".
+    "employed",
+    "self-employed",
+    "works",
+    "working",
 ];
 
 /// Trades and jobs that are almost never a role in the care team, so that
@@ -2289,6 +2329,10 @@ fn eponym_follows(text: &str, words: &[Word], i: usize) -> bool {
 struct Ctx<'a> {
     text: &'a str,
     words: Vec<Word<'a>>,
+    /// Indices of the words that can open a rule (in a trigger list,
+    /// possessive or hyphenated), in order: most rules start only from
+    /// one of these, so they walk this short list, not every word.
+    triggers: Vec<u32>,
     lex: &'static Lexicon,
     /// Per word: a category already assigned and its confidence.
     tag: Vec<Option<(Category, &'static str, f32)>>,
@@ -2546,7 +2590,8 @@ impl Ctx<'_> {
     /// Cues that follow a name: "Gonçalves, PGY-2", "Grant Staff Nurse",
     /// "gabriel graham (son)", and patient initials on handover beds ("Bed 14: LK 58F").
     fn cues_after(&mut self) {
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             let cue_credential = self.words[i].has(CREDENTIAL)
                 && i > 0
                 && self.words[i - 1].line == self.words[i].line
@@ -2595,7 +2640,8 @@ impl Ctx<'_> {
             }
         }
         // Handover beds: "Bed 14: LK 58F".
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             let w = &self.words[i];
             if !w.has(LOOP_CUE) || w.key != "bed" {
                 continue;
@@ -2713,7 +2759,8 @@ impl Ctx<'_> {
     }
 
     fn titles(&mut self) {
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             if !self.words[i].has(TITLE) {
                 continue;
             }
@@ -2730,7 +2777,8 @@ impl Ctx<'_> {
     }
 
     fn labels(&mut self) {
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             if !self.words[i].has(LABEL_HEAD) {
                 continue;
             }
@@ -2842,7 +2890,8 @@ impl Ctx<'_> {
             &["many", "thanks"],
             &["regards"],
         ];
-        for c in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let c = self.triggers[t] as usize;
             // Every sign-off starts with one of these words: skip the rest cheaply.
             if !self.words[c].has(LOOP_CUE)
                 || !matches!(
@@ -3302,7 +3351,11 @@ impl Ctx<'_> {
     /// name (from the census list, not an everyday word) after a greeting.
     fn self_introductions(&mut self) {
         let n = self.words.len();
-        for i in 0..n.saturating_sub(1) {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
+            if i >= n.saturating_sub(1) {
+                continue;
+            }
             if !self.words[i].has(RULE_CUE) {
                 continue;
             }
@@ -3343,7 +3396,11 @@ impl Ctx<'_> {
     /// "(gemma pryce dob 3/8/88)", "Jo Bloggs DOB 1.2.45": the words just
     /// before a date-of-birth label, at the start of a line or bracket.
     fn names_before_dob(&mut self) {
-        for d in 1..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let d = self.triggers[t] as usize;
+            if d < 1 {
+                continue;
+            }
             if !self.words[d].has(RULE_CUE)
                 || !matches!(self.words[d].key.as_str(), "dob" | "d.o.b")
             {
@@ -3386,7 +3443,8 @@ impl Ctx<'_> {
     /// whatever their case.
     fn companions(&mut self) {
         let n = self.words.len();
-        for i in 0..n {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             if !self.words[i].has(RELATION) {
                 continue;
             }
@@ -3568,7 +3626,8 @@ impl Ctx<'_> {
     /// before them. Clinical and office roles are left to the cued rules,
     /// because staff are named by role all through a note.
     fn standalone_professions(&mut self) {
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             if !self.words[i].has(TRADE | TRADE_HEAD) {
                 continue;
             }
@@ -3653,7 +3712,8 @@ impl Ctx<'_> {
     }
 
     fn professions(&mut self) {
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             // "Ex-miner", "ex-teacher"
             if let Some(rest) = self.words[i].key.strip_prefix("ex-") {
                 if sets().professions.contains(&rest) || sets().trades.contains(&rest) {
@@ -4043,7 +4103,11 @@ impl Ctx<'_> {
     /// "Carpenter, employed by …", "bricklayer, self-employed": a job named
     /// first and its employment after a comma.
     fn professions_before_employment(&mut self) {
-        for e in 1..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let e = self.triggers[t] as usize;
+            if e == 0 {
+                continue;
+            }
             // The comma first: it rules out almost every word cheaply.
             let gap = &self.text.as_bytes()[self.words[e - 1].end..self.words[e].start];
             if gap != b", " {
@@ -4106,7 +4170,11 @@ impl Ctx<'_> {
     /// when a forename list knows it (or, in mixed case, when it is
     /// capitalised and no everyday word).
     fn possessors_of_kin(&mut self) {
-        for i in 0..self.words.len().saturating_sub(1) {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
+            if i >= self.words.len().saturating_sub(1) {
+                continue;
+            }
             let w = &self.words[i];
             if !w.possessive
                 || self.tag[i].is_some()
@@ -4138,7 +4206,11 @@ impl Ctx<'_> {
     /// Words that open a sentence as a verb, and function words, are not
     /// part of it.
     fn organisations_by_kind(&mut self) {
-        for i in 1..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
+            if i < 1 {
+                continue;
+            }
             let w = &self.words[i];
             if w.flags & KIND_TAIL == 0 || w.shape != Shape::Title || !w.cased_line {
                 continue;
@@ -4170,7 +4242,8 @@ impl Ctx<'_> {
     }
 
     fn organisations(&mut self) {
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             if !self.words[i].has(ORG_HEAD) {
                 continue;
             }
@@ -4208,11 +4281,13 @@ impl Ctx<'_> {
 pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
     let lex = Lexicon::get();
     let lower = lowered(text);
-    let words = words(text, &lower);
+    let mut triggers = Vec::new();
+    let words = words_and_triggers(text, &lower, Some(&mut triggers));
     let n = words.len();
     let mut ctx = Ctx {
         text,
         words,
+        triggers,
         lex,
         tag: vec![None; n],
         extra: Vec::new(),
@@ -4275,6 +4350,10 @@ pub(crate) fn scan(text: &str, out: &mut Vec<Span>) {
 /// Tag-mode output ("[NAME]") must not be detected again: mark those words as done.
 fn skip_tags(ctx: &mut Ctx<'_>) {
     let bytes = ctx.text.as_bytes();
+    // Most notes have no tag at all: one byte search rules them out.
+    if memchr::memchr(b'[', bytes).is_none() {
+        return;
+    }
     for i in 0..ctx.words.len() {
         let w = &ctx.words[i];
         // Bytes, not string slices: this runs for every word.
