@@ -198,6 +198,35 @@ fn flag_table(lists: &[(&WordSet, u32)]) -> FlagMap {
     map
 }
 
+/// [`flag_map`]'s words as a [`ShapeFilter`], asked before the map.
+fn flag_filter() -> &'static crate::lexicon::ShapeFilter {
+    static FILTER: std::sync::OnceLock<crate::lexicon::ShapeFilter> = std::sync::OnceLock::new();
+    FILTER.get_or_init(|| {
+        let sets = sets();
+        crate::lexicon::ShapeFilter::new(
+            [
+                &sets.stop,
+                &sets.titles,
+                &sets.credentials,
+                &sets.relations,
+                &sets.professions,
+                &sets.profession_modifiers,
+                &sets.profession_heads,
+                &sets.org_heads,
+                &sets.label_heads,
+                &sets.eponym_nouns,
+                &sets.trades,
+                &sets.trade_heads,
+                &sets.rule_cues,
+                &sets.loop_cues,
+                &sets.kind_tails,
+            ]
+            .into_iter()
+            .flat_map(|set| set.iter().copied()),
+        )
+    })
+}
+
 /// The rule word lists (a few hundred words) as one map from word to bits.
 fn flag_map() -> &'static FlagTable {
     static MAP: std::sync::OnceLock<FlagTable> = std::sync::OnceLock::new();
@@ -248,7 +277,11 @@ fn lexicon_flag_map() -> &'static FlagTable {
 
 /// Bits for a lower-case word.
 fn flags_of(key: &str) -> u32 {
-    let mut f = flag_map().get(key).copied().unwrap_or(0);
+    let mut f = if flag_filter().may_contain(key) {
+        flag_map().get(key).copied().unwrap_or(0)
+    } else {
+        0
+    };
     if is_role_word(key) {
         f |= ROLE;
     }
@@ -307,7 +340,7 @@ fn words_and_triggers<'a>(
     let n = b.len();
     // About one word per six bytes of clinical text: reserve once.
     let mut out: Vec<Word<'a>> = Vec::with_capacity(n / 6 + 8);
-    let flags = flag_map();
+    let (flags, filter) = (flag_map(), flag_filter());
     let (mut line, mut sentence_start, mut i) = (0usize, true, 0usize);
     // Whether the current line has upper- and lower-case letters: known
     // only at its end, so its words are patched then (one pass, not two).
@@ -431,7 +464,11 @@ fn words_and_triggers<'a>(
         } else {
             shape_of(&text[start..end])
         };
-        let mut f = flags.get(key.as_str()).copied().unwrap_or(0);
+        let mut f = if filter.may_contain(&key) {
+            flags.get(key.as_str()).copied().unwrap_or(0)
+        } else {
+            0
+        };
         if is_role_word(&key) {
             f |= ROLE;
         }
@@ -3285,13 +3322,13 @@ impl Ctx<'_> {
     fn names_before_ages(&mut self) {
         let n = self.words.len();
         for i in 0..n {
+            // Byte and line tests first: this runs for every word.
+            let same_line = i > 0 && self.words[i - 1].line == self.words[i].line;
             // A table cell opens like a line: "23 | oliver | 37M |".
-            let starts_cell = i > 0
-                && self.text[..self.words[i].start].ends_with("| ")
-                && self.words[i - 1].line == self.words[i].line;
-            let starts_line = i == 0 || self.words[i - 1].line != self.words[i].line || starts_cell;
-            let after_label = i > 0
-                && self.words[i - 1].line == self.words[i].line
+            let starts_cell =
+                same_line && self.text.as_bytes()[..self.words[i].start].ends_with(b"| ");
+            let starts_line = !same_line || starts_cell;
+            let after_label = same_line
                 && self.words[i - 1].has(RULE_CUE)
                 && matches!(
                     self.words[i - 1].key.as_str(),
@@ -3680,11 +3717,17 @@ impl Ctx<'_> {
 
     /// Every other mention of a name already found in this document.
     fn propagate(&mut self) {
+        // One bit per name found, by its length and first byte: most
+        // capitalised words match no bit and are ruled out without a
+        // comparison with each name.
+        let signature = |k: &str| 1u64 << ((k.len() * 31 + usize::from(k.as_bytes()[0])) & 63);
         let mut found: Vec<Key<'_>> = Vec::new();
+        let mut signatures = 0u64;
         for i in 0..self.words.len() {
             if let Some((Category::Name, _, conf)) = self.tag[i] {
                 let k = &self.words[i].key;
                 if conf >= 0.7 && k.chars().nth(1).is_some() && !found.contains(k) {
+                    signatures |= signature(k);
                     found.push(k.clone());
                 }
             }
@@ -3696,6 +3739,7 @@ impl Ctx<'_> {
             // Cheap tests first: most words are lower case or already tagged.
             if self.tag[i].is_some()
                 || !self.looks_capitalised(i)
+                || signatures & signature(&self.words[i].key) == 0
                 || !found.contains(&self.words[i].key)
             {
                 continue;
