@@ -2712,6 +2712,29 @@ mod tests {
     }
 
     #[test]
+    fn hospitals_known_by_a_nickname_or_an_acronym() {
+        assert_eq!(
+            found("Transferred to Guy's for cardiac surgery."),
+            vec![("Guy", Category::Organization)]
+        );
+        assert_eq!(
+            found("Seen at the Royal Free last year; records from BWH and MGH."),
+            vec![
+                ("Royal Free", Category::Organization),
+                ("BWH", Category::Organization),
+                ("MGH", Category::Organization)
+            ]
+        );
+        assert_eq!(
+            found("Follow up at Mass General in six weeks."),
+            vec![("Mass General", Category::Organization)]
+        );
+        // A test named after a hospital is a test; "a nice guy" a guy.
+        assert_eq!(found("Addenbrooke's Cognitive Examination 88/100."), vec![]);
+        assert_eq!(found("Husband is a nice guy, very supportive."), vec![]);
+    }
+
+    #[test]
     fn relatives_are_sorted_for_binary_search() {
         assert!(RELATIVES.windows(2).all(|w| w[0] < w[1]));
         assert!(is_relative("Mum") && is_relative("WIFE") && !is_relative("drug"));
