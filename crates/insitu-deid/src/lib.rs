@@ -2712,6 +2712,23 @@ mod tests {
     }
 
     #[test]
+    fn in_lower_case_lines_verbs_on_the_surname_list_end_a_name() {
+        assert_eq!(
+            found("spoke to betty needs more support at home"),
+            vec![("betty", Category::Name)]
+        );
+        // A surname that is also a word still follows a forename or a title.
+        assert_eq!(
+            found("spoke to mary smith re discharge"),
+            vec![("mary smith", Category::Name)]
+        );
+        assert_eq!(
+            found("seen by dr good today"),
+            vec![("good", Category::Name)]
+        );
+    }
+
+    #[test]
     fn hospitals_known_by_a_nickname_or_an_acronym() {
         assert_eq!(
             found("Transferred to Guy's for cardiac surgery."),

@@ -1394,6 +1394,15 @@ pub(crate) fn is_role_word(k: &str) -> bool {
     .any(|suf| k.ends_with(suf))
 }
 
+/// Verbs and function words that are also on the surname list: in a line
+/// without capitals they continue the sentence, not a name (sorted for
+/// binary search).
+const LOWER_CASE_NOT_NAMES: &[&str] = &[
+    "back", "below", "better", "can", "early", "even", "felt", "fine", "good", "home", "just",
+    "last", "late", "later", "less", "more", "much", "must", "needs", "never", "over", "rang",
+    "rather", "said", "states", "still", "then", "well", "went", "while",
+];
+
 /// Words that end a name run even when capitalised.
 const STOP: &[&str] = &[
     // Identifier labels written right after a name ("Jo Bloggs CHI 1234…").
@@ -2507,7 +2516,17 @@ impl Ctx<'_> {
                 || (w.shape == Shape::Lower && self.in_names(i) && !w.has(COMMON))
         } else {
             // Caseless line: anything alphabetic that is not an everyday or clinical word,
-            // or that is a name even if it is also a word.
+            // or that is a name even if it is also a word. In a line
+            // written all in lower case ("spoke to betty needs more
+            // help"), not a verb or function word that the surname list
+            // also holds: there it is the sentence going on, unless a
+            // title says otherwise ("dr good").
+            if w.shape == Shape::Lower
+                && LOWER_CASE_NOT_NAMES.binary_search(&w.key.as_str()).is_ok()
+                && !(i > 0 && self.words[i - 1].has(TITLE))
+            {
+                return false;
+            }
             !w.has(CLINICAL) && (self.in_names(i) || !w.has(COMMON)) && w.key.len() >= 2
         }
     }
@@ -4844,6 +4863,11 @@ pub(crate) fn unexplained_capitalised(text: &str, spans: &[Span]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lower_case_not_names_is_sorted() {
+        assert!(super::LOWER_CASE_NOT_NAMES.windows(2).all(|w| w[0] < w[1]));
+    }
+
     use super::*;
 
     fn names(text: &str) -> Vec<String> {
