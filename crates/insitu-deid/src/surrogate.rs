@@ -320,7 +320,7 @@ impl Replacer {
             }
             return HOLIDAYS[i].to_string();
         }
-        "[DATE]".to_string()
+        shift_lone_day(original, days).unwrap_or_else(|| "[DATE]".to_string())
     }
 
     fn age(&self, original: &str, patient: &str) -> String {
@@ -328,11 +328,11 @@ impl Replacer {
         let trimmed = original.trim();
         let digits = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
         let ordinal = digits.len() < trimmed.len();
-        let Ok(n) = digits.parse::<i64>() else {
-            return "[AGE]".to_string();
-        };
         // A per-patient nudge keeps a patient's ages consistent with each other.
         let nudge = [-2, -1, 1, 2][self.pick(patient, "age", "", 4)];
+        let Ok(n) = digits.parse::<i64>() else {
+            return age_in_words(trimmed, nudge).unwrap_or_else(|| "[AGE]".to_string());
+        };
         let fake = (n + nudge).clamp(0, 89);
         let fake = if fake == n { n + 1 } else { fake };
         if ordinal {
@@ -658,8 +658,120 @@ fn age_over_89(original: &str) -> bool {
         .parse::<u32>()
         .is_ok_and(|n| n > 89)
         || t.contains("ninety")
+        || t.contains("nineties")
         || t.contains("hundred")
         || t.contains("centenarian")
+}
+
+/// A day of the month on its own, the first day of a range whose end
+/// carries the month ("3rd to 5th March", "1-3 Feb"): moved by the same
+/// number of days as the dated end, wrapping within a month's first 28
+/// days so it is always a real day ("3rd" + 14 days = "17th").
+fn shift_lone_day(original: &str, days: i64) -> Option<String> {
+    let t = original.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, suffix) = t.split_at(digits);
+    let day: i64 = number.parse().ok()?;
+    let ordinal = !suffix.is_empty();
+    if !(1..=31).contains(&day)
+        || (ordinal && !["st", "nd", "rd", "th"].contains(&suffix.to_ascii_lowercase().as_str()))
+    {
+        return None;
+    }
+    let mut new = (day - 1 + days).rem_euclid(28) + 1;
+    if new == day {
+        new = day % 28 + 1;
+    }
+    Some(if !ordinal {
+        new.to_string()
+    } else {
+        let suffix = ordinal_suffix(new.unsigned_abs() as usize);
+        let upper = t.ends_with(|c: char| c.is_ascii_uppercase());
+        format!(
+            "{new}{}",
+            if upper {
+                suffix.to_uppercase()
+            } else {
+                suffix.to_string()
+            }
+        )
+    })
+}
+
+const UNITS: [&str; 20] = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+
+/// Tens from twenty (index 2) to eighty; ninety and over are "90+".
+const TENS: [&str; 9] = [
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
+];
+
+/// An age written in words ("eighty-two", "Seventy two", "eighties"),
+/// nudged like a numeric one and written back in words, in the original's
+/// case and with its separator; a decade ("in her eighties") moves one
+/// decade down or up (never into the nineties). `None` for anything else.
+fn age_in_words(original: &str, nudge: i64) -> Option<String> {
+    let lower = original.to_ascii_lowercase();
+    if let Some(stem) = lower.strip_suffix("ies") {
+        // "twenties" .. "eighties": the decade's tens word without its "y".
+        let decade = (2..TENS.len()).find(|&d| TENS[d].strip_suffix('y') == Some(stem))?;
+        let to = if (nudge < 0 && decade > 2) || decade == TENS.len() - 1 {
+            decade - 1
+        } else {
+            decade + 1
+        };
+        let word = format!("{}ies", TENS[to].strip_suffix('y')?);
+        return Some(match_case(original, &word));
+    }
+    let sep = if lower.contains('-') { '-' } else { ' ' };
+    let mut parts = lower.split([' ', '-']).filter(|p| !p.is_empty());
+    let first = parts.next()?;
+    let second = parts.next();
+    if parts.next().is_some() {
+        return None;
+    }
+    let n = if let Some(t) = TENS.iter().position(|w| !w.is_empty() && *w == first) {
+        let unit = match second {
+            Some(u) => (1..10).find(|&k| UNITS[k] == u)?,
+            None => 0,
+        };
+        t * 10 + unit
+    } else if second.is_none() {
+        UNITS.iter().position(|w| *w == first)?
+    } else {
+        return None;
+    };
+    let n = n as i64;
+    let fake = (n + nudge).clamp(1, 89);
+    let fake = if fake == n { n + 1 } else { fake } as usize;
+    let word = if fake < 20 {
+        UNITS[fake].to_string()
+    } else if fake.is_multiple_of(10) {
+        TENS[fake / 10].to_string()
+    } else {
+        format!("{}{sep}{}", TENS[fake / 10], UNITS[fake % 10])
+    };
+    Some(match_case(original, &word))
 }
 
 fn match_case(model: &str, word: &str) -> String {
@@ -1281,6 +1393,73 @@ mod tests {
         assert_eq!(
             s.replacement("95th", Category::Age, "p", DateOrder::DayFirst),
             "90+"
+        );
+    }
+
+    #[test]
+    fn a_lone_day_moves_with_the_patients_dates() {
+        assert_eq!(shift_lone_day("3rd", 14).as_deref(), Some("17th"));
+        assert_eq!(shift_lone_day("3", -5).as_deref(), Some("26"));
+        assert_eq!(shift_lone_day("21ST", 1).as_deref(), Some("22ND"));
+        // A shift of whole four weeks would keep the day: it moves by one.
+        assert_eq!(shift_lone_day("5th", 28).as_deref(), Some("6th"));
+        for not_a_day in ["0", "32nd", "3xy", "", "th"] {
+            assert_eq!(shift_lone_day(not_a_day, 3), None, "{not_a_day}");
+        }
+        let s = replacer(Mode::Surrogate);
+        let fake = s.replacement("3rd", Category::Date, "p", DateOrder::DayFirst);
+        assert!(fake != "3rd" && fake != "[DATE]", "{fake}");
+    }
+
+    #[test]
+    fn ages_in_words_stay_in_words() {
+        let s = replacer(Mode::Surrogate);
+        for original in [
+            "eighty-two",
+            "Seventy two",
+            "twelve",
+            "EIGHTY",
+            "forty-nine",
+        ] {
+            let fake = s.replacement(original, Category::Age, "p", DateOrder::DayFirst);
+            assert_ne!(fake, original);
+            let n = |w: &str| age_in_words(w, 0).is_some();
+            assert!(n(&fake), "{original} -> {fake}");
+            // Case and separator follow the original.
+            assert_eq!(
+                fake.chars().any(char::is_uppercase),
+                original.chars().any(char::is_uppercase),
+                "{original} -> {fake}"
+            );
+            assert_eq!(
+                fake.contains('-'),
+                original.contains('-'),
+                "{original} -> {fake}"
+            );
+        }
+        for original in ["eighties", "Twenties", "SIXTIES"] {
+            let fake = s.replacement(original, Category::Age, "p", DateOrder::DayFirst);
+            assert!(
+                fake.to_lowercase().ends_with("ties"),
+                "{original} -> {fake}"
+            );
+            assert_ne!(fake.to_lowercase(), original.to_lowercase());
+            assert!(
+                !fake.to_lowercase().starts_with("nine"),
+                "{original} -> {fake}"
+            );
+        }
+        // Ninety and over are one category, in words or not.
+        for original in ["nineties", "ninety-one", "one hundred"] {
+            assert_eq!(
+                s.replacement(original, Category::Age, "p", DateOrder::DayFirst),
+                "90+"
+            );
+        }
+        // Words that are no age in words keep the tag.
+        assert_eq!(
+            s.replacement("a few", Category::Age, "p", DateOrder::DayFirst),
+            "[AGE]"
         );
     }
 
