@@ -2827,7 +2827,33 @@ impl Ctx<'_> {
                 continue;
             }
             if i + 1 < self.words.len() && self.adjacent(i, i + 1, false) {
-                self.take_name_run(i + 1, 3, "title", 0.95);
+                // "Dr van den Berg", "Mr de la Cruz": lower-case particles
+                // between the title and a capitalised surname are the
+                // surname's, though "van" and "den" are also words.
+                let mut j = i + 1;
+                while j < self.words.len()
+                    && j < i + 4
+                    && self.words[j].shape == Shape::Lower
+                    && self.words[j].cased_line
+                    && is_particle(&self.words[j].key)
+                    && self.adjacent(j - 1, j, false)
+                {
+                    j += 1;
+                }
+                let surname = j > i + 1
+                    && j < self.words.len()
+                    && self.words[j].shape == Shape::Title
+                    && self.adjacent(j - 1, j, false)
+                    && self.name_candidate(j);
+                if surname {
+                    if self.take_name_run(j, 2, "title", 0.95) > 0 {
+                        for p in i + 1..j {
+                            self.set(p, Category::Name, "title", 0.95);
+                        }
+                    }
+                } else {
+                    self.take_name_run(i + 1, 3, "title", 0.95);
+                }
             }
         }
     }
@@ -4974,6 +5000,15 @@ mod tests {
         assert_eq!(
             names("Referred by Dr van der Merwe."),
             vec!["van", "der", "Merwe"]
+        );
+        // Even when the surname is also a word or in no list.
+        assert_eq!(
+            names("Reviewed by Dr van den Berg."),
+            vec!["van", "den", "Berg"]
+        );
+        assert_eq!(
+            names("Seen by Mr de la Cruz today."),
+            vec!["de", "la", "Cruz"]
         );
         // A forename that is a word, before a surname no list knows.
         assert_eq!(
