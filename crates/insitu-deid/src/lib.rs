@@ -2729,6 +2729,17 @@ mod tests {
     }
 
     #[test]
+    fn listed_places_with_joining_words_inside() {
+        for (text, place) in [
+            ("Grew up in Kingston upon Hull.", "Kingston upon Hull"),
+            ("Moved to Newcastle upon Tyne.", "Newcastle upon Tyne"),
+            ("Holiday on the Isle of Wight.", "Isle of Wight"),
+        ] {
+            assert_eq!(found(text), vec![(place, Category::Location)], "{text}");
+        }
+    }
+
+    #[test]
     fn hospitals_known_by_a_nickname_or_an_acronym() {
         assert_eq!(
             found("Transferred to Guy's for cardiac surgery."),

@@ -4510,12 +4510,30 @@ fn gazetteer(
             continue;
         }
         let surface = &text[s..e];
-        // Every word of the place must look capitalised (or the line be caseless).
-        let all_cap = surface
-            .split([' ', '-'])
-            .filter(|p| !p.is_empty())
-            .all(|p| p.starts_with(char::is_uppercase))
-            || !ctx.words[wi].cased_line;
+        // Every word of the place must look capitalised (or the line be
+        // caseless), but for the joining words inside a name ("Kingston
+        // upon Hull", "Isle of Wight", "Stoke-on-Trent").
+        let parts = surface.split([' ', '-']).filter(|p| !p.is_empty());
+        let last = parts.clone().count().saturating_sub(1);
+        let all_cap = parts.enumerate().all(|(k, p)| {
+            p.starts_with(char::is_uppercase)
+                || (k > 0
+                    && k < last
+                    && matches!(
+                        p,
+                        "upon"
+                            | "on"
+                            | "under"
+                            | "in"
+                            | "the"
+                            | "of"
+                            | "by"
+                            | "le"
+                            | "next"
+                            | "cum"
+                            | "and"
+                    ))
+        }) || !ctx.words[wi].cased_line;
         if !all_cap {
             continue;
         }
