@@ -1483,6 +1483,45 @@ fn names_in_brackets_after_roles(text: &str) -> Vec<Span> {
         "porter",
         "clerk",
         "receptionist",
+        // People who live with or look after the patient: "roommate (Tony)".
+        "roommate",
+        "flatmate",
+        "housemate",
+        "lodger",
+        "landlord",
+        "landlady",
+        "guardian",
+        "keyworker",
+        "advocate",
+        "colleague",
+        "boss",
+        "vicar",
+        "pastor",
+        "priest",
+        "imam",
+        "rabbi",
+        "boyfriend",
+        "girlfriend",
+        "fiance",
+        "fiancee",
+        "spouse",
+        "grandson",
+        "granddaughter",
+        "grandma",
+        "grandad",
+        "grandpa",
+        "gran",
+        "nan",
+        "niece",
+        "nephew",
+        "uncle",
+        "aunt",
+        "auntie",
+        "cousin",
+        "stepdad",
+        "stepmum",
+        "stepson",
+        "stepdaughter",
     ];
     let lex = lexicon::Lexicon::get();
     let b = text.as_bytes();
@@ -2666,6 +2705,7 @@ mod tests {
         };
         assert_eq!(names("D/w reg (Tom) - plan CT."), vec!["Tom"]);
         assert_eq!(names("FY1 (Priya) aware of bloods."), vec!["Priya"]);
+        assert_eq!(names("Lives with roommate (Tony)."), vec!["Tony"]);
         // Not names: clinical words, ordinary words, longer notes.
         assert!(names("Seen by reg (Cardiology) today.").is_empty());
         assert!(names("Spoke to nurse (Night) re fluids.").is_empty());
