@@ -1538,7 +1538,11 @@ fn names_in_brackets_after_roles(text: &str) -> Vec<Span> {
             .take_while(|c| c.is_ascii_alphanumeric())
             .count();
         let role = &text[end - len..end];
-        if !(2..=13).contains(&len) || !ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)) {
+        // "Twin A (Lily)", "twin 2 (Rose)": a twin's letter or number.
+        let twin = len == 1 && end >= 6 && b[end - 6..end - 1].eq_ignore_ascii_case(b"twin ");
+        if !twin
+            && (!(2..=13).contains(&len) || !ROLES.iter().any(|r| r.eq_ignore_ascii_case(role)))
+        {
             continue;
         }
         let inner_start = open + 1;
@@ -2706,6 +2710,10 @@ mod tests {
         assert_eq!(names("D/w reg (Tom) - plan CT."), vec!["Tom"]);
         assert_eq!(names("FY1 (Priya) aware of bloods."), vec!["Priya"]);
         assert_eq!(names("Lives with roommate (Tony)."), vec!["Tony"]);
+        assert_eq!(
+            names("Twin A (Lily) and Twin B (Rose) feeding well."),
+            vec!["Lily", "Rose"]
+        );
         // Not names: clinical words, ordinary words, longer notes.
         assert!(names("Seen by reg (Cardiology) today.").is_empty());
         assert!(names("Spoke to nurse (Night) re fluids.").is_empty());

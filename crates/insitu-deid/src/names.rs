@@ -840,6 +840,33 @@ const NAME_LABELS: &[&[&str]] = &[
     &["chaplain"],
     &["advocate"],
     &["cousin"],
+    // People around the patient named by their role ("his probation
+    // officer, Tom Hardy", "landlord Gary", "foster mum Jo").
+    &["probation", "officer"],
+    &["police", "officer"],
+    &["case", "manager"],
+    &["caseworker"],
+    &["case", "worker"],
+    &["care", "manager"],
+    &["personal", "assistant"],
+    &["befriender"],
+    &["roommate"],
+    &["flatmate"],
+    &["housemate"],
+    &["landlord"],
+    &["landlady"],
+    &["lodger"],
+    &["foster", "carer"],
+    &["foster", "mum"],
+    &["foster", "mother"],
+    &["foster", "dad"],
+    &["foster", "father"],
+    &["headteacher"],
+    &["senco"],
+    &["district", "nurse"],
+    &["practice", "nurse"],
+    &["community", "nurse"],
+    &["solicitor"],
 ];
 
 /// The word lists above as hash sets, built once (they are consulted for
