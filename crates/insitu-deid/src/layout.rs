@@ -128,6 +128,13 @@ const LABELS: &[&str] = &[
     "yours",
     "regards",
     "thanks",
+    // Greetings and informal sign-offs: "Cheers, Dave", "Hi, Ruth" (not
+    // "Love" or "Ta": surnames, as in the banner "Love, Anita, 19-11-1916").
+    "cheers",
+    "thx",
+    "hi",
+    "hiya",
+    "hello",
     "sincerely",
     "faithfully",
     "best",
@@ -835,6 +842,12 @@ mod tests {
         assert!(!covered("Admitted 12 Oct 2024, 14:00", "Admitted"));
         assert!(!covered("Seen 12-03-24, 19-03-24 and 26-03-24", "Seen"));
         assert!(!covered("MY HOSPITAL PASSPORT", "MY"));
+    }
+
+    #[test]
+    fn greetings_are_not_surnames_before_a_forename() {
+        let text = "Thanks for seeing him.\nCheers, Dave\n";
+        assert!(covered(text, "Dave") && !covered(text, "Cheers"));
     }
 
     #[test]
