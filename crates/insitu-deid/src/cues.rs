@@ -309,21 +309,32 @@ fn jobs_by_trade(text: &str, out: &mut Vec<Span>) {
     let b = text.as_bytes();
     for at in BY_TRADE.find_iter(b).chain(BY_PROFESSION.find_iter(b)) {
         let before = &text[..at];
-        let Some(article) = before
+        // The job starts after "a"/"an", or opens its line ("Builder by
+        // trade." in a social history), its first word then capitalised.
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let article = before
             .rfind(" a ")
             .map(|i| i + 3)
             .max(before.rfind(" an ").map(|i| i + 4))
-        else {
-            continue;
+            .filter(|&a| a > line_start);
+        let (start, opens_line) = match article {
+            Some(a) => (a, false),
+            None => {
+                let lead = before[line_start..].len() - before[line_start..].trim_start().len();
+                (line_start + lead, true)
+            }
         };
-        let job = &text[article..at];
+        let job = &text[start..at];
         let words: Vec<&str> = job.split(' ').collect();
-        if (1..=3).contains(&words.len())
-            && words
-                .iter()
-                .all(|w| w.len() >= 2 && w.bytes().all(|c| c.is_ascii_lowercase()))
-        {
-            out.push(span(article, at, Category::Profession, "job_by_trade"));
+        let plain = |k: usize, w: &str| {
+            let b = w.as_bytes();
+            w.len() >= 2
+                && (b[0].is_ascii_lowercase()
+                    || (k == 0 && opens_line && b[0].is_ascii_uppercase()))
+                && b[1..].iter().all(u8::is_ascii_lowercase)
+        };
+        if (1..=3).contains(&words.len()) && words.iter().enumerate().all(|(k, w)| plain(k, w)) {
+            out.push(span(start, at, Category::Profession, "job_by_trade"));
         }
     }
 }
@@ -827,6 +838,12 @@ mod tests {
             [("electrical engineer".to_string(), Category::Profession)]
         );
         assert!(found("He is a smoker of many years, by trade unknown.", &[]).is_empty());
+        // A job opening its line in a social history, without an article.
+        assert_eq!(
+            found("Lives with wife.\nBuilder by trade, still working.", &[]),
+            [("Builder".to_string(), Category::Profession)]
+        );
+        assert!(found("Lives alone.\nNot working at present by trade.", &[]).is_empty());
         let text = "Seen with (Jo Smith, on leave) today.";
         let name = [span(11, 19, Category::Name, "relation")];
         assert!(found(text, &name).is_empty());

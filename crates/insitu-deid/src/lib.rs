@@ -2777,6 +2777,20 @@ mod tests {
     }
 
     #[test]
+    fn jobs_after_she_is_and_he_is_contracted() {
+        assert_eq!(
+            found("She's a nurse at the hospice."),
+            vec![("nurse", Category::Profession)]
+        );
+        assert_eq!(
+            found("He's an electrician."),
+            vec![("electrician", Category::Profession)]
+        );
+        // Not a possessive-free "she" before a verb.
+        assert_eq!(found("She nurses her husband at home."), vec![]);
+    }
+
+    #[test]
     fn listed_places_with_joining_words_inside() {
         for (text, place) in [
             ("Grew up in Kingston upon Hull.", "Kingston upon Hull"),

@@ -2279,6 +2279,9 @@ const PROFESSION_TRIGGERS: &[&[&str]] = &[
     &["shifts", "as"],
     &["im", "a"],
     &["i'm", "a"],
+    // "She's a nurse", "he's an electrician": the possessive form only.
+    &["she"],
+    &["he"],
     &["am", "a"],
     &["nights", "as"],
     &["days", "as"],
@@ -3858,6 +3861,7 @@ impl Ctx<'_> {
                 .map_or(&[], |t| t.as_slice());
             let after_trigger = triggers
                 .iter()
+                .filter(|trig| !matches!(trig[0], "she" | "he") || self.words[i].possessive)
                 .filter(|trig| self.matches_phrase(i, trig))
                 .map(|trig| i + trig.len())
                 .chain(year_old.then_some(i + 1))
