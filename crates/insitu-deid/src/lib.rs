@@ -1920,6 +1920,22 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
             .take_while(|c| c.is_ascii_digit())
             .count();
         let next = bytes.get(pos + digits).copied();
+        if bytes[pos - 1] == b' '
+            && (1..=3).contains(&digits)
+            && age_after_at_or_of(text, pos, digits)
+        {
+            let n: u32 = text[pos..pos + digits].parse().unwrap_or(999);
+            if n <= 125 && (policy == AgePolicy::All || n > 89) {
+                out.push(Span {
+                    start: pos,
+                    end: pos + digits,
+                    category: Category::Age,
+                    detector: "age_beside_person",
+                    confidence: 0.65,
+                });
+            }
+            continue;
+        }
         if digits > 3
             || !matches!(next, None | Some(b')' | b'.' | b',' | b';' | b' '))
             || (next == Some(b' ')
@@ -2012,6 +2028,58 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
         }
     }
     out
+}
+
+/// "At 84 she still drives", "a lady of 92": the number at `pos` (after a
+/// space) follows "at" and opens a clause about her or him, or follows
+/// "of" after a word for a person that is no relative ("mother of 3" is a
+/// count of children).
+fn age_after_at_or_of(text: &str, pos: usize, digits: usize) -> bool {
+    let b = text.as_bytes();
+    let word_before = |end: usize| {
+        let len = b[..end]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        &text[end - len..end]
+    };
+    let word = word_before(pos - 1);
+    let rest = &text[pos + digits..];
+    if word.eq_ignore_ascii_case("at") {
+        // Opening its sentence, and past any hour of the day ("At 10 he
+        // was given morphine" is a time).
+        let head = text[..pos - 1 - word.len()].trim_end_matches(' ');
+        let opens = head.is_empty() || head.ends_with(['.', '\n', ';']);
+        let n: u32 = text[pos..pos + digits].parse().unwrap_or(0);
+        let rest = rest.strip_prefix(',').unwrap_or(rest);
+        return opens
+            && n > 24
+            && [" she ", " he ", " She ", " He "]
+                .iter()
+                .any(|p| rest.starts_with(p));
+    }
+    if !word.eq_ignore_ascii_case("of") || pos < word.len() + 2 || b[pos - word.len() - 2] != b' ' {
+        return false;
+    }
+    let person = word_before(pos - word.len() - 2);
+    let closed = !rest
+        .starts_with(|c: char| c.is_alphanumeric() || matches!(c, '/' | ':' | '.' | '%'))
+        || rest.starts_with(". ")
+        || rest == ".";
+    closed
+        && [
+            "lady",
+            "gentleman",
+            "gent",
+            "man",
+            "woman",
+            "chap",
+            "boy",
+            "girl",
+        ]
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(person))
 }
 
 /// Whether a line is a short run of capitalised words (a town, a house
@@ -2774,6 +2842,23 @@ mod tests {
             found("seen by dr good today"),
             vec![("good", Category::Name)]
         );
+    }
+
+    #[test]
+    fn ages_after_at_and_after_a_person_of() {
+        assert_eq!(
+            found("At 84 she still drives."),
+            vec![("84", Category::Age)]
+        );
+        assert_eq!(
+            found("Lady of 92 admitted from home."),
+            vec![("92", Category::Age)]
+        );
+        // Not a count of children, a time or a score.
+        assert_eq!(found("She is a mother of 3."), vec![]);
+        assert_eq!(found("Seen at 40 he was settled."), vec![]);
+        assert_eq!(found("At 10 he was given morphine."), vec![]);
+        assert_eq!(found("A man of 5.5 kg"), vec![]);
     }
 
     #[test]
