@@ -384,10 +384,15 @@ fn pattern_list() -> Vec<(Kind, String)> {
         ),
         (Kind::LongNumber, format!(r"{B}[0-9]{{6,}}{B}")),
         // Vehicle registrations after a word for a vehicle ("reg YX19 KHP").
+        // The cue is a whole word: as a bare prefix it also began "care",
+        // "cardiac", "regular" and "platelets", and each of those opened a
+        // window the automaton had to count through, in every state it was
+        // in, for the next 25 bytes; those copies were a large share of its
+        // states, which crowd the processor caches.
         (
             Kind::Plate,
             format!(
-                r"{B}(?i:reg(?:istration)?|plate|vehicle|vrn|car|van|lorry|truck)[^\n]{{0,25}}?{B}([A-Z]{{2}}[0-9]{{2}}[ ]?[A-Z]{{3}}){B}|{B}(?i:plate)[^\n0-9]{{0,25}}?{B}([A-Z0-9]{{2,4}}[ \-]?[A-Z0-9]{{2,4}}){B}"
+                r"{B}(?i:reg(?:istration|istered|d|n|no)?|plates?|vehicles?|vrn|cars?|vans?|lorry|lorries|trucks?){B}[^\n]{{0,25}}?{B}([A-Z]{{2}}[0-9]{{2}}[ ]?[A-Z]{{3}}){B}|{B}(?i:plates?){B}[^\n0-9]{{0,25}}?{B}([A-Z0-9]{{2,4}}[ \-]?[A-Z0-9]{{2,4}}){B}"
             ),
         ),
         // UK driving licence numbers: surname (padded with 9), the
