@@ -101,9 +101,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
             Kind::Ipv4,
             format!(r"{B}[0-9]{{1,3}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}{B}"),
         ),
+        // The hex group before the first colon begins a word: anywhere in
+        // one, the automaton followed every word's trailing run of the
+        // letters a-f as a possible start, in each of its other states.
         (
             Kind::Ipv6,
-            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?-u:\b)".to_string(),
+            r"(?:(?-u:\b)[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,7}(?-u:\b)".to_string(),
         ),
         // GMC, NMC and other labelled identifiers: group 1 is the value.
         (
