@@ -91,10 +91,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
             Kind::Email,
             r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}".to_string(),
         ),
+        // A scheme or "www." begins a word: inside one, every "h", "f" and
+        // "w" of every word was followed as a possible start.
         (
             Kind::Url,
             format!(
-                r"(?i:https?://|ftp://|www\.)[^\s<>\x22']+|{B}[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.(?i:nhs\.uk|co\.uk|org\.uk|ac\.uk|gov\.uk|com|org|net|edu|gov|io|info)(?:/[^\s<>\x22']*)?{B}"
+                r"{B}(?i:https?://|ftp://|www\.)[^\s<>\x22']+|{B}[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.(?i:nhs\.uk|co\.uk|org\.uk|ac\.uk|gov\.uk|com|org|net|edu|gov|io|info)(?:/[^\s<>\x22']*)?{B}"
             ),
         ),
         (
