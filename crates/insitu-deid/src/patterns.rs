@@ -141,10 +141,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
                 r"(?:\+44\s?(?:\(0\)\s?)?|\(0[0-9]{{1,4}}\)\s?|{B}0)[0-9](?:[0-9]|[ \-][0-9]){{5,11}}{B}"
             ),
         ),
+        // The country code "1" follows a "+" or begins a word: after any
+        // other digit it was followed as a possible start in every state.
         (
             Kind::UsPhone,
             format!(
-                r"(?:\+?1[\s.\-]?)?(?:\([0-9]{{3}}\)\s?|{B}[0-9]{{3}}[\s.\-])[0-9]{{3}}[\s.\-][0-9]{{4}}{B}|{B}[0-9]{{3}}-[0-9]{{4}}{B}"
+                r"(?:(?:\+|{B})1[\s.\-]?)?(?:\([0-9]{{3}}\)\s?|{B}[0-9]{{3}}[\s.\-])[0-9]{{3}}[\s.\-][0-9]{{4}}{B}|{B}[0-9]{{3}}-[0-9]{{4}}{B}"
             ),
         ),
         (
