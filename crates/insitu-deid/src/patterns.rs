@@ -91,19 +91,24 @@ fn pattern_list() -> Vec<(Kind, String)> {
             Kind::Email,
             r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}".to_string(),
         ),
+        // A scheme or "www." begins a word: inside one, every "h", "f" and
+        // "w" of every word was followed as a possible start.
         (
             Kind::Url,
             format!(
-                r"(?i:https?://|ftp://|www\.)[^\s<>\x22']+|{B}[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.(?i:nhs\.uk|co\.uk|org\.uk|ac\.uk|gov\.uk|com|org|net|edu|gov|io|info)(?:/[^\s<>\x22']*)?{B}"
+                r"{B}(?i:https?://|ftp://|www\.)[^\s<>\x22']+|{B}[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.(?i:nhs\.uk|co\.uk|org\.uk|ac\.uk|gov\.uk|com|org|net|edu|gov|io|info)(?:/[^\s<>\x22']*)?{B}"
             ),
         ),
         (
             Kind::Ipv4,
             format!(r"{B}[0-9]{{1,3}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}\.[0-9]{{1,3}}{B}"),
         ),
+        // The hex group before the first colon begins a word: anywhere in
+        // one, the automaton followed every word's trailing run of the
+        // letters a-f as a possible start, in each of its other states.
         (
             Kind::Ipv6,
-            r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?-u:\b)".to_string(),
+            r"(?:(?-u:\b)[0-9A-Fa-f]{1,4})?(?::[0-9A-Fa-f]{0,4}){2,7}(?-u:\b)".to_string(),
         ),
         // GMC, NMC and other labelled identifiers: group 1 is the value.
         (
@@ -136,10 +141,12 @@ fn pattern_list() -> Vec<(Kind, String)> {
                 r"(?:\+44\s?(?:\(0\)\s?)?|\(0[0-9]{{1,4}}\)\s?|{B}0)[0-9](?:[0-9]|[ \-][0-9]){{5,11}}{B}"
             ),
         ),
+        // The country code "1" follows a "+" or begins a word: after any
+        // other digit it was followed as a possible start in every state.
         (
             Kind::UsPhone,
             format!(
-                r"(?:\+?1[\s.\-]?)?(?:\([0-9]{{3}}\)\s?|{B}[0-9]{{3}}[\s.\-])[0-9]{{3}}[\s.\-][0-9]{{4}}{B}|{B}[0-9]{{3}}-[0-9]{{4}}{B}"
+                r"(?:(?:\+|{B})1[\s.\-]?)?(?:\([0-9]{{3}}\)\s?|{B}[0-9]{{3}}[\s.\-])[0-9]{{3}}[\s.\-][0-9]{{4}}{B}|{B}[0-9]{{3}}-[0-9]{{4}}{B}"
             ),
         ),
         (
@@ -384,10 +391,15 @@ fn pattern_list() -> Vec<(Kind, String)> {
         ),
         (Kind::LongNumber, format!(r"{B}[0-9]{{6,}}{B}")),
         // Vehicle registrations after a word for a vehicle ("reg YX19 KHP").
+        // The cue is a whole word: as a bare prefix it also began "care",
+        // "cardiac", "regular" and "platelets", and each of those opened a
+        // window the automaton had to count through, in every state it was
+        // in, for the next 25 bytes; those copies were a large share of its
+        // states, which crowd the processor caches.
         (
             Kind::Plate,
             format!(
-                r"{B}(?i:reg(?:istration)?|plate|vehicle|vrn|car|van|lorry|truck)[^\n]{{0,25}}?{B}([A-Z]{{2}}[0-9]{{2}}[ ]?[A-Z]{{3}}){B}|{B}(?i:plate)[^\n0-9]{{0,25}}?{B}([A-Z0-9]{{2,4}}[ \-]?[A-Z0-9]{{2,4}}){B}"
+                r"{B}(?i:reg(?:istration|istered|d|n|no)?|plates?|vehicles?|vrn|cars?|vans?|lorry|lorries|trucks?){B}[^\n]{{0,25}}?{B}([A-Z]{{2}}[0-9]{{2}}[ ]?[A-Z]{{3}}){B}|{B}(?i:plates?){B}[^\n0-9]{{0,25}}?{B}([A-Z0-9]{{2,4}}[ \-]?[A-Z0-9]{{2,4}}){B}"
             ),
         ),
         // UK driving licence numbers: surname (padded with 9), the
