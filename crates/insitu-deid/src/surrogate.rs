@@ -763,7 +763,13 @@ fn age_in_words(original: &str, nudge: i64) -> Option<String> {
     };
     let n = n as i64;
     let fake = (n + nudge).clamp(1, 89);
-    let fake = if fake == n { n + 1 } else { fake } as usize;
+    // Clamping can land back on the original: step away from it, down
+    // from 89 (ninety would be "90+", and has no tens word here).
+    let fake = match fake {
+        f if f != n => f,
+        89 => 88,
+        f => f + 1,
+    } as usize;
     let word = if fake < 20 {
         UNITS[fake].to_string()
     } else if fake.is_multiple_of(10) {
@@ -1416,6 +1422,7 @@ mod tests {
         let s = replacer(Mode::Surrogate);
         for original in [
             "eighty-two",
+            "eighty-nine",
             "Seventy two",
             "twelve",
             "EIGHTY",
@@ -1455,6 +1462,23 @@ mod tests {
                 s.replacement(original, Category::Age, "p", DateOrder::DayFirst),
                 "90+"
             );
+        }
+        // Every nudge of every age in words gives another age in words.
+        for n in 1..90usize {
+            let word = if n < 20 {
+                UNITS[n].to_string()
+            } else if n.is_multiple_of(10) {
+                TENS[n / 10].to_string()
+            } else {
+                format!("{}-{}", TENS[n / 10], UNITS[n % 10])
+            };
+            for nudge in [-2, -1, 1, 2] {
+                let fake = age_in_words(&word, nudge).expect("an age in words");
+                assert!(
+                    fake != word && age_in_words(&fake, 1).is_some(),
+                    "{word} -> {fake}"
+                );
+            }
         }
         // Words that are no age in words keep the tag.
         assert_eq!(
