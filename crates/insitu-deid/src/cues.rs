@@ -326,12 +326,33 @@ fn jobs_by_trade(text: &str, out: &mut Vec<Span>) {
         };
         let job = &text[start..at];
         let words: Vec<&str> = job.split(' ').collect();
+        // Without an article the words before "by trade" may be the
+        // sentence's own ("He was by trade a carpenter"): none of those.
+        const CLAUSE: &[&str] = &[
+            "he",
+            "she",
+            "they",
+            "i",
+            "we",
+            "is",
+            "was",
+            "were",
+            "are",
+            "am",
+            "also",
+            "and",
+            "originally",
+            "previously",
+            "formerly",
+            "mainly",
+        ];
         let plain = |k: usize, w: &str| {
             let b = w.as_bytes();
             w.len() >= 2
                 && (b[0].is_ascii_lowercase()
                     || (k == 0 && opens_line && b[0].is_ascii_uppercase()))
                 && b[1..].iter().all(u8::is_ascii_lowercase)
+                && !(opens_line && CLAUSE.iter().any(|c| c.eq_ignore_ascii_case(w)))
         };
         if (1..=3).contains(&words.len()) && words.iter().enumerate().all(|(k, w)| plain(k, w)) {
             out.push(span(start, at, Category::Profession, "job_by_trade"));
@@ -844,6 +865,7 @@ mod tests {
             [("Builder".to_string(), Category::Profession)]
         );
         assert!(found("Lives alone.\nNot working at present by trade.", &[]).is_empty());
+        assert!(found("Lives alone.\nHe was by trade a carpenter.", &[]).is_empty());
         let text = "Seen with (Jo Smith, on leave) today.";
         let name = [span(11, 19, Category::Name, "relation")];
         assert!(found(text, &name).is_empty());
