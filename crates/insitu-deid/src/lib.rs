@@ -2876,6 +2876,16 @@ mod tests {
     }
 
     #[test]
+    fn house_names_after_a_cue_for_where_someone_lives() {
+        assert_eq!(
+            found("Lives at Foxglove House (supported living)."),
+            vec![("Foxglove House", Category::Location)]
+        );
+        // Without the cue, English words and a plain suffix are no place.
+        assert_eq!(found("Open House on the ward was busy."), vec![]);
+    }
+
+    #[test]
     fn listed_places_with_joining_words_inside() {
         for (text, place) in [
             ("Grew up in Kingston upon Hull.", "Kingston upon Hull"),

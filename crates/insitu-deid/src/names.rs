@@ -4695,8 +4695,31 @@ pub(crate) fn institution(
     if PLAIN_SUFFIXES.contains(&suffix.as_str()) && !compound && !plain_suffix_ok {
         return None;
     }
+    // "lives at Foxglove House", "admitted from Rose Cottage": after a
+    // cue for where someone lives, a house name is an address even when
+    // all its words are English.
+    let residence = || {
+        let head = &text[..start];
+        let tail = &head[head.floor_char_boundary(head.len().saturating_sub(24))..];
+        let tail = tail.to_ascii_lowercase();
+        [
+            "lives at ",
+            "living at ",
+            "resides at ",
+            "resident at ",
+            "moved into ",
+            "moved to ",
+            "admitted from ",
+            "discharged to ",
+            "placed at ",
+            "placement at ",
+        ]
+        .iter()
+        .any(|c| tail.ends_with(c))
+    };
     if PLAIN_SUFFIXES.contains(&suffix.as_str())
         && !compound
+        && !residence()
         && !ws[..ws.len() - 1].iter().any(|w| {
             let k = w.key.as_str();
             k.len() > 2
