@@ -4110,7 +4110,8 @@ impl Ctx<'_> {
             "yrs",
             "months",
         ];
-        for i in 0..self.words.len() {
+        for t in 0..self.triggers.len() {
+            let i = self.triggers[t] as usize;
             if !self.words[i].has(PROF_HEAD)
                 || !matches!(
                     self.words[i].key.as_str(),
