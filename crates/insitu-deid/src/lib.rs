@@ -2876,6 +2876,18 @@ mod tests {
     }
 
     #[test]
+    fn e_referral_booking_numbers_are_ids() {
+        assert_eq!(
+            found("Booked via e-RS, UBRN 0001 2345 6789."),
+            vec![("0001 2345 6789", Category::Id)]
+        );
+        assert_eq!(
+            found("eRS ref 000123456789 sent to patient."),
+            vec![("000123456789", Category::Id)]
+        );
+    }
+
+    #[test]
     fn house_names_after_a_cue_for_where_someone_lives() {
         assert_eq!(
             found("Lives at Foxglove House (supported living)."),
