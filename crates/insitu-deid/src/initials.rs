@@ -188,7 +188,7 @@ fn letter_references(text: &str, out: &mut Vec<(usize, usize)>) {
 
 /// Where the ASCII letters running up to byte `end` begin (bytewise, so
 /// always on a character boundary).
-fn ascii_word_start(text: &str, end: usize) -> usize {
+pub(crate) fn ascii_word_start(text: &str, end: usize) -> usize {
     let b = text.as_bytes();
     let mut i = end;
     while i > 0 && b[i - 1].is_ascii_alphabetic() {

@@ -1260,6 +1260,11 @@ const RELATIVES: &[&str] = &[
     "woman",
 ];
 
+/// The ASCII letters running up to byte `end` (empty when there are none).
+fn ascii_word_before(text: &str, end: usize) -> &str {
+    &text[initials::ascii_word_start(text, end)..end]
+}
+
 /// Whether `word` (any case) is one of [`RELATIVES`].
 fn is_relative(word: &str) -> bool {
     let mut buf = [0u8; 16];
@@ -1274,14 +1279,7 @@ fn is_relative(word: &str) -> bool {
 /// byte offset of the comma before the number.
 fn ages_after_comma(text: &str, comma: usize, policy: AgePolicy, out: &mut Vec<Span>) {
     let b = text.as_bytes();
-    let word_before = |end: usize| {
-        let len = b[..end]
-            .iter()
-            .rev()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .count();
-        &text[end - len..end]
-    };
+    let word_before = |end: usize| ascii_word_before(text, end);
     let mut word = word_before(comma);
     if ["alive", "deceased", "living", "well", "died", "dead"]
         .iter()
@@ -1962,14 +1960,9 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
             (_, b' ') => pos - 1,
             _ => continue,
         };
-        let len = bytes[..i]
-            .iter()
-            .rev()
-            .take_while(|b| b.is_ascii_alphabetic())
-            .count();
-        let word = &text[i - len..i];
+        let word = ascii_word_before(text, i);
         let plural = PLURALS.iter().any(|p| p.eq_ignore_ascii_case(word));
-        if len == 0 || !(plural || is_relative(word)) {
+        if word.is_empty() || !(plural || is_relative(word)) {
             continue;
         }
         let rest = &text[i..];
@@ -2036,14 +2029,7 @@ fn ages_beside_people(text: &str, policy: AgePolicy) -> Vec<Span> {
 /// count of children).
 fn age_after_at_or_of(text: &str, pos: usize, digits: usize) -> bool {
     let b = text.as_bytes();
-    let word_before = |end: usize| {
-        let len = b[..end]
-            .iter()
-            .rev()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .count();
-        &text[end - len..end]
-    };
+    let word_before = |end: usize| ascii_word_before(text, end);
     let word = word_before(pos - 1);
     let rest = &text[pos + digits..];
     if word.eq_ignore_ascii_case("at") {
