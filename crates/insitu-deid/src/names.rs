@@ -198,31 +198,37 @@ fn flag_table(lists: &[(&WordSet, u32)]) -> FlagMap {
     map
 }
 
+/// The rule word lists and the bit each sets, for [`flag_map`] and its
+/// [`flag_filter`] (one list, so the filter cannot miss a word the map holds).
+fn rule_lists() -> [(&'static WordSet, u32); 15] {
+    let sets = sets();
+    [
+        (&sets.stop, STOP_WORD),
+        (&sets.titles, TITLE),
+        (&sets.credentials, CREDENTIAL),
+        (&sets.relations, RELATION),
+        (&sets.professions, PROFESSION),
+        (&sets.profession_modifiers, PROF_MODIFIER),
+        (&sets.profession_heads, PROF_HEAD),
+        (&sets.org_heads, ORG_HEAD),
+        (&sets.label_heads, LABEL_HEAD),
+        (&sets.eponym_nouns, EPONYM_NOUN),
+        (&sets.trades, TRADE),
+        (&sets.trade_heads, TRADE_HEAD),
+        (&sets.rule_cues, RULE_CUE),
+        (&sets.loop_cues, LOOP_CUE),
+        (&sets.kind_tails, KIND_TAIL),
+    ]
+}
+
 /// [`flag_map`]'s words as a [`ShapeFilter`], asked before the map.
 fn flag_filter() -> &'static crate::lexicon::ShapeFilter {
     static FILTER: std::sync::OnceLock<crate::lexicon::ShapeFilter> = std::sync::OnceLock::new();
     FILTER.get_or_init(|| {
-        let sets = sets();
         crate::lexicon::ShapeFilter::new(
-            [
-                &sets.stop,
-                &sets.titles,
-                &sets.credentials,
-                &sets.relations,
-                &sets.professions,
-                &sets.profession_modifiers,
-                &sets.profession_heads,
-                &sets.org_heads,
-                &sets.label_heads,
-                &sets.eponym_nouns,
-                &sets.trades,
-                &sets.trade_heads,
-                &sets.rule_cues,
-                &sets.loop_cues,
-                &sets.kind_tails,
-            ]
-            .into_iter()
-            .flat_map(|set| set.iter().copied()),
+            rule_lists()
+                .into_iter()
+                .flat_map(|(set, _)| set.iter().copied()),
         )
     })
 }
@@ -230,26 +236,7 @@ fn flag_filter() -> &'static crate::lexicon::ShapeFilter {
 /// The rule word lists (a few hundred words) as one map from word to bits.
 fn flag_map() -> &'static FlagTable {
     static MAP: std::sync::OnceLock<FlagTable> = std::sync::OnceLock::new();
-    MAP.get_or_init(|| {
-        let sets = sets();
-        FlagTable::new(flag_table(&[
-            (&sets.stop, STOP_WORD),
-            (&sets.titles, TITLE),
-            (&sets.credentials, CREDENTIAL),
-            (&sets.relations, RELATION),
-            (&sets.professions, PROFESSION),
-            (&sets.profession_modifiers, PROF_MODIFIER),
-            (&sets.profession_heads, PROF_HEAD),
-            (&sets.org_heads, ORG_HEAD),
-            (&sets.label_heads, LABEL_HEAD),
-            (&sets.eponym_nouns, EPONYM_NOUN),
-            (&sets.trades, TRADE),
-            (&sets.trade_heads, TRADE_HEAD),
-            (&sets.rule_cues, RULE_CUE),
-            (&sets.loop_cues, LOOP_CUE),
-            (&sets.kind_tails, KIND_TAIL),
-        ]))
-    })
+    MAP.get_or_init(|| FlagTable::new(flag_table(&rule_lists())))
 }
 
 /// The big dictionaries as one map from word to bits.
