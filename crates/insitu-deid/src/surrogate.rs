@@ -770,14 +770,18 @@ fn age_in_words(original: &str, nudge: i64) -> Option<String> {
         89 => 88,
         f => f + 1,
     } as usize;
-    let word = if fake < 20 {
-        UNITS[fake].to_string()
-    } else if fake.is_multiple_of(10) {
-        TENS[fake / 10].to_string()
+    Some(match_case(original, &number_in_words(fake, sep)))
+}
+
+/// 1 to 89 in words, tens and units joined by `sep` ("eighty-two").
+fn number_in_words(n: usize, sep: char) -> String {
+    if n < 20 {
+        UNITS[n].to_string()
+    } else if n.is_multiple_of(10) {
+        TENS[n / 10].to_string()
     } else {
-        format!("{}{sep}{}", TENS[fake / 10], UNITS[fake % 10])
-    };
-    Some(match_case(original, &word))
+        format!("{}{sep}{}", TENS[n / 10], UNITS[n % 10])
+    }
 }
 
 fn match_case(model: &str, word: &str) -> String {
@@ -1465,13 +1469,7 @@ mod tests {
         }
         // Every nudge of every age in words gives another age in words.
         for n in 1..90usize {
-            let word = if n < 20 {
-                UNITS[n].to_string()
-            } else if n.is_multiple_of(10) {
-                TENS[n / 10].to_string()
-            } else {
-                format!("{}-{}", TENS[n / 10], UNITS[n % 10])
-            };
+            let word = number_in_words(n, '-');
             for nudge in [-2, -1, 1, 2] {
                 let fake = age_in_words(&word, nudge).expect("an age in words");
                 assert!(
